@@ -1,0 +1,41 @@
+# LangOne: two entry points, each doing all of its own set-up on a fresh clone.
+#   make demo   -> .venv with langone[all], then a guided tour (examples/tour.py)
+#   make test   -> .venv with langone[all,test], then the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+# Never let an extra pull a CUDA build of torch: the CPU wheel these machines carry.
+PIP_FLAGS ?= --disable-pip-version-check -q
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench bench-asv clean venv
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: re-install only when pyproject.toml changes.
+$(VENV)/.installed-all: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install $(PIP_FLAGS) -e ".[all]"
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-all
+	$(PIP) install $(PIP_FLAGS) -e ".[all,test]"
+	@touch $@
+
+venv: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed-all
+	$(PY) examples/tour.py
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-all
+	$(PY) -m langone.bench
+
+bench-asv: $(VENV)/.installed-test
+	cd asv_benchmarks && ../$(PY) -m asv run --python=same --quick --show-stderr
+
+clean:
+	rm -rf $(VENV) .pytest_cache asv_benchmarks/.asv build *.egg-info

@@ -1,0 +1,69 @@
+"""LangOne: plain Python loops and expressions as fast kernels, over a pooled Tensor.
+
+Only numpy is imported here; everything heavier (numba, triton, torch, lupa,
+openvino, dask, psutil, ml_dtypes) loads on first use. Names below that come
+from heavier modules resolve lazily through ``__getattr__``.
+
+Example:
+    >>> import numpy as np, langone as lo
+    >>> x = lo.tensor(np.arange(4, dtype=np.float32))
+    >>> (x * 2).numpy()
+    array([0., 2., 4., 6.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+from . import errors, events  # noqa: E402  (leaves: cheap)
+from .dtypes import (  # noqa: E402
+    DataPrecision, DType, dtype, result_type, can_cast, finfo, iinfo,
+    fp16, bf16, fp32, fp64, int8, int16, int32, int64, uint8, bool_,
+    float16, bfloat16, float32, float64,
+)
+from .errors import (  # noqa: E402
+    LangOneError, AllocationFailed, PoolExhausted, InvalidOperation,
+    CorruptionDetected, DeviceNotFound, UnsupportedPrecision, DriverError,
+    BudgetExceeded, KernelCompileError, KernelArgumentError, BackendUnavailable,
+)
+
+bool = bool_  # Array API spelling; shadows the builtin only as ``lo.bool``
+
+# name -> module that defines it; resolved on first attribute access.
+_LAZY: dict[str, str] = {}
+
+
+def _lazy(module: str, *names: str) -> None:
+    for n in names:
+        _LAZY[n] = module
+
+
+_lazy("langone.tensor.devices", "Device", "device", "devices")
+_lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
+      "GPUMemoryManager", "parse_size")
+_lazy("langone.runtime.platform", "PlatformProfile", "detect_platform")
+
+_SUBMODULES = {"memory": "langone.tensor.memory", "tensor_module": "langone.tensor",
+               "kernels": "langone.kernels", "runtime": "langone.runtime",
+               "lua_bridge": "langone.lua_bridge", "ternary": "langone.ternary",
+               "profiler": "langone.profiler", "dtypes": "langone.dtypes",
+               "config": "langone.config"}
+
+
+def __getattr__(name: str):
+    mod = _SUBMODULES.get(name)
+    if mod is not None:
+        value = importlib.import_module(mod)
+    else:
+        mod = _LAZY.get(name)
+        if mod is None:
+            raise AttributeError(f"module 'langone' has no attribute {name!r}")
+        value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value          # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
