@@ -29,6 +29,8 @@ from .errors import (  # noqa: E402
     BudgetExceeded, KernelCompileError, KernelArgumentError, BackendUnavailable,
 )
 
+from .kernels.language import grid, atomic_add, inf, nan, pi  # noqa: E402
+
 bool = bool_  # Array API spelling; shadows the builtin only as ``lo.bool``
 
 # name -> module that defines it; resolved on first attribute access.
@@ -43,6 +45,8 @@ def _lazy(module: str, *names: str) -> None:
 _lazy("langone.tensor.devices", "Device", "device", "devices")
 _lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
       "GPUMemoryManager", "parse_size")
+_lazy("langone.kernels.kernel", "kernel", "Kernel")
+_lazy("langone.kernels.backends", "backends")
 _lazy("langone.runtime.platform", "PlatformProfile", "detect_platform")
 
 _SUBMODULES = {"memory": "langone.tensor.memory", "tensor_module": "langone.tensor",

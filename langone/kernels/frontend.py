@@ -1,0 +1,687 @@
+"""Frontend: a Python function's AST -> untyped IR (positions kept).
+
+Everything outside the kernel language is reported here as a
+:class:`~langone.errors.KernelCompileError` at the user's line and column,
+with what to write instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import KernelCompileError
+from . import ir
+from .ir import Loc
+
+
+@dataclass
+class SourceInfo:
+    """Where a kernel's source lives, to map AST positions to file positions."""
+
+    filename: str
+    lines: list[str]          # the file's lines (or the snippet's)
+    line_offset: int          # file line of the snippet's first line, minus 1
+    col_offset: int           # indentation removed by dedent
+    name: str
+
+    def loc(self, node: ast.AST) -> Loc:
+        return Loc(node.lineno + self.line_offset,
+                   getattr(node, "col_offset", 0) + self.col_offset)
+
+    def line_text(self, lineno: int) -> str | None:
+        if 1 <= lineno <= len(self.lines):
+            return self.lines[lineno - 1]
+        return None
+
+    def error(self, node_or_loc: Any, message: str, hint: str | None = None
+              ) -> KernelCompileError:
+        loc = node_or_loc if isinstance(node_or_loc, Loc) else self.loc(node_or_loc)
+        return KernelCompileError(
+            message, filename=self.filename, lineno=loc.line or None, col=loc.col,
+            source_line=self.line_text(loc.line) if loc.line else None,
+            hint=hint, kernel=self.name)
+
+
+def get_source(fn) -> tuple[ast.FunctionDef, SourceInfo]:
+    """Parse ``fn``'s source; errors (no source, lambdas) become compile errors."""
+    name = getattr(fn, "__name__", repr(fn))
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or "<unknown>"
+    except (OSError, TypeError) as exc:
+        raise KernelCompileError(
+            f"cannot read the source of {name!r} ({exc})",
+            hint="kernels must be defined in a file (or a notebook cell), "
+                 "not built with exec() or typed at a bare REPL", kernel=name) from None
+    snippet = "".join(lines)
+    dedented = textwrap.dedent(snippet)
+    indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
+    info = SourceInfo(filename, _file_lines(filename, lines, first), first - 1,
+                      indent, name)
+    try:
+        module = ast.parse(dedented)
+    except SyntaxError as exc:
+        raise info.error(Loc((exc.lineno or 1) + first - 1, (exc.offset or 1) - 1),
+                         f"syntax error: {exc.msg}") from None
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
+            return node, info
+    for node in module.body:                       # lambdas, renamed functions
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node, info
+    raise info.error(Loc(first, indent), f"{name!r} is not a def function",
+                     hint="write the kernel as a def function; lambdas are not kernels")
+
+
+def _file_lines(filename: str, snippet: list[str], first: int) -> list[str]:
+    import linecache
+    lines = linecache.getlines(filename)
+    if lines:
+        return lines
+    return [""] * (first - 1) + snippet
+
+
+# --- name resolution -----------------------------------------------------------
+
+def _intrinsic_table() -> dict[int, tuple[str, Any]]:
+    """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic_add"|"const"|"range", payload)."""
+    import langone
+    from . import language
+    table: dict[int, tuple[str, Any]] = {}
+
+    def add(obj: Any, entry: tuple[str, Any]) -> None:
+        if obj is not None and not isinstance(obj, (int, float)):
+            table.setdefault(id(obj), entry)
+
+    for nm in ir.INTRINSICS:
+        add(getattr(langone, nm, None) if nm not in ("min", "max") else None,
+            ("intrinsic", nm))
+        add(getattr(language, nm, None), ("intrinsic", nm))
+        if nm not in ("sigmoid", "erf", "min", "max", "abs"):
+            add(getattr(np, nm, None), ("intrinsic", nm))
+        if nm in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "floor",
+                  "ceil", "isnan", "isinf"):
+            add(getattr(math, nm), ("intrinsic", nm))
+    add(getattr(langone, "where", None), ("where", None))
+    add(language.where, ("where", None))
+    add(np.where, ("where", None))
+    add(np.abs, ("intrinsic", "abs"))
+    add(math.fabs, ("intrinsic", "abs"))
+    add(min, ("intrinsic", "min"))
+    add(max, ("intrinsic", "max"))
+    add(abs, ("intrinsic", "abs"))
+    add(language.grid, ("grid", None))
+    add(getattr(langone, "grid", None), ("grid", None))
+    add(language.atomic_add, ("atomic_add", None))
+    add(getattr(langone, "atomic_add", None), ("atomic_add", None))
+    add(range, ("range", None))
+    add(float, ("cast", dtypes.fp64))
+    add(int, ("cast", dtypes.int64))
+    add(bool, ("cast", dtypes.bool_))
+    for d in dtypes.ALL_DTYPES:
+        add(d, ("cast", d))
+    for nm in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+               "uint8", "bool_"):
+        add(getattr(np, nm), ("cast", dtypes.dtype(nm)))
+    return table
+
+
+_TABLE: dict[int, tuple[str, Any]] | None = None
+
+
+def intrinsic_table() -> dict[int, tuple[str, Any]]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _intrinsic_table()
+    return _TABLE
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+           ast.Mod: "%", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|",
+           ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+_CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
+           ast.GtE: ">="}
+_UNOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
+
+_SUPPORTED = ("lo.grid/range loops, while, if/elif/else, scalar locals, tensor "
+              "indexing x[i, j], x.shape[k], math (lo.exp, ...), casts (lo.fp32(v))")
+
+
+class _Frontend:
+    """Lowers one FunctionDef. Scope tracking decides reductions and grid rules."""
+
+    def __init__(self, fn, node: ast.FunctionDef, info: SourceInfo):
+        self.fn = fn
+        self.node = node
+        self.info = info
+        self.env = dict(getattr(fn, "__globals__", {}))
+        closure = getattr(fn, "__closure__", None) or ()
+        for name, cell in zip(fn.__code__.co_freevars, closure):
+            try:
+                self.env[name] = cell.cell_contents
+            except ValueError:
+                pass
+        self.params: list[str] = []
+        self.in_grid = False
+        self.grid_locals: set[str] = set()
+        self.loop_depth = 0         # sequential loops within the current region
+        self.top_defined: set[str] = set()
+        self.after_grid_locals: set[str] = set()   # grid-private names, dead after it
+
+    # -- helpers -----------------------------------------------------------
+    def err(self, node: Any, message: str, hint: str | None = None) -> KernelCompileError:
+        return self.info.error(node, message, hint)
+
+    def loc(self, node: ast.AST) -> Loc:
+        return self.info.loc(node)
+
+    def resolve(self, node: ast.expr) -> Any:
+        """The Python object a global name/attribute chain refers to, or a sentinel."""
+        if isinstance(node, ast.Name):
+            if node.id in self.params or node.id in self.top_defined or \
+                    node.id in self.grid_locals:
+                return _LOCAL
+            if node.id in self.env:
+                return self.env[node.id]
+            import builtins
+            return getattr(builtins, node.id, _UNKNOWN)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            if base in (_LOCAL, _UNKNOWN):
+                return base
+            return getattr(base, node.attr, _UNKNOWN)
+        return _UNKNOWN
+
+    # -- kernel --------------------------------------------------------------
+    def lower(self) -> ir.Kernel:
+        a = self.node.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.kw_defaults or \
+                a.posonlyargs:
+            raise self.err(self.node, "kernel parameters must be plain positional names",
+                           hint="remove *args, **kwargs, keyword-only arguments and defaults")
+        params = []
+        for arg in a.args:
+            self.params.append(arg.arg)
+            params.append(ir.Param(arg.arg, None, self.loc(arg)))
+        body = self.block(self.node.body, top=True)
+        kind = self.classify(body)
+        return ir.Kernel(self.node.name, tuple(params), body, kind=kind,
+                         filename=self.info.filename)
+
+    def classify(self, body: tuple) -> str:
+        has_grid = any(isinstance(s, ir.Grid) for s in body)
+        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))
+                        for n in ir.walk(ir.Kernel("", (), body)))
+        ret = body[-1] if body and isinstance(body[-1], ir.Return) else None
+        if not has_grid and not has_index and ret is not None and ret.value is not None:
+            for s in body[:-1]:
+                if not isinstance(s, ir.Assign):
+                    raise self.info.error(s.loc, "an elementwise kernel (no lo.grid) "
+                                          "may only assign locals and return an expression",
+                                          hint="use lo.grid for control flow over elements, "
+                                               "or lo.where(cond, a, b) for choices")
+            return "elementwise"
+        return "loop"
+
+    # -- statements ---------------------------------------------------------------
+    def block(self, stmts: list[ast.stmt], top: bool = False) -> tuple:
+        out: list[ir.Stmt] = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and \
+                    isinstance(s.value.value, str):
+                continue                                  # docstring
+            if isinstance(s, ast.Return):
+                if not top or self.in_grid or i != len(stmts) - 1:
+                    raise self.err(s, "return is only allowed as the last statement "
+                                      "of the kernel",
+                                   hint="store results into an output tensor, or "
+                                        "accumulate a reduction and return it at the end")
+            out.extend(self.stmt(s, top))
+        return tuple(out)
+
+    def stmt(self, s: ast.stmt, top: bool) -> list[ir.Stmt]:
+        loc = self.loc(s)
+        if isinstance(s, ast.Pass):
+            return []
+        if isinstance(s, ast.Return):
+            return [ir.Return(loc, self.expr(s.value) if s.value else None)]
+        if isinstance(s, ast.Assign):
+            if len(s.targets) != 1:
+                raise self.err(s, "chained assignment (a = b = ...) is not supported",
+                               hint="assign each name on its own line")
+            return [self.assign(s.targets[0], self.expr(s.value), s)]
+        if isinstance(s, ast.AugAssign):
+            op = _BINOPS.get(type(s.op))
+            target = s.target
+            if isinstance(target, ast.Name):
+                cur = self.name_expr(target)
+            elif isinstance(target, ast.Subscript):
+                cur = self.subscript(target)
+            else:
+                raise self.err(target, "cannot augment-assign to this target")
+            return [self.assign(target, ir.BinOp(loc, None, op, cur, self.expr(s.value)), s)]
+        if isinstance(s, ast.AnnAssign):
+            if s.value is None or not isinstance(s.target, ast.Name):
+                raise self.err(s, "annotated declarations need a value: `x: lo.fp32 = 0.0`")
+            kind, dt = self.cast_target(s.annotation)
+            return [self.assign(s.target, ir.Cast(loc, dt, self.expr(s.value)), s)]
+        if isinstance(s, ast.If):
+            cond = self.expr(s.test)
+            return [ir.If(loc, cond, self.block(s.body), self.block(s.orelse))]
+        if isinstance(s, ast.For):
+            return [self.for_loop(s, top)]
+        if isinstance(s, ast.While):
+            if s.orelse:
+                raise self.err(s, "while/else is not supported",
+                               hint="use a flag variable instead of else")
+            cond = self.expr(s.test)
+            self.loop_depth += 1
+            body = self.block(s.body)
+            self.loop_depth -= 1
+            return [ir.While(loc, cond, body)]
+        if isinstance(s, (ast.Break, ast.Continue)):
+            if self.loop_depth == 0:
+                word = "break" if isinstance(s, ast.Break) else "continue"
+                raise self.err(s, f"'{word}' outside a sequential loop" +
+                               (" (lo.grid iterations are independent)" if self.in_grid
+                                else ""),
+                               hint="skip work with if; lo.grid iterations cannot "
+                                    "be broken out of" if self.in_grid else None)
+            return [ir.Break(loc) if isinstance(s, ast.Break) else ir.Continue(loc)]
+        if isinstance(s, ast.Expr):
+            return [self.expr_stmt(s)]
+        raise self.err(s, f"{type(s).__name__} statements are not part of the kernel "
+                          f"language", hint=f"kernels support {_SUPPORTED}")
+
+    def expr_stmt(self, s: ast.Expr) -> ir.Stmt:
+        call = s.value
+        if isinstance(call, ast.Call) and \
+                intrinsic_table().get(id(self.resolve(call.func)), ("",))[0] == "atomic_add":
+            if len(call.args) != 3 or call.keywords:
+                raise self.err(call, "lo.atomic_add takes (tensor, index, value)")
+            t = call.args[0]
+            if not (isinstance(t, ast.Name) and t.id in self.params):
+                raise self.err(t, "lo.atomic_add's first argument must be a tensor parameter")
+            idx = call.args[1]
+            elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+            index = tuple(self.index_expr(e) for e in elts)
+            return ir.AtomicAdd(self.loc(s), t.id, index, self.expr(call.args[2]))
+        raise self.err(s, "this expression statement has no effect in a kernel",
+                       hint="assign its value (v = ...) or store it (out[i] = ...)")
+
+    def assign(self, target: ast.expr, value: ir.Expr, s: ast.stmt) -> ir.Stmt:
+        loc = self.loc(s)
+        if isinstance(target, ast.Name):
+            name = target.id
+            if name in self.params:
+                raise self.err(target, f"cannot assign to the parameter {name!r}",
+                               hint=f"use a new local: {name}_ = ...")
+            if self.in_grid:
+                if name not in self.top_defined:
+                    self.grid_locals.add(name)
+            else:
+                self.top_defined.add(name)
+            return ir.Assign(loc, name, value)
+        if isinstance(target, ast.Subscript):
+            tname, index = self.subscript_parts(target)
+            return ir.Store(loc, tname, index, value)
+        if isinstance(target, (ast.Tuple, ast.List)):
+            raise self.err(target, "tuple unpacking is not supported in kernels",
+                           hint="assign one name per line")
+        raise self.err(target, f"cannot assign to {type(target).__name__}")
+
+    def for_loop(self, s: ast.For, top: bool) -> ir.Stmt:
+        loc = self.loc(s)
+        if s.orelse:
+            raise self.err(s, "for/else is not supported", hint="use a flag variable")
+        it = s.iter
+        kind = ("", None)
+        if isinstance(it, ast.Call):
+            kind = intrinsic_table().get(id(self.resolve(it.func)), ("", None))
+        if it.__class__ is ast.Call and it.keywords:
+            raise self.err(it, "loop ranges take positional arguments only")
+        if kind[0] == "grid":
+            return self.grid_loop(s, top)
+        if kind[0] != "range":
+            raise self.err(it, "kernels loop over lo.grid(...) (parallel) or "
+                               "range(...) (sequential) only",
+                           hint="for i in lo.grid(x.shape[0]): ... or for k in range(n): ...")
+        if not isinstance(s.target, ast.Name):
+            raise self.err(s.target, "a range loop variable must be a single name")
+        args = [self.expr(a) for a in it.args]
+        if not 1 <= len(args) <= 3:
+            raise self.err(it, f"range takes 1 to 3 arguments, got {len(args)}")
+        if len(args) == 1:
+            args = [ir.Const(loc, ir.Weak("i"), 0)] + args
+        if len(args) == 2:
+            args.append(ir.Const(loc, ir.Weak("i"), 1))
+        if isinstance(args[2], ir.Const) and args[2].value == 0:
+            raise self.err(it.args[2], "range() step must not be zero")
+        var = s.target.id
+        if var in self.params:
+            raise self.err(s.target, f"loop variable {var!r} shadows a parameter")
+        (self.grid_locals if self.in_grid else self.top_defined).add(var)
+        self.loop_depth += 1
+        body = self.block(s.body)
+        self.loop_depth -= 1
+        return ir.For(loc, var, args[0], args[1], args[2], body)
+
+    def grid_loop(self, s: ast.For, top: bool) -> ir.Stmt:
+        loc = self.loc(s)
+        if self.in_grid:
+            raise self.err(s.iter, "lo.grid loops cannot be nested",
+                           hint="use one multi-dimensional grid: "
+                                "for i, j in lo.grid(n, m)")
+        if not top:
+            raise self.err(s.iter, "lo.grid must be at the top level of the kernel "
+                                   "(not inside if/for/while)",
+                           hint="move the condition inside the grid loop, or split "
+                                "the kernel in two")
+        call = s.iter
+        extents = tuple(self.expr(a) for a in call.args)
+        if not 1 <= len(extents) <= 3:
+            raise self.err(call, f"lo.grid takes 1 to 3 extents, got {len(extents)}")
+        tgt = s.target
+        names = [tgt] if isinstance(tgt, ast.Name) else \
+            list(tgt.elts) if isinstance(tgt, ast.Tuple) else None
+        if names is None or not all(isinstance(n, ast.Name) for n in names):
+            raise self.err(tgt, "lo.grid loop variables must be names: for i, j in lo.grid(n, m)")
+        if len(names) != len(extents):
+            raise self.err(tgt, f"lo.grid has {len(extents)} extent(s) but "
+                                f"{len(names)} loop variable(s)")
+        vars_ = tuple(n.id for n in names)
+        outer_loop_depth = self.loop_depth
+        self.in_grid, self.grid_locals, self.loop_depth = True, set(vars_), 0
+        body = self.block(s.body)
+        inner_locals = self.grid_locals
+        self.in_grid, self.grid_locals, self.loop_depth = False, set(), outer_loop_depth
+        reductions = find_reductions(body, self.top_defined, self.info)
+        self.after_grid_locals |= inner_locals - self.top_defined
+        return ir.Grid(loc, vars_, extents, body, reductions)
+
+    # -- expressions ---------------------------------------------------------------
+    def expr(self, e: ast.expr) -> ir.Expr:
+        loc = self.loc(e)
+        if isinstance(e, ast.Constant):
+            v = e.value
+            if isinstance(v, bool):
+                return ir.Const(loc, ir.Weak("b"), v)
+            if isinstance(v, int):
+                return ir.Const(loc, ir.Weak("i"), v)
+            if isinstance(v, float):
+                return ir.Const(loc, ir.Weak("f"), v)
+            raise self.err(e, f"{type(v).__name__} constants are not supported in kernels",
+                           hint="kernels compute on numbers only")
+        if isinstance(e, ast.Name):
+            return self.name_expr(e)
+        if isinstance(e, ast.BinOp):
+            op = _BINOPS.get(type(e.op))
+            if op is None:
+                raise self.err(e, f"operator {type(e.op).__name__} is not supported")
+            return ir.BinOp(loc, None, op, self.expr(e.left), self.expr(e.right))
+        if isinstance(e, ast.UnaryOp):
+            return ir.UnaryOp(loc, None, _UNOPS[type(e.op)], self.expr(e.operand))
+        if isinstance(e, ast.Compare):
+            return self.compare(e)
+        if isinstance(e, ast.BoolOp):
+            op = "and" if isinstance(e.op, ast.And) else "or"
+            return ir.BoolOp(loc, None, op, tuple(self.expr(v) for v in e.values))
+        if isinstance(e, ast.IfExp):
+            return ir.Select(loc, None, self.expr(e.test), self.expr(e.body),
+                             self.expr(e.orelse))
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Subscript):
+            return self.subscript(e)
+        if isinstance(e, ast.Attribute):
+            return self.attribute(e)
+        raise self.err(e, f"{type(e).__name__} expressions are not part of the kernel "
+                          f"language", hint=f"kernels support {_SUPPORTED}")
+
+    def name_expr(self, e: ast.Name) -> ir.Expr:
+        loc = self.loc(e)
+        n = e.id
+        if n in self.params or n in self.top_defined or n in self.grid_locals:
+            if not self.in_grid and n in self.after_grid_locals and \
+                    n not in self.top_defined:
+                raise self.err(e, f"{n!r} is defined inside lo.grid and has no value "
+                                  f"after it", hint="reduce it (acc += ...) or store it")
+            return ir.Name(loc, None, n)
+        if n in self.after_grid_locals:
+            raise self.err(e, f"{n!r} is defined inside lo.grid and has no value after it",
+                           hint="define it before the grid and reduce into it (acc += ...)")
+        obj = self.resolve(e)
+        return self.constant(obj, e)
+
+    def constant(self, obj: Any, node: ast.expr) -> ir.Expr:
+        loc = self.loc(node)
+        if obj is _UNKNOWN:
+            name = ast.unparse(node)
+            raise self.err(node, f"name {name!r} is not defined",
+                           hint="define it before use, or pass it as a kernel argument")
+        if isinstance(obj, bool):
+            return ir.Const(loc, ir.Weak("b"), obj)
+        if isinstance(obj, int):
+            return ir.Const(loc, ir.Weak("i"), obj)
+        if isinstance(obj, float):
+            return ir.Const(loc, ir.Weak("f"), obj)
+        if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+            return ir.Const(loc, dtypes.dtype(obj.dtype), obj.item())
+        name = ast.unparse(node)
+        raise self.err(node, f"{name!r} ({type(obj).__name__}) cannot be used as a value "
+                             f"in a kernel",
+                       hint="pass tensors and numbers as kernel arguments; "
+                            "global numbers are captured as constants")
+
+    def attribute(self, e: ast.Attribute) -> ir.Expr:
+        if isinstance(e.value, ast.Name) and e.value.id in self.params:
+            if e.attr == "ndim":
+                return ir.Shape(self.loc(e), None, e.value.id, None)
+            if e.attr == "shape":
+                raise self.err(e, "use x.shape[k] with a constant k",
+                               hint="tuples are not values in kernels")
+            raise self.err(e, f"tensor attribute {e.attr!r} is not available in kernels",
+                           hint="kernels can read x.shape[k] and x.ndim")
+        obj = self.resolve(e)
+        return self.constant(obj, e)
+
+    def compare(self, e: ast.Compare) -> ir.Expr:
+        loc = self.loc(e)
+        parts = []
+        left = self.expr(e.left)
+        for op, right_node in zip(e.ops, e.comparators):
+            cop = _CMPOPS.get(type(op))
+            if cop is None:
+                raise self.err(e, f"comparison {type(op).__name__} is not supported",
+                               hint="use == != < <= > >=")
+            right = self.expr(right_node)
+            parts.append(ir.Compare(loc, None, cop, left, right))
+            left = right
+        return parts[0] if len(parts) == 1 else ir.BoolOp(loc, None, "and", tuple(parts))
+
+    def cast_target(self, node: ast.expr) -> tuple[str, Any]:
+        kind = intrinsic_table().get(id(self.resolve(node)))
+        if kind is None or kind[0] != "cast":
+            raise self.err(node, f"{ast.unparse(node)!r} is not a LangOne dtype",
+                           hint="annotate with lo.fp32, lo.int32, ...")
+        return kind
+
+    def call(self, e: ast.Call) -> ir.Expr:
+        loc = self.loc(e)
+        if e.keywords:
+            raise self.err(e, "keyword arguments are not supported in kernel calls")
+        obj = self.resolve(e.func)
+        entry = intrinsic_table().get(id(obj))
+        fname = ast.unparse(e.func)
+        if entry is None:
+            if obj is _LOCAL:
+                raise self.err(e, f"{fname!r} is a value, not a function")
+            if getattr(obj, "__langone_kernel__", False):
+                raise self.err(e, f"calling another kernel ({fname}) from a kernel is not "
+                                  f"supported yet", hint="inline its body, or call it "
+                                                         "from Python between kernels")
+            raise self.err(e.func, f"{fname!r} cannot be called in a kernel",
+                           hint="kernels can call lo.exp log sqrt sin cos tanh abs floor "
+                                "ceil minimum maximum where erf sigmoid, min/max/abs and "
+                                "casts such as lo.fp32(v)")
+        kind, payload = entry
+        args = [self.expr(a) for a in e.args]
+        if kind == "cast":
+            if len(args) != 1:
+                raise self.err(e, f"{fname}() takes exactly one argument")
+            return ir.Cast(loc, payload, args[0])
+        if kind == "where":
+            if len(args) != 3:
+                raise self.err(e, "lo.where takes (cond, a, b)")
+            return ir.Select(loc, None, args[0], args[1], args[2])
+        if kind == "intrinsic":
+            arity = ir.INTRINSICS[payload][0]
+            if payload in ("min", "max") and len(args) >= 2:
+                out = args[0]
+                for a in args[1:]:
+                    out = ir.Call(loc, None, payload, (out, a))
+                return out
+            if len(args) != arity:
+                raise self.err(e, f"{fname}() takes {arity} argument(s), got {len(args)}")
+            return ir.Call(loc, None, payload, tuple(args))
+        if kind in ("grid", "range"):
+            raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
+        if kind == "atomic_add":
+            raise self.err(e, "lo.atomic_add is a statement and returns nothing")
+        raise self.err(e, f"{fname!r} cannot be called here")
+
+    def subscript_parts(self, e: ast.Subscript) -> tuple[str, tuple]:
+        base = e.value
+        if not (isinstance(base, ast.Name) and base.id in self.params):
+            raise self.err(base, f"only tensor parameters can be indexed, not "
+                                 f"{ast.unparse(base)!r}",
+                           hint="kernels index their tensor arguments: x[i, j]")
+        sl = e.slice
+        elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        return base.id, tuple(self.index_expr(x) for x in elts)
+
+    def index_expr(self, x: ast.expr) -> ir.Expr:
+        if isinstance(x, ast.Slice):
+            raise self.err(x, "slices are not supported inside kernels",
+                           hint="index one element at a time inside a loop: x[i]")
+        if isinstance(x, ast.Constant) and x.value is Ellipsis:
+            raise self.err(x, "... (Ellipsis) is not supported inside kernels")
+        return self.expr(x)
+
+    def subscript(self, e: ast.Subscript) -> ir.Expr:
+        base = e.value
+        if isinstance(base, ast.Attribute) and base.attr == "shape" and \
+                isinstance(base.value, ast.Name) and base.value.id in self.params:
+            k = e.slice
+            if isinstance(k, ast.UnaryOp) and isinstance(k.op, ast.USub) and \
+                    isinstance(k.operand, ast.Constant):
+                kv = -k.operand.value
+            elif isinstance(k, ast.Constant):
+                kv = k.value
+            else:
+                raise self.err(k, "x.shape[k] needs a constant integer k")
+            if not isinstance(kv, int) or isinstance(kv, bool):
+                raise self.err(k, "x.shape[k] needs a constant integer k")
+            return ir.Shape(self.loc(e), None, base.value.id, kv)
+        tname, index = self.subscript_parts(e)
+        return ir.Load(self.loc(e), None, tname, index)
+
+
+class _Sentinel:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_LOCAL = _Sentinel("<local>")
+_UNKNOWN = _Sentinel("<undefined>")
+
+
+# --- reductions -----------------------------------------------------------------
+
+def _reads(node: Any, name: str) -> bool:
+    return any(isinstance(n, ir.Name) and n.id == name for n in ir.walk(node))
+
+
+def _update_op(s: ir.Assign) -> tuple[str | None, ir.Expr | None]:
+    """Classify ``acc = acc op e`` / ``acc = min(acc, e)``; returns (op, e)."""
+    v, acc = s.value, s.target
+    if isinstance(v, ir.BinOp) and v.op in ("+", "*", "-"):
+        if isinstance(v.left, ir.Name) and v.left.id == acc and not _reads(v.right, acc):
+            if v.op == "-":
+                return "sum", ir.UnaryOp(v.loc, None, "-", v.right)
+            return ("sum" if v.op == "+" else "prod"), v.right
+        if v.op != "-" and isinstance(v.right, ir.Name) and v.right.id == acc and \
+                not _reads(v.left, acc):
+            return ("sum" if v.op == "+" else "prod"), v.left
+    if isinstance(v, ir.Call) and v.fn in ("min", "max", "minimum", "maximum"):
+        a, b = v.args
+        op = "min" if v.fn in ("min", "minimum") else "max"
+        if isinstance(a, ir.Name) and a.id == acc and not _reads(b, acc):
+            return op, b
+        if isinstance(b, ir.Name) and b.id == acc and not _reads(a, acc):
+            return op, a
+    return None, None
+
+
+def find_reductions(body: tuple, outer: set[str], info: SourceInfo) -> tuple:
+    """Variables defined before a grid and updated in it must be reductions."""
+    ops: dict[str, str] = {}
+    for node in ir.walk(ir.Kernel("", (), body)):
+        if isinstance(node, ir.Assign) and node.target in outer:
+            op, _ = _update_op(node)
+            if op is None:
+                raise info.error(node.loc, f"{node.target!r} is defined before lo.grid and "
+                                 f"assigned inside it, but not as a reduction",
+                                 hint=f"grid iterations are independent: only reductions "
+                                      f"({node.target} += v, *= v, = min({node.target}, v), "
+                                      f"= max({node.target}, v)) may update outer variables")
+            if ops.setdefault(node.target, op) != op:
+                raise info.error(node.loc, f"reduction {node.target!r} mixes {ops[node.target]}"
+                                 f" and {op}", hint="use one reduction operator per variable")
+    for name in ops:
+        _check_only_updates(body, name, info)
+    return tuple(ir.Reduction(n, op) for n, op in ops.items())
+
+
+def _check_only_updates(body: tuple, name: str, info: SourceInfo) -> None:
+    """A reduction variable may appear in a grid only in its own updates."""
+    def visit(node: Any) -> None:
+        if isinstance(node, ir.Assign) and node.target == name:
+            _, e = _update_op(node)
+            visit(e)
+            return
+        if isinstance(node, ir.Name) and node.id == name:
+            raise info.error(node.loc, f"reduction variable {name!r} is read inside lo.grid",
+                             hint="its value is only complete after the grid; read it there")
+        for c in ir.children(node):
+            visit(c)
+    for s in body:
+        visit(s)
+
+
+def parse_kernel(fn) -> ir.Kernel:
+    """Lower a Python function to untyped IR (raises KernelCompileError)."""
+    node, info = get_source(fn)
+    fe = _Frontend(fn, node, info)
+    try:
+        return fe.lower()
+    except KernelCompileError:
+        raise
+    except RecursionError:
+        raise info.error(info.loc(node), "the kernel is nested too deeply to compile",
+                         hint="split deeply nested expressions into locals") from None
+
+
+def source_info(fn) -> SourceInfo:
+    return get_source(fn)[1]

@@ -1,0 +1,431 @@
+"""The kernel IR: a small, structured, typed tree that keeps source positions.
+
+Every backend sees only this IR; the numpy reference backend
+(:mod:`langone.kernels.backends.numpy_ref`) is its executable definition.
+
+Shape of a kernel::
+
+    Kernel(name, params, body, kind)      kind: "loop" or "elementwise"
+      body: statements run once (sequential "host" code), which may contain
+            Grid(...) parallel loops at the top level.
+
+Semantics that every backend must follow (the reference implements them):
+
+* Types are *logical* dtypes (:mod:`langone.dtypes`). fp16/bf16 values are
+  computed in fp32 and rounded only when stored to a tensor or returned.
+* Integer arithmetic wraps at the type's width (as numpy); ``//`` and ``%``
+  follow Python on negative operands; ``/`` on integers gives fp64 (or fp32
+  for narrow float mixes, per NEP 50).
+* Grid iterations are independent; a grid may carry reductions: variables
+  defined before it and only updated inside it by ``op`` (sum, prod, min,
+  max). Their combined value is visible after the grid.
+* Expressions have no side effects; loads out of bounds are undefined unless
+  the kernel was compiled with ``debug=True``.
+
+Nodes are frozen dataclasses; passes build new trees (``dataclasses.replace``),
+so each compiler stage's output can be kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, Iterator
+
+from ..dtypes import DType
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A source position: 1-based ``line`` in the file, 0-based ``col``."""
+
+    line: int = 0
+    col: int = 0
+
+    def __repr__(self) -> str:
+        return f"{self.line}:{self.col + 1}"
+
+
+NOLOC = Loc()
+
+
+# --- types -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TensorType:
+    """A tensor argument: element dtype, rank, and whether it is C-contiguous."""
+
+    dtype: DType
+    ndim: int
+    contiguous: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.dtype.name}[{','.join(':' * self.ndim) or '()'}]" + \
+            ("" if self.contiguous else "~")
+
+
+# A scalar's type is just its DType; ``None`` while untyped. Weak scalars
+# (Python literals) are typed ``Weak(kind)`` until promotion fixes them.
+@dataclass(frozen=True)
+class Weak:
+    """The type of a Python literal before promotion: kind "b", "i" or "f"."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return {"b": "bool", "i": "int", "f": "float"}[self.kind] + "?"
+
+
+# --- expressions ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expr:
+    loc: Loc = field(default=NOLOC, compare=False, repr=False)
+    type: Any = field(default=None, compare=True)
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    """A scalar local or scalar parameter."""
+
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str = "+"          # + - * / // % ** & | ^ << >>
+    left: Expr = None
+    right: Expr = None
+
+
+@dataclass(frozen=True)
+class UnaryOp(Expr):
+    op: str = "-"          # - + not ~
+    operand: Expr = None
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str = "<"          # == != < <= > >=
+    left: Expr = None
+    right: Expr = None
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    op: str = "and"        # and / or, on booleans
+    values: tuple = ()
+
+
+@dataclass(frozen=True)
+class Select(Expr):
+    """``a if cond else b`` and ``lo.where(cond, a, b)``."""
+
+    cond: Expr = None
+    a: Expr = None
+    b: Expr = None
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A math intrinsic: see :data:`INTRINSICS`."""
+
+    fn: str = ""
+    args: tuple = ()
+
+
+@dataclass(frozen=True)
+class Cast(Expr):
+    """Convert ``value`` to ``type`` (a DType): numpy's conversion rules."""
+
+    value: Expr = None
+
+
+@dataclass(frozen=True)
+class Load(Expr):
+    tensor: str = ""
+    index: tuple = ()
+
+
+@dataclass(frozen=True)
+class Shape(Expr):
+    tensor: str = ""
+    axis: int = 0
+
+
+# --- statements ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stmt:
+    loc: Loc = field(default=NOLOC, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Assign(Stmt):
+    target: str = ""
+    value: Expr = None
+
+
+@dataclass(frozen=True)
+class Store(Stmt):
+    tensor: str = ""
+    index: tuple = ()
+    value: Expr = None
+
+
+@dataclass(frozen=True)
+class AtomicAdd(Stmt):
+    tensor: str = ""
+    index: tuple = ()
+    value: Expr = None
+
+
+@dataclass(frozen=True)
+class If(Stmt):
+    cond: Expr = None
+    body: tuple = ()
+    orelse: tuple = ()
+
+
+@dataclass(frozen=True)
+class For(Stmt):
+    """Sequential ``for var in range(start, stop, step)``; ``step`` is non-zero."""
+
+    var: str = ""
+    start: Expr = None
+    stop: Expr = None
+    step: Expr = None
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class While(Stmt):
+    cond: Expr = None
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class Break(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """``var`` is combined across grid iterations with ``op`` (sum/prod/min/max)."""
+
+    var: str
+    op: str
+
+
+@dataclass(frozen=True)
+class Grid(Stmt):
+    """Parallel loop ``for vars in lo.grid(*extents)``: 1 to 3 dimensions."""
+
+    vars: tuple = ()
+    extents: tuple = ()
+    body: tuple = ()
+    reductions: tuple = ()      # of Reduction
+
+
+@dataclass(frozen=True)
+class Return(Stmt):
+    value: Expr | None = None
+
+
+# --- the kernel ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: Any = None            # TensorType, DType, Weak, or None (untyped)
+    loc: Loc = field(default=NOLOC, compare=False, repr=False)
+
+    @property
+    def is_tensor(self) -> bool:
+        return isinstance(self.type, TensorType)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    params: tuple               # of Param
+    body: tuple                 # of Stmt
+    kind: str = "loop"          # "loop" | "elementwise"
+    return_type: Any = None     # DType / None; for elementwise kernels the output dtype
+    locals: tuple = ()          # ((name, DType), ...) after type inference
+    filename: str = "<unknown>"
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def local_types(self) -> dict:
+        return dict(self.locals)
+
+
+#: Math intrinsics: name -> (arity, result rule). Rules: "float" (floats keep
+#: their type, ints go to fp64), "same" (the promoted argument type), "bool".
+INTRINSICS: dict[str, tuple[int, str]] = {
+    "exp": (1, "float"), "log": (1, "float"), "sqrt": (1, "float"),
+    "sin": (1, "float"), "cos": (1, "float"), "tanh": (1, "float"),
+    "erf": (1, "float"), "sigmoid": (1, "float"), "floor": (1, "floatkeep"),
+    "ceil": (1, "floatkeep"), "abs": (1, "same"), "minimum": (2, "same"),
+    "maximum": (2, "same"), "min": (2, "same"), "max": (2, "same"),
+    "isnan": (1, "bool"), "isinf": (1, "bool"),
+}
+
+REDUCTION_IDENTITY = {"sum": 0, "prod": 1, "min": float("inf"), "max": float("-inf")}
+
+
+# --- traversal, printing, hashing --------------------------------------------------
+
+def children(node: Any) -> Iterator[Any]:
+    """Direct child nodes (expressions and statements) of ``node``."""
+    for f in fields(node):
+        if f.name in ("loc", "type"):
+            continue
+        v = getattr(node, f.name)
+        if isinstance(v, (Expr, Stmt)):
+            yield v
+        elif isinstance(v, tuple):
+            for item in v:
+                if isinstance(item, (Expr, Stmt)):
+                    yield item
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Pre-order walk over ``node`` and all nodes below it."""
+    if isinstance(node, Kernel):
+        for s in node.body:
+            yield from walk(s)
+        return
+    yield node
+    for c in children(node):
+        yield from walk(c)
+
+
+def map_exprs(node: Any, fn) -> Any:
+    """Rebuild ``node`` bottom-up, applying ``fn`` to every expression."""
+    if isinstance(node, tuple):
+        return tuple(map_exprs(n, fn) for n in node)
+    if not is_dataclass(node) or isinstance(node, (Loc, Param, Reduction,
+                                                   TensorType, Weak, DType)):
+        return node
+    changes = {}
+    for f in fields(node):
+        if f.name in ("loc", "type"):
+            continue
+        v = getattr(node, f.name)
+        if isinstance(v, (Expr, Stmt, tuple)):
+            nv = map_exprs(v, fn)
+            if nv is not v:
+                changes[f.name] = nv
+    new = replace(node, **changes) if changes else node
+    return fn(new) if isinstance(new, Expr) else new
+
+
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<<": 8,
+         ">>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "//": 10, "%": 10, "u": 11,
+         "**": 12}
+
+
+def fmt_expr(e: Expr) -> str:
+    """Render an expression in Python-like syntax (types shown on casts)."""
+    if isinstance(e, Const):
+        return repr(e.value)
+    if isinstance(e, Name):
+        return e.id
+    if isinstance(e, BinOp):
+        return f"({fmt_expr(e.left)} {e.op} {fmt_expr(e.right)})"
+    if isinstance(e, UnaryOp):
+        sep = " " if e.op == "not" else ""
+        return f"({e.op}{sep}{fmt_expr(e.operand)})"
+    if isinstance(e, Compare):
+        return f"({fmt_expr(e.left)} {e.op} {fmt_expr(e.right)})"
+    if isinstance(e, BoolOp):
+        return "(" + f" {e.op} ".join(fmt_expr(v) for v in e.values) + ")"
+    if isinstance(e, Select):
+        return f"({fmt_expr(e.a)} if {fmt_expr(e.cond)} else {fmt_expr(e.b)})"
+    if isinstance(e, Call):
+        return f"{e.fn}({', '.join(fmt_expr(a) for a in e.args)})"
+    if isinstance(e, Cast):
+        return f"{getattr(e.type, 'name', e.type)}({fmt_expr(e.value)})"
+    if isinstance(e, Load):
+        return f"{e.tensor}[{', '.join(fmt_expr(i) for i in e.index)}]"
+    if isinstance(e, Shape):
+        return f"{e.tensor}.shape[{e.axis}]"
+    raise TypeError(f"not an expression: {e!r}")
+
+
+def _fmt_type(t: Any) -> str:
+    if t is None:
+        return "?"
+    return getattr(t, "name", None) or str(t)
+
+
+def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
+    pad = "    " * indent
+    out: list[str] = []
+    for s in stmts:
+        if isinstance(s, Assign):
+            out.append(f"{pad}{s.target}: {_fmt_type(s.value.type)} = {fmt_expr(s.value)}")
+        elif isinstance(s, (Store, AtomicAdd)):
+            idx = ", ".join(fmt_expr(i) for i in s.index)
+            op = "+=(atomic)" if isinstance(s, AtomicAdd) else "="
+            out.append(f"{pad}{s.tensor}[{idx}] {op} {fmt_expr(s.value)}")
+        elif isinstance(s, If):
+            out.append(f"{pad}if {fmt_expr(s.cond)}:")
+            out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
+            if s.orelse:
+                out.append(f"{pad}else:")
+                out += fmt_stmts(s.orelse, indent + 1)
+        elif isinstance(s, For):
+            out.append(f"{pad}for {s.var} in range({fmt_expr(s.start)}, "
+                       f"{fmt_expr(s.stop)}, {fmt_expr(s.step)}):")
+            out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
+        elif isinstance(s, While):
+            out.append(f"{pad}while {fmt_expr(s.cond)}:")
+            out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
+        elif isinstance(s, Grid):
+            red = "".join(f" reduce({r.op}: {r.var})" for r in s.reductions)
+            out.append(f"{pad}parallel for {', '.join(s.vars)} in grid("
+                       f"{', '.join(fmt_expr(x) for x in s.extents)}){red}:")
+            out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
+        elif isinstance(s, Break):
+            out.append(f"{pad}break")
+        elif isinstance(s, Continue):
+            out.append(f"{pad}continue")
+        elif isinstance(s, Return):
+            out.append(f"{pad}return" + (f" {fmt_expr(s.value)}" if s.value else ""))
+        else:
+            raise TypeError(f"not a statement: {s!r}")
+    return out
+
+
+def format_kernel(k: Kernel) -> str:
+    """The printable IR of a kernel (what ``kernel.ir`` shows)."""
+    params = ", ".join(f"{p.name}: {_fmt_type(p.type)}" for p in k.params)
+    ret = f" -> {_fmt_type(k.return_type)}" if k.return_type is not None else ""
+    lines = [f"kernel {k.name}({params}){ret}  [{k.kind}]"]
+    if k.locals:
+        lines.append("    # locals: " + ", ".join(f"{n}: {_fmt_type(t)}" for n, t in k.locals))
+    lines += fmt_stmts(k.body)
+    return "\n".join(lines)
+
+
+def ir_hash(k: Kernel) -> str:
+    """A stable content hash of the IR (positions excluded, types included)."""
+    return hashlib.sha256(format_kernel(k).encode()).hexdigest()[:20]

@@ -1,0 +1,289 @@
+"""``@lo.kernel``: the kernel object — specialize per call signature, cache, launch.
+
+Example:
+    >>> import numpy as np, langone as lo
+    >>> @lo.kernel
+    ... def saxpy(a, x, y, out):
+    ...     for i in lo.grid(x.shape[0]):
+    ...         out[i] = a * x[i] + y[i]
+    >>> x = np.arange(4, dtype=np.float32); out = np.empty_like(x)
+    >>> saxpy.on("numpy")(2.0, x, x, out); out
+    array([0., 3., 6., 9.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import numpy as np
+
+from .. import events
+from ..errors import KernelArgumentError, KernelError, ResultMismatch
+from . import backends, ir
+from .frontend import SourceInfo, get_source, parse_kernel
+from .passes import Stages, run_pipeline
+from .signature import arg_key, device_of, host_array, param_type
+
+_DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
+
+
+class Specialization:
+    """One compiled (signature, backend) pair and how to launch it."""
+
+    __slots__ = ("kernel", "stages", "backend", "fn", "out_dtype", "elementwise",
+                 "source", "nparams")
+
+    def __init__(self, kernel: "Kernel", stages: Stages, backend_name: str):
+        self.kernel = kernel
+        self.stages = stages
+        self.backend = backend_name
+        b = backends.get(backend_name)
+        final = stages.final
+        self.source = b.render(final, kernel.options)
+        self.fn = b.compile(final, kernel.options)
+        self.elementwise = final.kind == "elementwise"
+        self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
+        self.nparams = len(kernel.params)
+
+    @property
+    def ir(self) -> ir.Kernel:
+        return self.stages.final
+
+
+class Kernel:
+    """A compiled-on-demand kernel. Create with :func:`kernel` / ``@lo.kernel``."""
+
+    __langone_kernel__ = True
+
+    def __init__(self, fn, *, backend: str | None = None, precision: str | None = None,
+                 cache: bool = True, debug: bool = False, check: bool = False,
+                 fastmath: bool = False, _shared: dict | None = None):
+        self.py_func = fn
+        self.__name__ = getattr(fn, "__name__", "kernel")
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
+        self.backend = backend
+        self.options = {"precision": precision, "cache": cache, "debug": debug,
+                        "check": check, "fastmath": fastmath}
+        # Shared between a kernel and its .on(...) views: one frontend, one typing.
+        self._shared = _shared if _shared is not None else {
+            "untyped": None, "info": None, "typed": {}, "lock": threading.RLock(),
+            "last": None}
+        self._entries: dict = {}
+        self._elementwise = False         # set after the first specialization
+
+    # -- the untyped IR, parsed once ------------------------------------------
+    def _untyped(self) -> tuple[ir.Kernel, SourceInfo]:
+        sh = self._shared
+        if sh["untyped"] is None:
+            _, info = get_source(self.py_func)
+            sh["untyped"] = parse_kernel(self.py_func)
+            sh["info"] = info
+        return sh["untyped"], sh["info"]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        code = self.py_func.__code__
+        return code.co_varnames[:code.co_argcount]
+
+    # -- calling ------------------------------------------------------------------
+    def __call__(self, *args):
+        if self._elementwise:
+            return self._call_elementwise(args)
+        key = tuple(map(arg_key, args))
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._specialize(args, key)
+            if entry.elementwise:
+                self._elementwise = True
+                return self._call_elementwise(args)
+        if events.has_listeners("launch"):
+            events.emit("launch", kernel=self.__name__, backend=entry.backend)
+        result = entry.fn([_unwrap(a) for a in args])
+        if self.options["check"]:
+            self._check(entry, args, result)
+        return result
+
+    def _choose_backend(self, args: tuple) -> str:
+        if self.backend is not None:
+            return self.backend
+        dev = device_of(args).partition(":")[0]
+        usable = backends.usable()
+        for name in _DEVICE_BACKENDS.get(dev, ()):
+            if name in usable:
+                return name
+        raise KernelError(f"no backend can run kernel {self.__name__!r} on {dev}; "
+                          f"usable backends: {', '.join(usable)}")
+
+    def _signature(self, args: tuple) -> tuple:
+        names = self.params
+        if len(args) != len(names):
+            raise KernelArgumentError(
+                f"{self.__name__}() takes {len(names)} argument(s) ({', '.join(names)}) "
+                f"but {len(args)} were given")
+        return tuple(param_type(a, n, self.__name__) for a, n in zip(args, names))
+
+    def _specialize(self, args: tuple, key: tuple) -> Specialization:
+        sig = self._signature(args)
+        untyped, info = self._untyped()
+        if untyped.kind == "elementwise":
+            sig = _elementwise_signature(sig, args)
+        backend = self._choose_backend(args)
+        sh = self._shared
+        with sh["lock"]:
+            entry = self._entries.get(key)
+            if entry is not None:
+                return entry
+            stages = sh["typed"].get(sig)
+            if stages is None:
+                stages = run_pipeline(untyped, sig, info)
+                sh["typed"][sig] = stages
+            entry = Specialization(self, stages, backend)
+            events.emit("compile", kernel=self.__name__, backend=backend,
+                        signature=str(sig))
+            self._entries[key] = entry
+            sh["last"] = sig
+        return entry
+
+    def _call_elementwise(self, args: tuple):
+        views, out_shape, nd = _broadcast_views(args, self)
+        key = tuple(map(arg_key, args)) + (nd,)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._specialize(args, key)
+        from ..tensor import creation
+        out = creation.empty(out_shape, dtype=entry.out_dtype)
+        out_view = out._data.reshape(-1) if nd == 1 else out._data
+        if events.has_listeners("launch"):
+            events.emit("launch", kernel=self.__name__, backend=entry.backend)
+        entry.fn(views + [out_view])
+        if self.options["check"]:
+            self._check(entry, args, out)
+        return out
+
+    # -- views on the same kernel --------------------------------------------------
+    def on(self, backend: str) -> "Kernel":
+        """The same kernel bound to ``backend`` ("numpy", "numba", ...)."""
+        backends.get(backend)                       # unknown/unusable: clear error now
+        k = Kernel(self.py_func, backend=backend, _shared=self._shared, **self.options)
+        return k
+
+    def specialization(self, *args, backend: str | None = None) -> Specialization:
+        """The compiled entry for these example arguments (compiling if needed)."""
+        k = self.on(backend) if backend else self
+        key = tuple(map(arg_key, args))
+        if self._untyped()[0].kind == "elementwise":
+            key = key + (_broadcast_views(args, self)[2],)
+        return k._entries.get(key) or k._specialize(args, key)
+
+    @property
+    def ir(self) -> str:
+        """Printable IR: the typed IR of the latest specialization, else untyped."""
+        sh = self._shared
+        if sh["last"] is not None:
+            return ir.format_kernel(sh["typed"][sh["last"]].final)
+        return ir.format_kernel(self._untyped()[0])
+
+    def stages(self, *args) -> Stages:
+        """Every compiler stage's output for the signature of ``args``."""
+        return self.specialization(*args, backend="numpy").stages
+
+    def source(self, backend: str | None = None, *args) -> str:
+        """Generated code for ``backend`` (default: this kernel's) and ``args``'
+        signature; without args, for the latest signature the kernel ran with."""
+        name = backend or self.backend or "numba"
+        if args:
+            return self.specialization(*args, backend=name).source
+        sh = self._shared
+        if sh["last"] is None:
+            raise KernelError(f"{self.__name__} has not been called yet, so it has no "
+                              f"signature; pass example arguments: "
+                              f"{self.__name__}.source({name!r}, *args)")
+        stages = sh["typed"][sh["last"]]
+        return backends.get(name).render(stages.final, self.options)
+
+    def __repr__(self) -> str:
+        return f"<langone kernel {self.__name__}" + \
+            (f" on {self.backend}>" if self.backend else ">")
+
+    # -- check mode ------------------------------------------------------------------
+    def _check(self, entry: Specialization, args: tuple, result: Any) -> None:
+        if entry.backend == "numpy":
+            return
+        raise NotImplementedError
+
+
+def _unwrap(a: Any) -> Any:
+    arr = host_array(a)
+    return a if arr is None else arr
+
+
+def _elementwise_signature(sig: tuple, args: tuple) -> tuple:
+    """Tensor params take the broadcast output's ndim (1 when flattened)."""
+    arrays = [host_array(a) for a in args]
+    shapes = [a.shape for a in arrays if a is not None]
+    try:
+        out_shape = np.broadcast_shapes(*shapes) if shapes else ()
+    except ValueError:
+        raise KernelArgumentError(f"shapes {' and '.join(map(str, shapes))} do not "
+                                  f"broadcast together") from None
+    nd = _flat_ndim(arrays, out_shape)
+    return tuple(ir.TensorType(t.dtype, nd, nd == 1) if isinstance(t, ir.TensorType) else t
+                 for t in sig)
+
+
+def _flat_ndim(arrays: list, out_shape: tuple) -> int:
+    if not out_shape:
+        return 1
+    if all(a is None or (a.shape == out_shape and a.flags.c_contiguous) for a in arrays):
+        return 1
+    return len(out_shape) if len(out_shape) <= 3 else 1
+
+
+def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
+    arrays = [host_array(a) for a in args]
+    shapes = [a.shape for a in arrays if a is not None]
+    try:
+        out_shape = np.broadcast_shapes(*shapes) if shapes else ()
+    except ValueError:
+        raise KernelArgumentError(
+            f"{k.__name__}: argument shapes {', '.join(map(str, shapes))} do not "
+            f"broadcast together") from None
+    nd = _flat_ndim(arrays, out_shape)
+    views = []
+    for a, arr in zip(args, arrays):
+        if arr is None:
+            views.append(a)
+        elif nd == 1 and arr.shape == out_shape and arr.flags.c_contiguous:
+            views.append(arr.reshape(-1))
+        elif nd == 1:
+            views.append(np.ascontiguousarray(np.broadcast_to(arr, out_shape)).reshape(-1)
+                         if out_shape else arr.reshape(1))
+        else:
+            views.append(np.broadcast_to(arr, out_shape))
+    return views, out_shape, nd
+
+
+def kernel(fn=None, *, backend: str | None = None, precision: str | None = None,
+           cache: bool = True, debug: bool = False, check: bool = False,
+           fastmath: bool = False):
+    """Compile a Python function into a LangOne kernel (usable bare or with options).
+
+    Args:
+        fn: the kernel function (see the kernel language in DESIGN.md).
+        backend: force a backend ("numpy", "numba", ...); default: from the
+            arguments' device (cpu -> numba).
+        precision: compute precision annotation (checked by the analyzer).
+        cache: keep generated code in the on-disk cache (``LANGONE_CACHE_DIR``).
+        debug: bounds-check every tensor access (IndexError naming the line).
+        check: also run the numpy reference and raise on any mismatch.
+        fastmath: let the backend reassociate floating-point math.
+    """
+    def wrap(f):
+        k = Kernel(f, backend=backend, precision=precision, cache=cache, debug=debug,
+                   check=check, fastmath=fastmath)
+        functools.update_wrapper(k, f, updated=())
+        return k
+    return wrap(fn) if fn is not None else wrap

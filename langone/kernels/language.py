@@ -1,0 +1,61 @@
+"""The kernel language's own names: ``lo.grid``, ``lo.atomic_add``, math, constants.
+
+Inside a ``@lo.kernel`` these are compiled; outside one they run as plain
+Python/numpy, so ``kernel.py_func(...)`` executes the kernel as ordinary
+(slow) Python — handy for debugging.
+
+Example:
+    >>> import langone as lo
+    >>> [i for i in lo.grid(3)]
+    [0, 1, 2]
+    >>> list(lo.grid(2, 2))
+    [(0, 0), (0, 1), (1, 0), (1, 1)]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+inf = math.inf
+nan = math.nan
+pi = math.pi
+
+
+def grid(*extents: int):
+    """Parallel loop over 1 to 3 dimensions: ``for i, j in lo.grid(n, m)``.
+
+    Iterations are independent: a kernel must not depend on their order.
+    """
+    if not 1 <= len(extents) <= 3:
+        raise ValueError(f"lo.grid takes 1 to 3 extents, got {len(extents)}")
+    if len(extents) == 1:
+        return iter(range(int(extents[0])))
+    return itertools.product(*(range(int(e)) for e in extents))
+
+
+def atomic_add(tensor, index, value) -> None:
+    """``tensor[index] += value`` as one indivisible update (scatter-add)."""
+    tensor[index] += value
+
+
+def sigmoid(x):
+    """The logistic function ``1 / (1 + exp(-x))``."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x)))
+
+
+def erf(x):
+    """The error function (vectorized ``math.erf``)."""
+    arr = np.asarray(x)
+    out = np.vectorize(math.erf, otypes=[np.float64])(arr)
+    return out.astype(arr.dtype) if arr.dtype.kind == "f" else out
+
+
+# Elementwise math for use outside kernels when the Tensor namespace lacks them.
+exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
+floor, ceil, minimum, maximum, where = np.floor, np.ceil, np.minimum, np.maximum, np.where
+isnan, isinf = np.isnan, np.isinf
+
+__all__ = ["grid", "atomic_add", "sigmoid", "erf", "inf", "nan", "pi"]

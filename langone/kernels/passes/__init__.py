@@ -1,0 +1,100 @@
+"""The compile pipeline: an ordered list of named stages, every output kept.
+
+Like Triton's ``compiler.py`` stages and numba's named passes, each
+:class:`Pass` declares whether it only analyses (returns its finding, leaves
+the IR alone) or transforms. With ``LANGONE_VERIFY=1`` the IR verifier runs
+after every transforming pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ... import config
+from .. import ir
+from . import resources, simplify, specialize, types, verify
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[..., Any]        # (kernel, ctx) -> kernel (or a finding if analysis_only)
+    analysis_only: bool = False
+
+
+@dataclass
+class CompileContext:
+    signature: tuple
+    info: Any                      # frontend.SourceInfo, for errors at the user's line
+    findings: dict = field(default_factory=dict)
+
+
+def _bind(k, ctx):
+    return specialize.bind_params(k, ctx.signature, ctx.info)
+
+
+def _lower_elementwise(k, ctx):
+    if k.kind != "elementwise":
+        return k
+    scalar = types.infer_types(specialize.elementwise_as_scalar_kernel(k), ctx.info)
+    out_dtype = scalar.return_type
+    ndims = [p.type.ndim for p in k.params if isinstance(p.type, ir.TensorType)]
+    return specialize.lower_elementwise(k, out_dtype, max(ndims, default=1) or 1)
+
+
+def _infer(k, ctx):
+    return types.infer_types(k, ctx.info)
+
+
+def _verify(k, ctx):
+    verify.verify(k, "infer_types")
+    return "ok"
+
+
+def _simplify(k, ctx):
+    return simplify.simplify(k)
+
+
+def _resources(k, ctx):
+    return resources.estimate(k)
+
+
+PIPELINE: tuple[Pass, ...] = (
+    Pass("bind_params", _bind),
+    Pass("lower_elementwise", _lower_elementwise),
+    Pass("infer_types", _infer),
+    Pass("verify", _verify, analysis_only=True),
+    Pass("simplify", _simplify),
+    Pass("resources", _resources, analysis_only=True),
+)
+
+
+@dataclass
+class Stages:
+    """Every stage's output, in order: ``stages["infer_types"]`` is typed IR."""
+
+    outputs: dict
+    final: ir.Kernel
+    findings: dict
+
+    def __getitem__(self, name: str):
+        return self.outputs[name]
+
+
+def run_pipeline(untyped: ir.Kernel, signature: tuple, info) -> Stages:
+    ctx = CompileContext(signature, info)
+    outputs: dict = {"frontend": untyped}
+    k = untyped
+    check_all = config.verify_ir()
+    for p in PIPELINE:
+        result = p.run(k, ctx)
+        if p.analysis_only:
+            ctx.findings[p.name] = result
+            outputs[p.name] = result
+            continue
+        k = result
+        outputs[p.name] = k
+        if check_all and p.name not in ("bind_params", "lower_elementwise"):
+            verify.verify(k, p.name)
+    return Stages(outputs, k, ctx.findings)

@@ -1,0 +1,101 @@
+"""Specialization: bind a call signature's types to the parameters.
+
+Also resolves ``x.ndim`` and negative ``x.shape[-k]`` to constants, and lowers
+an elementwise kernel (no ``lo.grid``; returns an expression of tensors) to a
+grid kernel over its (broadcast) output, writing into an extra ``out`` tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...dtypes import DType
+from .. import ir
+from ..ir import TensorType
+
+OUT = "__out"          # the output tensor that elementwise lowering adds
+
+
+def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
+    """Give each parameter its type from the signature; fix ndim/shape axes."""
+    params = tuple(replace(p, type=t) for p, t in zip(k.params, sig))
+    tensors = {p.name: p.type for p in params if isinstance(p.type, TensorType)}
+    k = replace(k, params=params)
+
+    def fix(e: ir.Expr) -> ir.Expr:
+        if not isinstance(e, ir.Shape):
+            return e
+        tt = tensors.get(e.tensor)
+        if tt is None:
+            raise info.error(e.loc, f"{e.tensor!r} is a scalar, it has no shape or ndim",
+                             hint="pass a tensor for this argument")
+        if e.axis is None:
+            return ir.Const(e.loc, ir.Weak("i"), tt.ndim)
+        axis = e.axis + tt.ndim if e.axis < 0 else e.axis
+        if not 0 <= axis < tt.ndim:
+            raise info.error(e.loc, f"{e.tensor}.shape[{e.axis}] is out of range: "
+                                    f"{e.tensor!r} has {tt.ndim} dimension(s)")
+        return replace(e, axis=axis)
+    body = ir.map_exprs(k.body, fix)
+    body = _normalize_negative_indices(body, tensors)
+    return replace(k, body=body)
+
+
+def _normalize_negative_indices(body: tuple, tensors: dict) -> tuple:
+    """``x[-1]`` with a constant negative index means ``x[x.shape[0] - 1]``."""
+    def fix_index(name: str, index: tuple) -> tuple:
+        out = []
+        for axis, ix in enumerate(index):
+            if isinstance(ix, ir.UnaryOp) and ix.op == "-" and \
+                    isinstance(ix.operand, ir.Const) and isinstance(ix.operand.value, int):
+                ix = ir.Const(ix.loc, ix.operand.type, -ix.operand.value)
+            if isinstance(ix, ir.Const) and isinstance(ix.value, int) and ix.value < 0 \
+                    and name in tensors:
+                ix = ir.BinOp(ix.loc, None, "+", ir.Shape(ix.loc, None, name, axis),
+                              ir.Const(ix.loc, ix.type, ix.value))
+            out.append(ix)
+        return tuple(out)
+
+    def fix(e):
+        if isinstance(e, ir.Load):
+            return replace(e, index=fix_index(e.tensor, e.index))
+        return e
+
+    def fix_stmt(s):
+        if isinstance(s, (ir.Store, ir.AtomicAdd)):
+            return replace(s, index=fix_index(s.tensor, s.index))
+        for f in ("body", "orelse"):
+            if hasattr(s, f):
+                s = replace(s, **{f: tuple(fix_stmt(x) for x in getattr(s, f))})
+        return s
+    return tuple(fix_stmt(s) for s in ir.map_exprs(body, fix))
+
+
+def elementwise_as_scalar_kernel(k: ir.Kernel) -> ir.Kernel:
+    """The elementwise body with tensor params seen as scalars of their dtype.
+
+    Used to infer the output dtype before lowering to a grid.
+    """
+    params = tuple(replace(p, type=p.type.dtype) if isinstance(p.type, TensorType) else p
+                   for p in k.params)
+    return replace(k, params=params)
+
+
+def lower_elementwise(k: ir.Kernel, out_dtype: DType, out_ndim: int) -> ir.Kernel:
+    """Rewrite ``return expr`` into ``for idx in grid(out.shape): out[idx] = expr``."""
+    tensors = {p.name for p in k.params if isinstance(p.type, TensorType)}
+    vars_ = tuple(f"__i{d}" for d in range(out_ndim))
+    loc = k.body[-1].loc
+    index = tuple(ir.Name(loc, None, v) for v in vars_)
+
+    def as_load(e):
+        if isinstance(e, ir.Name) and e.id in tensors:
+            return ir.Load(e.loc, None, e.id, index)
+        return e
+    body = ir.map_exprs(k.body, as_load)
+    *assigns, ret = body
+    store = ir.Store(ret.loc, OUT, index, ret.value)
+    extents = tuple(ir.Shape(loc, None, OUT, d) for d in range(out_ndim))
+    grid = ir.Grid(loc, vars_, extents, tuple(assigns) + (store,), ())
+    out_param = ir.Param(OUT, TensorType(out_dtype, out_ndim, True))
+    return replace(k, params=k.params + (out_param,), body=(grid,))

@@ -1,0 +1,367 @@
+"""Type inference: untyped IR + a call signature -> fully typed IR with explicit casts.
+
+Rules (the reference backend and every other backend follow them):
+
+* Promotion is NumPy 2's (NEP 50): Python literals and Python-scalar
+  arguments are *weak* and take the other operand's type.
+* A local's type is the promotion of every value assigned to it (iterated to
+  a fixed point over loops); weak-only locals default to int64 / fp64 / bool.
+* Reduction variables accumulate in at least fp32 (floats) or int64 (ints).
+* ``/`` of integers gives fp64; arithmetic on two bools works on int64.
+* After this pass every expression has a concrete DType and operands already
+  have their operation's type: backends never promote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ... import dtypes
+from ...dtypes import DType, bool_, fp32, fp64, int64
+from ...errors import KernelCompileError
+from .. import ir
+from ..ir import Weak
+
+_ARITH = ("+", "-", "*", "//", "%", "**")
+_BITS = ("&", "|", "^", "<<", ">>")
+
+
+def _default(t: Any) -> DType:
+    if isinstance(t, Weak):
+        return {"b": bool_, "i": int64, "f": fp64}[t.kind]
+    return t
+
+
+def join(a: Any, b: Any) -> Any:
+    """Promote two scalar types, weak or strong (None is the identity)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, Weak) and isinstance(b, Weak):
+        order = "bif"
+        return a if order.index(a.kind) >= order.index(b.kind) else b
+    if isinstance(a, Weak):
+        a, b = b, a
+    if isinstance(b, Weak):
+        return dtypes.result_type(a, {"b": True, "i": 0, "f": 0.0}[b.kind])
+    return dtypes.result_type(a, b)
+
+
+def kind_of(t: Any) -> str:
+    return t.kind if isinstance(t, Weak) else t.kind
+
+
+class TypeInference:
+    """Infers local types to a fixed point, then rewrites with explicit casts."""
+
+    def __init__(self, kernel: ir.Kernel, info):
+        self.k = kernel
+        self.info = info
+        self.tensors = {p.name: p.type for p in kernel.params if p.is_tensor}
+        self.scalars = {p.name: p.type for p in kernel.params if not p.is_tensor}
+        self.locals: dict[str, Any] = {}
+        self.reductions: dict[str, str] = {}
+        for node in ir.walk(kernel):
+            if isinstance(node, ir.Grid):
+                for r in node.reductions:
+                    self.reductions[r.var] = r.op
+                for v in node.vars:
+                    self.locals[v] = int64
+
+    def err(self, loc, msg: str, hint: str | None = None) -> KernelCompileError:
+        return self.info.error(loc, msg, hint)
+
+    # -- phase 1: infer local types ---------------------------------------------
+    def infer(self) -> None:
+        for _ in range(20):
+            before = dict(self.locals)
+            self.scan(self.k.body)
+            for name, op in self.reductions.items():
+                t = self.locals.get(name)
+                if t is None:
+                    continue
+                t = _default(t)
+                if t.is_floating:
+                    t = dtypes.result_type(t, fp32)
+                elif op in ("sum", "prod"):
+                    t = int64
+                self.locals[name] = t
+            if self.locals == before:
+                break
+        for name, t in self.locals.items():
+            self.locals[name] = _default(t)
+
+    def scan(self, stmts: tuple) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                t = self.typeof(s.value)
+                self.locals[s.target] = join(self.locals.get(s.target), t)
+            elif isinstance(s, ir.For):
+                for e in (s.start, s.stop, s.step):
+                    self.require_int(e, "range() bounds")
+                self.locals[s.var] = int64
+                self.scan(s.body)
+            elif isinstance(s, (ir.If, ir.While)):
+                self.typeof(s.cond)
+                self.scan(s.body)
+                self.scan(getattr(s, "orelse", ()))
+            elif isinstance(s, ir.Grid):
+                for e in s.extents:
+                    self.require_int(e, "lo.grid extents")
+                self.scan(s.body)
+            elif isinstance(s, (ir.Store, ir.AtomicAdd)):
+                self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
+                self.typeof(s.value)
+            elif isinstance(s, ir.Return) and s.value is not None:
+                self.typeof(s.value)
+
+    def require_int(self, e: ir.Expr, what: str) -> None:
+        t = self.typeof(e)
+        if kind_of(t) not in "iub":
+            raise self.err(e.loc, f"{what} must be integers, got {_default(t).name}",
+                           hint="convert with int(v) or lo.int64(v)")
+
+    def typeof(self, e: ir.Expr) -> Any:
+        """The (possibly weak) type of an expression under the current locals."""
+        m = getattr(self, "t_" + type(e).__name__)
+        return m(e)
+
+    def t_Const(self, e):
+        return e.type
+
+    def t_Name(self, e):
+        if e.id in self.tensors:
+            raise self.err(e.loc, f"{e.id!r} is a tensor; index it ({e.id}[i]) to get a "
+                                  f"number", hint="or write an elementwise kernel: "
+                                                  "no lo.grid, return an expression")
+        if e.id in self.scalars:
+            return self.scalars[e.id]
+        if e.id in self.locals:
+            return self.locals[e.id]
+        return None                       # not yet assigned in this scan
+
+    def t_BinOp(self, e):
+        lt, rt = self.typeof(e.left), self.typeof(e.right)
+        if lt is None or rt is None:
+            return lt or rt
+        if e.op in _BITS:
+            for side, t in (("left", lt), ("right", rt)):
+                if kind_of(t) == "f":
+                    raise self.err(e.loc, f"operator {e.op} needs integers, the {side} "
+                                          f"operand is {_default(t).name}",
+                                   hint="convert with lo.int32(v) first")
+            if e.op in ("<<", ">>") and kind_of(lt) == "b" and kind_of(rt) == "b":
+                return int64
+            return join(lt, rt)
+        t = join(lt, rt)
+        if kind_of(t) == "b":
+            t = Weak("i") if isinstance(t, Weak) else int64
+        if e.op == "/" and kind_of(t) in "iu":
+            return Weak("f") if isinstance(t, Weak) else fp64
+        return t
+
+    def t_UnaryOp(self, e):
+        t = self.typeof(e.operand)
+        if e.op == "not":
+            return bool_
+        if t is None:
+            return None
+        if e.op == "-" and kind_of(t) == "b":
+            raise self.err(e.loc, "cannot negate a bool", hint="use `not v`")
+        if e.op == "~" and kind_of(t) == "f":
+            raise self.err(e.loc, f"operator ~ needs an integer, got {_default(t).name}")
+        return t
+
+    def t_Compare(self, e):
+        self.typeof(e.left), self.typeof(e.right)
+        return bool_
+
+    def t_BoolOp(self, e):
+        for v in e.values:
+            self.typeof(v)
+        return bool_
+
+    def t_Select(self, e):
+        self.typeof(e.cond)
+        return join(self.typeof(e.a), self.typeof(e.b))
+
+    def t_Call(self, e):
+        ts = [self.typeof(a) for a in e.args]
+        if any(t is None for t in ts):
+            return next((t for t in ts if t is not None), None)
+        rule = ir.INTRINSICS[e.fn][1]
+        if rule == "bool":
+            return bool_
+        if rule in ("float", "floatkeep"):
+            t = _default(ts[0])
+            return t if t.is_floating else fp64
+        t = ts[0]
+        for other in ts[1:]:
+            t = join(t, other)
+        if e.fn == "abs" and kind_of(t) == "b":
+            return int64
+        return t
+
+    def t_Cast(self, e):
+        self.typeof(e.value)
+        return e.type
+
+    def t_Load(self, e):
+        tt = self.tensors.get(e.tensor)
+        if tt is None:
+            raise self.err(e.loc, f"{e.tensor!r} is a scalar and cannot be indexed")
+        if len(e.index) != tt.ndim:
+            raise self.err(e.loc, f"{e.tensor!r} has {tt.ndim} dimension(s) but is indexed "
+                                  f"with {len(e.index)} index(es)",
+                           hint=f"write {e.tensor}[" + ", ".join("ijk"[:tt.ndim] or "") + "]")
+        for ix in e.index:
+            t = self.typeof(ix)
+            if t is not None and kind_of(t) not in "iub":
+                raise self.err(ix.loc, f"tensor indices must be integers, got "
+                                       f"{_default(t).name}",
+                               hint="convert with int(v)")
+        return tt.dtype
+
+    def t_Shape(self, e):
+        return int64
+
+    # -- phase 2: rewrite with concrete types and explicit casts -----------------
+    def rewrite(self) -> ir.Kernel:
+        body = self.stmts(self.k.body)
+        ret_t = None
+        last = body[-1] if body else None
+        if isinstance(last, ir.Return) and last.value is not None:
+            ret_t = last.value.type
+        params = tuple(replace(p, type=_default(p.type)) if not p.is_tensor else p
+                       for p in self.k.params)
+        return replace(self.k, params=params, body=body, return_type=ret_t,
+                       locals=tuple(sorted(self.locals.items())))
+
+    def stmts(self, stmts: tuple) -> tuple:
+        return tuple(self.stmt(s) for s in stmts)
+
+    def stmt(self, s: ir.Stmt) -> ir.Stmt:
+        if isinstance(s, ir.Assign):
+            return replace(s, value=self.expr(s.value, self.locals[s.target]))
+        if isinstance(s, (ir.Store, ir.AtomicAdd)):
+            dt = self.tensors[s.tensor].dtype
+            self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
+            if isinstance(s, ir.AtomicAdd) and dt.is_bool:
+                raise self.err(s.loc, "lo.atomic_add needs a numeric tensor, not bool")
+            return replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
+        if isinstance(s, ir.If):
+            return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body),
+                           orelse=self.stmts(s.orelse))
+        if isinstance(s, ir.While):
+            return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body))
+        if isinstance(s, ir.For):
+            return replace(s, start=self.expr(s.start, int64), stop=self.expr(s.stop, int64),
+                           step=self.expr(s.step, int64), body=self.stmts(s.body))
+        if isinstance(s, ir.Grid):
+            return replace(s, extents=tuple(self.expr(x, int64) for x in s.extents),
+                           body=self.stmts(s.body))
+        if isinstance(s, ir.Return):
+            if s.value is None:
+                return s
+            return replace(s, value=self.expr(s.value, _default(self.typeof(s.value))))
+        return s
+
+    def indices(self, index: tuple) -> tuple:
+        return tuple(self.expr(i, int64) for i in index)
+
+    def cond(self, e: ir.Expr) -> ir.Expr:
+        return self.expr(e, bool_)
+
+    def expr(self, e: ir.Expr, want: DType | None = None) -> ir.Expr:
+        """Typed copy of ``e``; converted to ``want`` when given."""
+        out = getattr(self, "r_" + type(e).__name__)(e)
+        if want is not None and out.type is not want:
+            out = to_type(out, want)
+        return out
+
+    def r_Const(self, e):
+        return replace(e, type=_default(e.type))
+
+    def r_Name(self, e):
+        t = self.typeof(e)
+        return replace(e, type=_default(t))
+
+    def r_BinOp(self, e):
+        t = _default(self.typeof(e))
+        if e.op == "/":
+            opt = t
+        elif e.op in ("<<", ">>") or e.op in _BITS:
+            opt = t
+        else:
+            opt = t
+        return replace(e, type=t, left=self.expr(e.left, opt), right=self.expr(e.right, opt))
+
+    def r_UnaryOp(self, e):
+        if e.op == "not":
+            return replace(e, type=bool_, operand=self.cond(e.operand))
+        t = _default(self.typeof(e))
+        return replace(e, type=t, operand=self.expr(e.operand, t))
+
+    def r_Compare(self, e):
+        ct = _default(join(self.typeof(e.left), self.typeof(e.right)))
+        return replace(e, type=bool_, left=self.expr(e.left, ct), right=self.expr(e.right, ct))
+
+    def r_BoolOp(self, e):
+        return replace(e, type=bool_, values=tuple(self.cond(v) for v in e.values))
+
+    def r_Select(self, e):
+        t = _default(self.typeof(e))
+        return replace(e, type=t, cond=self.cond(e.cond), a=self.expr(e.a, t),
+                       b=self.expr(e.b, t))
+
+    def r_Call(self, e):
+        t = _default(self.typeof(e))
+        rule = ir.INTRINSICS[e.fn][1]
+        if rule == "bool":
+            at = _default(self.typeof(e.args[0]))
+            return replace(e, type=t, args=(self.expr(e.args[0], at),))
+        argt = t if rule != "same" or e.fn != "abs" or t is not int64 else t
+        return replace(e, type=t, args=tuple(self.expr(a, argt) for a in e.args))
+
+    def r_Cast(self, e):
+        inner = self.expr(e.value)
+        return replace(e, value=inner)
+
+    def r_Load(self, e):
+        dt = self.typeof(e)
+        return replace(e, type=dt, index=self.indices(e.index))
+
+    def r_Shape(self, e):
+        return replace(e, type=int64)
+
+
+def to_type(e: ir.Expr, t: DType) -> ir.Expr:
+    """Convert ``e`` to ``t``: a typed constant, a truth test for bools, or a Cast."""
+    if isinstance(e, ir.Const):
+        return ir.Const(e.loc, t, _convert_const(e.value, t))
+    if t is bool_ and e.type is not bool_:
+        zero = ir.Const(e.loc, e.type, 0)
+        return ir.Compare(e.loc, bool_, "!=", e, zero)
+    return ir.Cast(e.loc, t, e)
+
+
+def _convert_const(v: Any, t: DType) -> Any:
+    """A Python constant as type ``t`` would hold it (wrapping, rounding)."""
+    import numpy as np
+    if t.is_bool:
+        return bool(v)
+    if t.is_integer:
+        if isinstance(v, float):
+            return int(np.array(v).astype(t.numpy)) if np.isfinite(v) else 0
+        info = np.iinfo(t.numpy)
+        span = info.max - info.min + 1
+        return int((int(v) - info.min) % span + info.min)
+    return float(np.array(v, dtype=np.float64).astype(t.numpy))
+
+
+def infer_types(kernel: ir.Kernel, info) -> ir.Kernel:
+    ti = TypeInference(kernel, info)
+    ti.infer()
+    return ti.rewrite()
