@@ -46,6 +46,8 @@ _lazy("langone.tensor.devices", "Device", "device", "devices")
 _lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
       "GPUMemoryManager", "parse_size")
 _lazy("langone.kernels.kernel", "kernel", "Kernel")
+_lazy("langone.kernels.language", "sigmoid", "erf", "exp", "log", "sqrt", "sin", "cos",
+      "tanh", "floor", "ceil", "minimum", "maximum", "where", "isnan", "isinf")
 _lazy("langone.kernels.backends", "backends")
 _lazy("langone.runtime.platform", "PlatformProfile", "detect_platform")
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import events
-from ..errors import KernelArgumentError, KernelError, ResultMismatch
+from ..errors import (KernelArgumentError, KernelCompileError, KernelError,
+                      ResultMismatch)
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
@@ -99,12 +100,11 @@ class Kernel:
             if entry.elementwise:
                 self._elementwise = True
                 return self._call_elementwise(args)
+        if self.options["check"] and entry.backend != "numpy":
+            return self._checked_call(entry, args)
         if events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
-        result = entry.fn([_unwrap(a) for a in args])
-        if self.options["check"]:
-            self._check(entry, args, result)
-        return result
+        return entry.fn([_unwrap(a) for a in args])
 
     def _choose_backend(self, args: tuple) -> str:
         if self.backend is not None:
@@ -126,10 +126,17 @@ class Kernel:
         return tuple(param_type(a, n, self.__name__) for a, n in zip(args, names))
 
     def _specialize(self, args: tuple, key: tuple) -> Specialization:
+        try:
+            return self._specialize_uncaught(args, key)
+        except KernelCompileError as exc:
+            # Errors point at the user's line; the compiler's frames are noise.
+            raise exc.with_traceback(None) from None
+
+    def _specialize_uncaught(self, args: tuple, key: tuple) -> Specialization:
         sig = self._signature(args)
         untyped, info = self._untyped()
         if untyped.kind == "elementwise":
-            sig = _elementwise_signature(sig, args)
+            sig = _elementwise_signature(sig, args, self)
         backend = self._choose_backend(args)
         sh = self._shared
         with sh["lock"]:
@@ -159,8 +166,9 @@ class Kernel:
         if events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
         entry.fn(views + [out_view])
-        if self.options["check"]:
-            self._check(entry, args, out)
+        if self.options["check"] and entry.backend != "numpy":
+            expected = self.on("numpy")(*args)
+            _compare(self.__name__, entry.backend, "result", out._data, expected._data)
         return out
 
     # -- views on the same kernel --------------------------------------------------
@@ -209,10 +217,35 @@ class Kernel:
             (f" on {self.backend}>" if self.backend else ">")
 
     # -- check mode ------------------------------------------------------------------
-    def _check(self, entry: Specialization, args: tuple, result: Any) -> None:
-        if entry.backend == "numpy":
-            return
-        raise NotImplementedError
+    def _checked_call(self, entry: Specialization, args: tuple) -> Any:
+        """Run the reference on copies first, then the backend; compare everything."""
+        import copy
+        ref_args = [copy.deepcopy(_unwrap(a)) for a in args]
+        expected = self.on("numpy")(*ref_args)
+        result = entry.fn([_unwrap(a) for a in args])
+        for name, a, r in zip(self.params, args, ref_args):
+            arr = host_array(a)
+            if arr is not None:
+                _compare(self.__name__, entry.backend, f"argument {name!r}", arr, r)
+        if expected is not None:
+            _compare(self.__name__, entry.backend, "return value", result, expected)
+        return result
+
+
+def _compare(kernel: str, backend: str, what: str, got: Any, want: Any) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    if got.dtype.kind in "biu":
+        bad = got != want
+    else:
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        tol = 1e-2 if got.dtype.itemsize <= 2 else 1e-4 if got.dtype.itemsize == 4 else 1e-9
+        bad = ~np.isclose(g, w, rtol=tol, atol=tol, equal_nan=True)
+    if np.any(bad):
+        idx = tuple(np.argwhere(bad)[0]) if got.ndim else ()
+        raise ResultMismatch(
+            f"check=True: kernel {kernel!r} on {backend} differs from the numpy reference "
+            f"in {what}: {int(np.sum(bad))} element(s) differ; first at index {idx}: "
+            f"got {got[idx]!r}, reference {want[idx]!r}")
 
 
 def _unwrap(a: Any) -> Any:
@@ -220,18 +253,22 @@ def _unwrap(a: Any) -> Any:
     return a if arr is None else arr
 
 
-def _elementwise_signature(sig: tuple, args: tuple) -> tuple:
+def _elementwise_signature(sig: tuple, args: tuple, k: "Kernel") -> tuple:
     """Tensor params take the broadcast output's ndim (1 when flattened)."""
     arrays = [host_array(a) for a in args]
-    shapes = [a.shape for a in arrays if a is not None]
-    try:
-        out_shape = np.broadcast_shapes(*shapes) if shapes else ()
-    except ValueError:
-        raise KernelArgumentError(f"shapes {' and '.join(map(str, shapes))} do not "
-                                  f"broadcast together") from None
-    nd = _flat_ndim(arrays, out_shape)
+    nd = _flat_ndim(arrays, _out_shape(arrays, k))
     return tuple(ir.TensorType(t.dtype, nd, nd == 1) if isinstance(t, ir.TensorType) else t
                  for t in sig)
+
+
+def _out_shape(arrays: list, k: "Kernel") -> tuple:
+    shapes = [a.shape for a in arrays if a is not None]
+    try:
+        return np.broadcast_shapes(*shapes) if shapes else ()
+    except ValueError:
+        raise KernelArgumentError(
+            f"{k.__name__}: argument shapes {', '.join(map(str, shapes))} do not "
+            f"broadcast together") from None
 
 
 def _flat_ndim(arrays: list, out_shape: tuple) -> int:
@@ -244,13 +281,7 @@ def _flat_ndim(arrays: list, out_shape: tuple) -> int:
 
 def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
     arrays = [host_array(a) for a in args]
-    shapes = [a.shape for a in arrays if a is not None]
-    try:
-        out_shape = np.broadcast_shapes(*shapes) if shapes else ()
-    except ValueError:
-        raise KernelArgumentError(
-            f"{k.__name__}: argument shapes {', '.join(map(str, shapes))} do not "
-            f"broadcast together") from None
+    out_shape = _out_shape(arrays, k)
     nd = _flat_ndim(arrays, out_shape)
     views = []
     for a, arr in zip(args, arrays):

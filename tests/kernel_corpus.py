@@ -1,0 +1,490 @@
+"""The kernel corpus: every construct of the kernel language, with inputs.
+
+Each :class:`Case` has a kernel, a function making its arguments, and
+optionally ``expect(args) -> (outputs, result)`` computed with plain numpy, so
+the numpy reference itself is checked too. Every backend runs every case and
+is compared with the numpy reference (tests/test_kernel_corpus.py); later
+backends join by registering.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import ml_dtypes
+import numpy as np
+
+import langone as lo
+
+SCALE = 3.0                   # a global constant: captured at compile time
+BF16 = ml_dtypes.bfloat16
+
+
+@dataclass
+class Case:
+    name: str
+    kernel: Any
+    make: Callable[[np.random.Generator], tuple]
+    expect: Callable[..., Any] | None = None     # args -> expected result / outputs
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+
+CASES: list[Case] = []
+
+
+def case(make, expect=None, rtol=1e-5, atol=1e-6, name=None):
+    def deco(fn):
+        k = lo.kernel(fn)
+        CASES.append(Case(name or fn.__name__, k, make, expect, rtol, atol))
+        return k
+    return deco
+
+
+def f32(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# --- 1-D grids, scalars, NEP 50 ------------------------------------------------
+
+@case(lambda r: (2.0, f32(r, 1000), f32(r, 1000), np.zeros(1000, np.float32)),
+      lambda a, x, y, out: {"out": (a * x + y).astype(np.float32)})
+def saxpy(a, x, y, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = a * x[i] + y[i]
+
+
+@case(lambda r: (np.float64(0.5), f32(r, 257), np.zeros(257, np.float64)),
+      lambda a, x, out: {"out": a * x.astype(np.float64)})
+def strong_scalar_promotes(a, x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = a * x[i]
+
+
+@case(lambda r: (f32(r, 33, 17), f32(r, 33, 17), np.zeros((33, 17), np.float32)),
+      lambda x, y, out: {"out": x * y + SCALE})
+def grid2d_global_const(x, y, out):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        out[i, j] = x[i, j] * y[i, j] + SCALE
+
+
+@case(lambda r: (f32(r, 4, 5, 6), np.zeros((4, 5, 6), np.float32)),
+      lambda x, out: {"out": x * 2 - 1})
+def grid3d(x, out):
+    for i, j, k in lo.grid(x.shape[0], x.shape[1], x.shape[2]):
+        out[i, j, k] = x[i, j, k] * 2 - 1
+
+
+@case(lambda r: (50, np.zeros(64, np.int32)),
+      lambda n, out: {"out": np.concatenate([np.arange(50) ** 2, np.zeros(14)]).astype(np.int32)})
+def grid_scalar_extent(n, out):
+    for i in lo.grid(n):
+        out[i] = i * i
+
+
+# --- reductions ----------------------------------------------------------------
+
+@case(lambda r: (f32(r, 10_000), f32(r, 10_000)),
+      lambda x, y: np.float32(np.dot(x.astype(np.float64), y)), rtol=1e-4, atol=1e-3)
+def dot(x, y):
+    acc = 0.0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i] * y[i]
+    return acc
+
+
+@case(lambda r: (r.uniform(0.9, 1.1, 500).astype(np.float64),),
+      lambda x: np.prod(x), rtol=1e-10)
+def prod_reduction(x):
+    p = 1.0
+    for i in lo.grid(x.shape[0]):
+        p *= x[i]
+    return p
+
+
+@case(lambda r: (f32(r, 3001),), lambda x: x.max() - x.min())
+def min_max_range(x):
+    hi = -lo.inf
+    lo_ = lo.inf
+    for i in lo.grid(x.shape[0]):
+        hi = max(hi, x[i])
+        lo_ = min(lo_, x[i])
+    return hi - lo_
+
+
+@case(lambda r: (r.integers(-128, 127, 5000, dtype=np.int8),),
+      lambda x: x.astype(np.int64).sum())
+def int8_sum_accumulates_in_int64(x):
+    acc = 0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i]
+    return acc
+
+
+@case(lambda r: (r.uniform(0, 1, 4096).astype(np.float16),),
+      lambda x: x.astype(np.float32).sum(), rtol=1e-3)
+def fp16_sum_accumulates_in_fp32(x):
+    s = 0.0
+    for i in lo.grid(x.shape[0]):
+        s += x[i]
+    return s
+
+
+@case(lambda r: (f32(r, 2000),), lambda x: np.float32(x[x > 0].sum()), rtol=1e-4)
+def conditional_sum(x):
+    s = 0.0
+    for i in lo.grid(x.shape[0]):
+        if x[i] > 0:
+            s += x[i]
+    return s
+
+
+@case(lambda r: (f32(r, 40, 30),), lambda x: np.float32(x.sum()), rtol=1e-4, atol=1e-4)
+def sum2d(x):
+    s = 0.0
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        s += x[i, j]
+    return s
+
+
+@case(lambda r: (f32(r, 1000),), lambda x: x.sum() / x.shape[0] - 1.0, rtol=1e-4, atol=1e-5)
+def mean_minus_one_after_grid(x):
+    s = 0.0
+    n = x.shape[0]
+    for i in lo.grid(n):
+        s -= -x[i]
+    return s / n - 1.0
+
+
+# --- sequential loops, control flow ------------------------------------------------
+
+def _softmax(x, out):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return {"out": e / e.sum(axis=1, keepdims=True)}
+
+
+@case(lambda r: (f32(r, 37, 50), np.zeros((37, 50), np.float32)), _softmax, rtol=1e-5)
+def softmax_rows(x, out):
+    for r in lo.grid(x.shape[0]):
+        m = -lo.inf
+        for c in range(x.shape[1]):
+            m = max(m, x[r, c])
+        s = 0.0
+        for c in range(x.shape[1]):
+            e = lo.exp(x[r, c] - m)
+            out[r, c] = e
+            s += e
+        for c in range(x.shape[1]):
+            out[r, c] = out[r, c] / s
+
+
+def _collatz(n, out):
+    res = []
+    for v in n.tolist():
+        steps = 0
+        while v != 1 and steps <= 200:
+            v = v // 2 if v % 2 == 0 else 3 * v + 1
+            steps += 1
+        res.append(steps)
+    return {"out": np.array(res, np.int32)}
+
+
+@case(lambda r: (np.arange(1, 200, dtype=np.int64), np.zeros(199, np.int32)), _collatz)
+def collatz_while_break(n, out):
+    for i in lo.grid(n.shape[0]):
+        v = n[i]
+        steps = 0
+        while v != 1:
+            if v % 2 == 0:
+                v = v // 2
+            else:
+                v = 3 * v + 1
+            steps += 1
+            if steps > 200:
+                break
+        out[i] = steps
+
+
+@case(lambda r: (f32(r, 20, 31), np.zeros(20, np.float32)),
+      lambda x, out: {"out": x[:, 30:4:-3].sum(axis=1)}, rtol=1e-5)
+def range_negative_step(x, out):
+    for i in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in range(x.shape[1] - 1, 4, -3):
+            s += x[i, c]
+        out[i] = s
+
+
+@case(lambda r: (r.integers(0, 10, (16, 25)).astype(np.int32), np.zeros(16, np.int32)),
+      lambda x, out: {"out": np.where(x % 3 == 0, 0, x).sum(axis=1).astype(np.int32)})
+def continue_skips(x, out):
+    for i in lo.grid(x.shape[0]):
+        s = 0
+        for c in range(x.shape[1]):
+            if x[i, c] % 3 == 0:
+                continue
+            s += x[i, c]
+        out[i] = s
+
+
+def _first_neg(x, out):
+    res = []
+    for row in x:
+        idx = np.nonzero(row < -1.0)[0]
+        res.append(idx[0] if idx.size else -1)
+    return {"out": np.array(res, np.int64)}
+
+
+@case(lambda r: (f32(r, 30, 40), np.zeros(30, np.int64)), _first_neg)
+def break_finds_first(x, out):
+    for i in lo.grid(x.shape[0]):
+        found = -1
+        for c in range(x.shape[1]):
+            if x[i, c] < -1.0:
+                found = c
+                break
+        out[i] = found
+
+
+@case(lambda r: (f32(r, 500), np.zeros(500, np.float32)),
+      lambda x, out: {"out": np.where(x > 1, 1.0, np.where(x < -1, -1.0,
+                                                           np.where(x > 0, x * x, 0.0)))
+                      .astype(np.float32)})
+def if_elif_else(x, out):
+    for i in lo.grid(x.shape[0]):
+        v = x[i]
+        if v > 1:
+            out[i] = 1.0
+        elif v < -1:
+            out[i] = -1.0
+        else:
+            out[i] = v * v if v > 0 else 0.0
+
+
+@case(lambda r: (f32(r, 300), np.zeros(300, np.int8)),
+      lambda x, out: {"out": np.concatenate([[0], (x[1:] > x[:-1]) & (x[1:] > 0)]).astype(np.int8)})
+def short_circuit_guards_index(x, out):
+    for i in lo.grid(x.shape[0]):
+        if i > 0 and x[i] > x[i - 1] and not x[i] <= 0:
+            out[i] = 1
+        else:
+            out[i] = 0
+
+
+@case(lambda r: (f32(r, 100), np.zeros(100, np.float32)),
+      lambda x, out: {"out": np.where(x > 0, x, 0.1 * x).astype(np.float32)})
+def where_leaky_relu(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = lo.where(x[i] > 0, x[i], 0.1 * x[i])
+
+
+# --- integers, casts, bits -------------------------------------------------------
+
+@case(lambda r: (r.integers(-128, 128, 256, dtype=np.int8),
+                 r.integers(-128, 128, 256, dtype=np.int8), np.zeros(256, np.int8),
+                 r.integers(-2**31, 2**31, 256, dtype=np.int64).astype(np.int32),
+                 np.zeros(256, np.int32)),
+      lambda a, b, o8, c, o32: {"o8": a + b, "o32": c * np.int32(3) + np.int32(7)})
+def int_wraparound(a, b, o8, c, o32):
+    for i in lo.grid(a.shape[0]):
+        o8[i] = a[i] + b[i]
+        o32[i] = c[i] * 3 + 7
+
+
+@case(lambda r: (r.integers(-50, 50, 200).astype(np.int32),
+                 r.choice([-7, -3, -1, 1, 2, 5], 200).astype(np.int32),
+                 np.zeros(200, np.int32), np.zeros(200, np.int32)),
+      lambda a, b, q, m: {"q": a // b, "m": a % b})
+def int_floordiv_mod_python_semantics(a, b, q, m):
+    for i in lo.grid(a.shape[0]):
+        q[i] = a[i] // b[i]
+        m[i] = a[i] % b[i]
+
+
+@case(lambda r: (f32(r, 200) * 10, r.choice([-2.5, -1.0, 0.75, 3.0], 200).astype(np.float32),
+                 np.zeros(200, np.float32), np.zeros(200, np.float32)),
+      lambda a, b, q, m: {"q": np.floor_divide(a, b), "m": np.remainder(a, b)}, rtol=1e-5)
+def float_floordiv_mod(a, b, q, m):
+    for i in lo.grid(a.shape[0]):
+        q[i] = a[i] // b[i]
+        m[i] = a[i] % b[i]
+
+
+@case(lambda r: ((f32(r, 128) * 100), np.zeros(128, np.int32), np.zeros(128, np.float16),
+                 np.zeros(128, np.bool_)),
+      lambda x, oi, oh, ob: {"oi": x.astype(np.int32), "oh": x.astype(np.int32).astype(np.float16),
+                             "ob": x.astype(np.int32) != 0})
+def casts(x, oi, oh, ob):
+    for i in lo.grid(x.shape[0]):
+        v = lo.int32(x[i])
+        oi[i] = v
+        oh[i] = lo.fp16(v)
+        ob[i] = bool(v)
+
+
+@case(lambda r: (r.integers(-2**31, 2**31, 300, dtype=np.int64).astype(np.int32),
+                 r.integers(0, 31, 300).astype(np.int32), np.zeros(300, np.int32)),
+      lambda a, s, out: {"out": ((a & 0x0F0F) | (a ^ s)) + (a >> s) + (s << 2) + ~s})
+def bit_ops(a, s, out):
+    for i in lo.grid(a.shape[0]):
+        out[i] = ((a[i] & 0x0F0F) | (a[i] ^ s[i])) + (a[i] >> s[i]) + (s[i] << 2) + ~s[i]
+
+
+@case(lambda r: (r.integers(0, 255, 300, dtype=np.uint8), np.zeros(300, np.uint8)),
+      lambda x, out: {"out": (x * np.uint8(2) + np.uint8(100))})
+def uint8_wraps(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * 2 + 100
+
+
+@case(lambda r: (r.integers(1, 100, 64).astype(np.int64), np.zeros(64, np.float64)),
+      lambda x, out: {"out": x / 7 + (x // 7) + x ** 2 * 0.5})
+def true_division_and_pow(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] / 7 + (x[i] // 7) + x[i] ** 2 * 0.5
+
+
+# --- math --------------------------------------------------------------------------
+
+def _math(x, o):
+    ax = np.abs(x) + 0.5
+    return {"o": (np.exp(x * 0.5) + np.log(ax) + np.sqrt(ax) + np.sin(x) * np.cos(x)
+                  + np.tanh(x) + np.floor(x) - np.ceil(x)).astype(np.float32)}
+
+
+@case(lambda r: (f32(r, 1000), np.zeros(1000, np.float32)), _math, rtol=1e-5, atol=1e-5)
+def math_functions(x, o):
+    for i in lo.grid(x.shape[0]):
+        a = abs(x[i]) + 0.5
+        o[i] = (lo.exp(x[i] * 0.5) + lo.log(a) + lo.sqrt(a) + lo.sin(x[i]) * lo.cos(x[i])
+                + lo.tanh(x[i]) + lo.floor(x[i]) - lo.ceil(x[i]))
+
+
+def _erf_sig(x, o):
+    erf = np.vectorize(math.erf)(x.astype(np.float64))
+    return {"o": (erf + 1 / (1 + np.exp(-x.astype(np.float64)))
+                  + np.minimum(x, 0.5) + np.maximum(x, -0.5)).astype(np.float32)}
+
+
+@case(lambda r: (f32(r, 500), np.zeros(500, np.float32)), _erf_sig, rtol=1e-5, atol=1e-5)
+def erf_sigmoid_minimum_maximum(x, o):
+    for i in lo.grid(x.shape[0]):
+        o[i] = lo.erf(x[i]) + lo.sigmoid(x[i]) + lo.minimum(x[i], 0.5) + lo.maximum(x[i], -0.5)
+
+
+def _hist(v, h):
+    out = np.zeros_like(h)
+    np.add.at(out, v, 1)
+    return {"h": out}
+
+
+@case(lambda r: (r.integers(0, 16, 5000).astype(np.int32), np.zeros(16, np.int64)), _hist)
+def atomic_histogram(v, h):
+    for i in lo.grid(v.shape[0]):
+        lo.atomic_add(h, v[i], 1)
+
+
+# --- layouts ------------------------------------------------------------------------
+
+@case(lambda r: (f32(r, 40, 30)[::2, 1::3], f32(r, 20, 10).T.copy().T,
+                 np.zeros((20, 10), np.float32)),
+      lambda x, y, out: {"out": x + 2 * y})
+def strided_and_transposed(x, y, out):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        out[i, j] = x[i, j] + 2 * y[i, j]
+
+
+@case(lambda r: (f32(r, 12, 9), np.zeros(12, np.float32)),
+      lambda x, out: {"out": x[:, -1] * x.ndim + x[:, 0]})
+def ndim_and_negative_constant_index(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i, -1] * x.ndim + x[i, x.shape[-1] - x.shape[1]]
+
+
+def _matmul(a, b, c):
+    return {"c": (a.astype(np.float64) @ b).astype(np.float32)}
+
+
+@case(lambda r: (f32(r, 17, 23), f32(r, 23, 11), np.zeros((17, 11), np.float32)),
+      _matmul, rtol=1e-4, atol=1e-4)
+def naive_matmul(a, b, c):
+    for i, j in lo.grid(a.shape[0], b.shape[1]):
+        acc = 0.0
+        for k in range(a.shape[1]):
+            acc += a[i, k] * b[k, j]
+        c[i, j] = acc
+
+
+@case(lambda r: (f32(r, 100), np.zeros(100, np.float32)),
+      lambda x, out: {"out": np.cumsum(x, dtype=np.float32)}, rtol=1e-4, atol=1e-5)
+def sequential_scan_no_grid(x, out):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i]
+        out[i] = s
+
+
+# --- precision ----------------------------------------------------------------------
+
+@case(lambda r: (r.standard_normal(300).astype(BF16), np.zeros(300, BF16),
+                 np.zeros(300, np.float16)),
+      lambda x, ob, oh: {"ob": (x.astype(np.float32) * 3 + 1).astype(BF16),
+                         "oh": (x.astype(np.float32) * 3 + 1).astype(np.float16)},
+      rtol=1e-2, atol=1e-2)
+def bf16_and_fp16_storage(x, ob, oh):
+    for i in lo.grid(x.shape[0]):
+        v = x[i] * 3 + 1
+        ob[i] = v
+        oh[i] = v
+
+
+# --- elementwise kernels (no grid) ------------------------------------------------------
+
+def _gelu(x):
+    return (0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
+            ).astype(np.float32)
+
+
+@case(lambda r: (f32(r, 2000),), _gelu, rtol=1e-5, atol=1e-6)
+def gelu(x):
+    return 0.5 * x * (1.0 + lo.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
+
+
+@case(lambda r: (f32(r, 7, 1), f32(r, 1, 9), 2.0),
+      lambda a, b, s: (a * s + b).astype(np.float32))
+def elementwise_broadcast(a, b, s):
+    t = a * s
+    return t + b
+
+
+@case(lambda r: (r.integers(-5, 5, (4, 6)).astype(np.int8), f32(r, 4, 6).astype(np.float16)),
+      lambda a, h: a + h * 2, rtol=1e-3, atol=1e-3)
+def elementwise_mixed_int8_fp16(a, h):
+    return a + h * 2
+
+
+@case(lambda r: (f32(r, 3, 4, 5, 2), f32(r, 4, 1, 2)),
+      lambda a, b: np.maximum(a, b) - lo.pi)
+def elementwise_4d_broadcast(a, b):
+    return lo.maximum(a, b) - lo.pi
+
+
+@case(lambda r: (f32(r, 50, 60)[:, ::2],), lambda x: np.where(x > 0, np.sqrt(np.abs(x)), x))
+def elementwise_strided_where(x):
+    return lo.where(x > 0, lo.sqrt(abs(x)), x)
+
+
+def make_closure_kernel():
+    factor = 4
+
+    @case(lambda r: (np.arange(10, dtype=np.int16), np.zeros(10, np.int16)),
+          lambda x, out: {"out": (x * 4).astype(np.int16)}, name="closure_constant")
+    def closure_constant(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i] * factor
+    return closure_constant
+
+
+make_closure_kernel()

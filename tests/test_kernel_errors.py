@@ -1,0 +1,260 @@
+"""Error messages: file:line:col, the source line with a caret, and advice."""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+import numpy as np
+import pytest
+
+import langone as lo
+from langone.errors import BackendUnavailable, KernelArgumentError, KernelCompileError
+
+X1 = np.zeros(8, np.float32)
+X2 = np.zeros((4, 4), np.float32)
+
+
+def compile_error(fn, *args) -> KernelCompileError:
+    k = lo.kernel(fn).on("numpy")
+    with pytest.raises(KernelCompileError) as info:
+        k(*args)
+    return info.value
+
+
+def line_of(fn, needle: str) -> int:
+    import inspect
+    lines, first = inspect.getsourcelines(fn)
+    for off, text in enumerate(lines):
+        if needle in text:
+            return first + off
+    raise AssertionError(needle)
+
+
+def assert_points_at(err: KernelCompileError, fn, needle: str, col_text: str):
+    line = line_of(fn, needle)
+    assert err.lineno == line
+    assert err.filename.endswith("test_kernel_errors.py")
+    src = err.source_line
+    assert src is not None and needle in src
+    assert src[err.col:].startswith(col_text), (src, err.col)
+    text = str(err)
+    assert f"test_kernel_errors.py:{line}:{err.col + 1}" in text
+    caret_line = text.splitlines()[2]
+    shown = text.splitlines()[1]
+    assert caret_line.strip() == "^"
+    assert shown[len(caret_line) - 1:].startswith(col_text)
+
+
+def test_slice_in_kernel():
+    def k(x, out):
+        for i in lo.grid(4):
+            out[i] = x[1:3]
+    e = compile_error(k, X1, X1)
+    assert_points_at(e, k, "x[1:3]", "1:3")
+    assert "slices are not supported" in str(e) and "hint:" in str(e)
+
+
+def test_unknown_function():
+    def k(x, out):
+        for i in lo.grid(4):
+            out[i] = print(x[i])
+    e = compile_error(k, X1, X1)
+    assert_points_at(e, k, "print(", "print")
+    assert "'print' cannot be called in a kernel" in str(e)
+    assert "lo.exp" in e.hint
+
+
+def test_unsupported_statement():
+    def k(x):
+        with open("f") as fh:
+            pass
+    e = compile_error(k, X1)
+    assert_points_at(e, k, "with open", "with")
+    assert "With statements are not part of the kernel language" in str(e)
+
+
+def test_assign_to_parameter():
+    def k(x, n):
+        n = 3
+    e = compile_error(k, X1, 2)
+    assert_points_at(e, k, "n = 3", "n")
+    assert "cannot assign to the parameter 'n'" in str(e)
+
+
+def test_nested_grid():
+    def k(x):
+        for i in lo.grid(4):
+            for j in lo.grid(4):
+                x[i, j] = 0
+    e = compile_error(k, X2)
+    assert_points_at(e, k, "for j in lo.grid", "lo.grid")
+    assert "cannot be nested" in str(e) and "lo.grid(n, m)" in e.hint
+
+
+def test_grid_inside_if():
+    def k(x):
+        if x.shape[0] > 2:
+            for i in lo.grid(4):
+                x[i] = 0
+    e = compile_error(k, X1)
+    assert "top level" in str(e)
+
+
+def test_break_out_of_grid():
+    def k(x):
+        for i in lo.grid(4):
+            if x[i] > 0:
+                break
+    e = compile_error(k, X1)
+    assert_points_at(e, k, "break", "break")
+    assert "independent" in str(e)
+
+
+def test_outer_variable_assigned_in_grid():
+    def k(x):
+        last = 0.0
+        for i in lo.grid(x.shape[0]):
+            last = x[i]
+        return last
+    e = compile_error(k, X1)
+    assert_points_at(e, k, "last = x[i]", "last")
+    assert "not as a reduction" in str(e) and "acc" not in str(e)
+
+
+def test_reduction_read_inside_grid():
+    def k(x, out):
+        s = 0.0
+        for i in lo.grid(x.shape[0]):
+            s += x[i]
+            out[i] = s
+        return s
+    e = compile_error(k, X1, X1)
+    assert_points_at(e, k, "out[i] = s", "s")
+    assert "reduction variable 's' is read inside lo.grid" in str(e)
+
+
+def test_mixed_reduction_ops():
+    def k(x):
+        s = 0.0
+        for i in lo.grid(x.shape[0]):
+            s += x[i]
+            s = max(s, x[i])
+        return s
+    e = compile_error(k, X1)
+    assert "mixes sum and max" in str(e)
+
+
+def test_return_not_last():
+    def k(x):
+        for i in range(3):
+            return x[i]
+    e = compile_error(k, X1)
+    assert "last statement" in str(e)
+
+
+def test_wrong_index_count():
+    def k(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i, 0] = x[i]
+    e = compile_error(k, X2, X2)
+    assert_points_at(e, k, "out[i, 0] = x[i]", "x[i]")
+    assert "'x' has 2 dimension(s) but is indexed with 1 index(es)" in str(e)
+
+
+def test_float_index():
+    def k(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i * 0.5]
+    e = compile_error(k, X1, X1)
+    assert "tensor indices must be integers, got fp64" in str(e)
+    assert "int(v)" in e.hint
+
+
+def test_bitwise_on_float():
+    def k(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i] & 1
+    e = compile_error(k, X1, X1)
+    assert_points_at(e, k, "x[i] & 1", "x[i] & 1")
+    assert "operator & needs integers, the left operand is fp32" in str(e)
+
+
+def test_tensor_used_as_number_in_loop_kernel():
+    def k(x, out):
+        for i in lo.grid(4):
+            out[i] = x + 1
+    e = compile_error(k, X1, X1)
+    assert "'x' is a tensor; index it (x[i])" in str(e)
+
+
+def test_undefined_name():
+    def k(x, out):
+        for i in lo.grid(4):
+            out[i] = undefined_thing * 2  # noqa: F821
+    e = compile_error(k, X1, X1)
+    assert "name 'undefined_thing' is not defined" in str(e)
+
+
+def test_shape_axis_out_of_range():
+    def k(x, out):
+        for i in lo.grid(x.shape[1]):
+            out[i] = 0
+    e = compile_error(k, X1, X1)
+    assert "x.shape[1] is out of range: 'x' has 1 dimension(s)" in str(e)
+
+
+def test_kwargs_parameters():
+    def k(x, *rest):
+        pass
+    e = compile_error(k, X1)
+    assert "plain positional names" in str(e)
+
+
+def test_compiler_frames_are_hidden():
+    def k(x, out):
+        for i in lo.grid(4):
+            out[i] = x[1:2]
+    kern = lo.kernel(k).on("numpy")
+    with pytest.raises(KernelCompileError) as info:
+        kern(X1, X1)
+    files = [f.filename for f in traceback.extract_tb(info.tb)]
+    assert not any(re.search(r"kernels[/\\](frontend|passes|backends)", f) for f in files), files
+
+
+def test_wrong_arity():
+    @lo.kernel
+    def k(a, x, out):
+        for i in lo.grid(4):
+            out[i] = a * x[i]
+    with pytest.raises(KernelArgumentError, match=r"k\(\) takes 3 argument\(s\) \(a, x, out\) "
+                                                  r"but 2 were given"):
+        k.on("numpy")(1.0, X1)
+
+
+def test_bad_argument_type():
+    @lo.kernel
+    def k(a, x):
+        for i in lo.grid(4):
+            x[i] = a
+    with pytest.raises(KernelArgumentError, match=r"argument 'x' of kernel 'k' is a list"):
+        k.on("numpy")(1.0, [1, 2, 3])
+    with pytest.raises(KernelArgumentError, match=r"argument 'x' of kernel 'k'.*complex"):
+        k.on("numpy")(1.0, np.zeros(3, np.complex64))
+
+
+def test_unknown_backend_names_the_usable_ones():
+    @lo.kernel
+    def k(x):
+        for i in lo.grid(4):
+            x[i] = 0
+    with pytest.raises(BackendUnavailable, match=r"unknown backend 'cuda-magic'; usable here: .*numpy"):
+        k.on("cuda-magic")
+
+
+def test_broadcast_mismatch_in_elementwise():
+    @lo.kernel
+    def add(a, b):
+        return a + b
+    with pytest.raises(KernelArgumentError, match=r"\(3,\), \(4,\) do not broadcast"):
+        add.on("numpy")(np.zeros(3, np.float32), np.zeros(4, np.float32))
