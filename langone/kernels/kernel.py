@@ -84,6 +84,13 @@ class Kernel:
             sh["info"] = info
         return sh["untyped"], sh["info"]
 
+    def _used_names(self) -> frozenset:
+        sh = self._shared
+        if "used" not in sh:
+            sh["used"] = frozenset(n.id for n in ir.walk(self._untyped()[0])
+                                   if isinstance(n, ir.Name))
+        return sh["used"]
+
     @property
     def params(self) -> tuple[str, ...]:
         code = self.py_func.__code__
@@ -253,12 +260,22 @@ def _unwrap(a: Any) -> Any:
     return a if arr is None else arr
 
 
+def _ew_arrays(args: tuple, k: "Kernel") -> list:
+    """Host arrays of the tensor arguments the expression uses (None elsewhere).
+
+    Like a numpy expression, only the tensors that appear in it broadcast into
+    the output's shape; an unused tensor argument is passed through untouched.
+    """
+    used = k._used_names()
+    return [host_array(a) if n in used else None for a, n in zip(args, k.params)]
+
+
 def _elementwise_signature(sig: tuple, args: tuple, k: "Kernel") -> tuple:
-    """Tensor params take the broadcast output's ndim (1 when flattened)."""
-    arrays = [host_array(a) for a in args]
+    """Used tensor params take the broadcast output's ndim (1 when flattened)."""
+    arrays = _ew_arrays(args, k)
     nd = _flat_ndim(arrays, _out_shape(arrays, k))
-    return tuple(ir.TensorType(t.dtype, nd, nd == 1) if isinstance(t, ir.TensorType) else t
-                 for t in sig)
+    return tuple(ir.TensorType(t.dtype, nd, nd == 1) if arr is not None else t
+                 for t, arr in zip(sig, arrays))
 
 
 def _out_shape(arrays: list, k: "Kernel") -> tuple:
@@ -280,13 +297,13 @@ def _flat_ndim(arrays: list, out_shape: tuple) -> int:
 
 
 def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
-    arrays = [host_array(a) for a in args]
+    arrays = _ew_arrays(args, k)
     out_shape = _out_shape(arrays, k)
     nd = _flat_ndim(arrays, out_shape)
     views = []
     for a, arr in zip(args, arrays):
         if arr is None:
-            views.append(a)
+            views.append(_unwrap(a))
         elif nd == 1 and arr.shape == out_shape and arr.flags.c_contiguous:
             views.append(arr.reshape(-1))
         elif nd == 1:

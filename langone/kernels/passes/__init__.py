@@ -39,7 +39,9 @@ def _lower_elementwise(k, ctx):
         return k
     scalar = types.infer_types(specialize.elementwise_as_scalar_kernel(k), ctx.info)
     out_dtype = scalar.return_type
-    ndims = [p.type.ndim for p in k.params if isinstance(p.type, ir.TensorType)]
+    used = {n.id for n in ir.walk(k) if isinstance(n, ir.Name)}
+    ndims = [p.type.ndim for p in k.params
+             if isinstance(p.type, ir.TensorType) and p.name in used]
     return specialize.lower_elementwise(k, out_dtype, max(ndims, default=1) or 1)
 
 

@@ -49,6 +49,17 @@ def join(a: Any, b: Any) -> Any:
     return dtypes.result_type(a, b)
 
 
+def float_for(t: DType) -> DType:
+    """The float type numpy computes ``exp(x)`` or ``x / y`` in for a non-float ``t``:
+    the smallest float that holds it safely (int8 -> fp16, int16 -> fp32, ...)."""
+    if t.is_floating:
+        return t
+    for f in (dtypes.fp16, fp32, fp64):
+        if dtypes.can_cast(t, f):
+            return f
+    return fp64
+
+
 def kind_of(t: Any) -> str:
     return t.kind if isinstance(t, Weak) else t.kind
 
@@ -159,7 +170,7 @@ class TypeInference:
         if kind_of(t) == "b":
             t = Weak("i") if isinstance(t, Weak) else int64
         if e.op == "/" and kind_of(t) in "iu":
-            return Weak("f") if isinstance(t, Weak) else fp64
+            return Weak("f") if isinstance(t, Weak) else fp64   # numpy: int / int -> fp64
         return t
 
     def t_UnaryOp(self, e):
@@ -195,11 +206,14 @@ class TypeInference:
         if rule == "bool":
             return bool_
         if rule in ("float", "floatkeep"):
-            t = _default(ts[0])
-            return t if t.is_floating else fp64
+            if isinstance(ts[0], Weak):
+                return fp64                      # numpy: exp(2) is a strong float64
+            return float_for(ts[0])
         t = ts[0]
         for other in ts[1:]:
             t = join(t, other)
+        if e.fn in ("minimum", "maximum") and isinstance(t, Weak):
+            return _default(t)                   # numpy functions return strong scalars
         if e.fn == "abs" and kind_of(t) == "b":
             return int64
         return t
