@@ -29,7 +29,11 @@ from .errors import (  # noqa: E402
     BudgetExceeded, KernelCompileError, KernelArgumentError, BackendUnavailable,
 )
 
-from .kernels.language import grid, atomic_add, inf, nan, pi  # noqa: E402
+from .kernels.language import grid, atomic_add, erf  # noqa: E402
+# The Tensor namespace (Array API names; numpy-only, so imported eagerly). Binding
+# its names after importing the subpackage keeps ``lo.tensor`` the function.
+from .tensor import *  # noqa: E402,F401,F403
+from .tensor import __all__ as _tensor_all  # noqa: E402
 
 bool = bool_  # Array API spelling; shadows the builtin only as ``lo.bool``
 
@@ -42,16 +46,14 @@ def _lazy(module: str, *names: str) -> None:
         _LAZY[n] = module
 
 
-_lazy("langone.tensor.devices", "Device", "device", "devices")
+_lazy("langone.tensor.devices", "Device", "device", "devices", "cpu")
 _lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
       "GPUMemoryManager", "parse_size")
 _lazy("langone.kernels.kernel", "kernel", "Kernel")
-_lazy("langone.kernels.language", "sigmoid", "erf", "exp", "log", "sqrt", "sin", "cos",
-      "tanh", "floor", "ceil", "minimum", "maximum", "where", "isnan", "isinf")
 _lazy("langone.kernels.backends", "backends")
 _lazy("langone.runtime.platform", "PlatformProfile", "detect_platform")
 
-_SUBMODULES = {"memory": "langone.tensor.memory", "tensor_module": "langone.tensor",
+_SUBMODULES = {"memory": "langone.tensor.memory",
                "kernels": "langone.kernels", "runtime": "langone.runtime",
                "lua_bridge": "langone.lua_bridge", "ternary": "langone.ternary",
                "profiler": "langone.profiler", "dtypes": "langone.dtypes",

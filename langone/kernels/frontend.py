@@ -541,7 +541,7 @@ class _Frontend:
         if kind == "where":
             if len(args) != 3:
                 raise self.err(e, "lo.where takes (cond, a, b)")
-            return ir.Select(loc, None, args[0], args[1], args[2])
+            return ir.Select(loc, None, args[0], args[1], args[2], strong=True)
         if kind == "intrinsic":
             arity = ir.INTRINSICS[payload][0]
             if payload in ("min", "max") and len(args) >= 2:

@@ -124,11 +124,16 @@ class BoolOp(Expr):
 
 @dataclass(frozen=True)
 class Select(Expr):
-    """``a if cond else b`` and ``lo.where(cond, a, b)``."""
+    """``a if cond else b`` and ``lo.where(cond, a, b)``.
+
+    ``strong``: lo.where (a numpy function) gives a strong type even when both
+    choices are Python literals; the conditional expression keeps them weak.
+    """
 
     cond: Expr = None
     a: Expr = None
     b: Expr = None
+    strong: bool = False
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,8 @@ class TypeInference:
 
     def t_Select(self, e):
         self.typeof(e.cond)
-        return join(self.typeof(e.a), self.typeof(e.b))
+        t = join(self.typeof(e.a), self.typeof(e.b))
+        return _default(t) if e.strong and isinstance(t, Weak) else t
 
     def t_Call(self, e):
         ts = [self.typeof(a) for a in e.args]

@@ -1,49 +1,53 @@
-"""Pooled memory (minimal version: the memory helper replaces the internals).
+"""Pooled memory, layered like RAPIDS RMM: upstream -> pool -> limit -> statistics.
 
 Public contract (kept stable for the Tensor):
-    allocate(nbytes, device="cpu") -> Block   (honours the active arena)
-    Block: .ptr .nbytes .device; host blocks expose ``__array_interface__`` (a
-    1-D uint8 buffer of ``nbytes``) so ``np.asarray(block)`` views it and keeps
-    the block alive; the memory returns to its pool when the last view dies.
-    get_pool(device="cpu") -> resource with .stats() and .compact()
-    arena(size) -> context manager; parse_size("64MB") -> int
+
+- ``allocate(nbytes, device="cpu") -> Block`` honours the active :func:`arena`,
+  else takes memory from the device's default stack.
+- :class:`Block`: ``.ptr`` (64-byte aligned), ``.nbytes``, ``.device``,
+  ``.free()``. Host blocks expose ``__array_interface__`` (a 1-D uint8
+  buffer) so ``np.asarray(block)`` views the memory and keeps the block
+  alive; CUDA blocks expose ``__cuda_array_interface__``. A block nobody
+  freed returns to its pool when garbage collected.
+- ``get_pool(device)`` -> the default stack, ``StatisticsAdaptor(
+  LimitingAdaptor(PoolMemoryResource(upstream)))``: ``.stats()``,
+  ``.compact()``, ``.allocate()``, ``.deallocate()``.
+- ``arena(size)``: bump allocation for temporaries, released as a whole.
+- ``parse_size("64MB") -> int``.
+
+Layers (one-way imports): sizes, config -> block -> upstream -> resource ->
+pool -> adaptors -> defaults -> arena, manager.
+
+Example:
+    >>> import numpy as np
+    >>> from langone.tensor import memory
+    >>> x = np.asarray(memory.allocate(4 * 1024)).view(np.float32)
+    >>> x[:] = 1.0
+    >>> float(x.sum())
+    1024.0
+    >>> del x                                   # the block goes back to the pool
+    >>> memory.get_pool().stats().in_use
+    0
 """
 
 from __future__ import annotations
 
-import numpy as np
+from .adaptors import LimitingAdaptor, StatisticsAdaptor
+from .arena import Arena, arena
+from .block import Block, DeviceBlock, HostBlock, Slab
+from .config import ALIGNMENT, MemoryPoolConfig
+from .defaults import allocate, configure, get_pool, set_limit
+from .manager import GPUMemoryManager
+from .pool import GUARD_BYTE, PoolMemoryResource
+from .resource import MemoryResource
+from .sizes import InvalidSize, parse_size
+from .stats import MemoryPoolStats, PoolInfo
+from .upstream import CudaUpstream, FixedCapacityUpstream, HostUpstream
 
-from ..devices import device as _device
-
-
-class Block:
-    __slots__ = ("_buf", "ptr", "nbytes", "device", "__weakref__")
-
-    def __init__(self, nbytes: int, dev):
-        self._buf = np.empty(max(nbytes, 1) + 64, np.uint8)
-        addr = self._buf.ctypes.data
-        off = (-addr) % 64
-        self.ptr = addr + off
-        self.nbytes = nbytes
-        self.device = dev
-
-    @property
-    def __array_interface__(self):
-        return {"shape": (self.nbytes,), "typestr": "|u1", "data": (self.ptr, False),
-                "version": 3}
-
-
-def allocate(nbytes: int, device="cpu") -> Block:
-    return Block(int(nbytes), _device(device))
-
-
-def parse_size(size) -> int:
-    if isinstance(size, int):
-        return size
-    s = str(size).strip().upper().replace(" ", "")
-    units = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4,
-             "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "B": 1}
-    for u, m in units.items():
-        if s.endswith(u):
-            return int(float(s[: -len(u)]) * m)
-    return int(s)
+__all__ = [
+    "allocate", "get_pool", "configure", "set_limit", "arena", "Arena", "parse_size",
+    "InvalidSize", "Block", "HostBlock", "DeviceBlock", "Slab", "MemoryPoolConfig",
+    "MemoryPoolStats", "PoolInfo", "MemoryResource", "PoolMemoryResource",
+    "LimitingAdaptor", "StatisticsAdaptor", "HostUpstream", "CudaUpstream",
+    "FixedCapacityUpstream", "GPUMemoryManager", "ALIGNMENT", "GUARD_BYTE",
+]

@@ -1,0 +1,127 @@
+"""The numba CPU backend: typed IR -> ``@njit`` Python source -> machine code.
+
+``render`` gives the generated module (see :mod:`.numba_render`);
+``compile`` writes it to the on-disk cache (:mod:`langone.kernels.cache`),
+imports it and returns a small launcher. numba compiles each function lazily
+on its first call and keeps the machine code in its own cache next to the
+generated file, so a new process with a warm cache skips compilation.
+
+The launcher picks the serial function for small inputs (a parallel region
+costs microseconds to enter) and the ``parallel=True`` one otherwise: by one
+comparison of the largest tensor argument's size with
+:data:`PARALLEL_THRESHOLD`. Kernels with ``lo.atomic_add`` always run serially
+(numba's ``prange`` has no atomics); ``debug=True`` kernels too.
+
+Threads: this module is imported on first use of the backend and, before
+numba loads, defaults ``NUMBA_THREADING_LAYER_PRIORITY`` to OpenMP first and
+``OMP_WAIT_POLICY`` to ``PASSIVE``: idle OpenMP workers that spin take the
+cores from OpenBLAS's pool (numpy matmul right after a numba parallel call
+ran several times slower here). Set either variable yourself to override.
+
+Example:
+    >>> import numpy as np, langone as lo
+    >>> @lo.kernel
+    ... def scale(x, out):
+    ...     for i in lo.grid(x.shape[0]):
+    ...         out[i] = 2 * x[i]
+    >>> x = np.arange(3, dtype=np.float32); out = np.empty_like(x)
+    >>> scale.on("numba")(x, out); out
+    array([0., 2., 4.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+from .. import cache, ir  # noqa: E402
+from . import numba_render  # noqa: E402
+from .numba_render import is_half  # noqa: E402
+
+#: Grids whose largest tensor argument has fewer elements run on one thread.
+PARALLEL_THRESHOLD = 32768
+
+
+def _return_type(k: ir.Kernel):
+    """Converter from numba's boxed result to a numpy scalar of the return type."""
+    t = k.return_type
+    if t is None:
+        return None
+    return t.numpy.type
+
+
+class NumbaBackend:
+    """Backend protocol object (see :mod:`langone.kernels.backends`)."""
+
+    name = "numba"
+    devices = ("cpu",)
+
+    def available(self) -> str | None:
+        try:
+            import numba  # noqa: F401
+        except ImportError as exc:
+            return f"numba is not installed ({exc}); pip install numba"
+        return None
+
+    def render(self, kernel: ir.Kernel, options: dict) -> str:
+        """The generated module's source (what ``kernel.source("numba")`` shows)."""
+        return numba_render.render_module(kernel, options, cache=cache.enabled(options))
+
+    def compile(self, kernel: ir.Kernel, options: dict):
+        """A launcher ``fn(args) -> result`` for the typed kernel."""
+        persistent = cache.enabled(options)
+        source = numba_render.render_module(kernel, options, cache=persistent)
+        extra = ""
+        if options.get("debug"):         # messages carry positions: key on them too
+            extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
+                          if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
+        key = cache.cache_key(self.name, ir.ir_hash(kernel), options, source, extra)
+        mod = cache.load_module(self.name, kernel.name, key, source, persistent=persistent)
+        serial_name, parallel_name = numba_render.function_names(kernel)
+        return make_launcher(kernel, getattr(mod, serial_name), getattr(mod, parallel_name))
+
+
+def make_launcher(k: ir.Kernel, serial, parallel):
+    """The per-call wrapper: half views, serial/parallel choice, result type."""
+    tensors = [i for i, p in enumerate(k.params) if p.is_tensor]
+    halves = tuple(i for i in tensors if is_half(k.params[i].type.dtype))
+    half_scalars = tuple(i for i, p in enumerate(k.params)
+                         if not p.is_tensor and is_half(p.type))
+    ret = _return_type(k)
+    u16 = np.uint16
+    f32 = np.float32
+    first = tensors[0] if tensors else None
+
+    choose = None
+    if parallel is not None and not tensors:
+        serial = parallel               # no tensors: the grid size is unknown, use threads
+    elif parallel is not None and len(tensors) == 1:
+        def choose(args):
+            return args[first].size >= PARALLEL_THRESHOLD
+    elif parallel is not None:
+        def choose(args):
+            return max([args[i].size for i in tensors]) >= PARALLEL_THRESHOLD
+
+    if not halves and not half_scalars and ret is None and choose is not None:
+        def launch(args):              # the common case, kept minimal
+            if choose(args):
+                return parallel(*args)
+            return serial(*args)
+        return launch
+
+    def launch(args):
+        for i in halves:
+            args[i] = args[i].view(u16)
+        for i in half_scalars:
+            args[i] = f32(args[i])
+        fn = parallel if choose is not None and choose(args) else serial
+        r = fn(*args)
+        return r if ret is None else ret(r)
+    return launch
+
+
+BACKEND = NumbaBackend()

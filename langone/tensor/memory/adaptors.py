@@ -1,0 +1,145 @@
+"""Adaptors layered over a resource: a byte limit, and statistics.
+
+Both share the lock of the resource they wrap (see :mod:`.resource`), so a
+default stack ``StatisticsAdaptor(LimitingAdaptor(PoolMemoryResource(...)))``
+takes one lock per allocation, not three.
+
+Example:
+    >>> from langone.tensor.memory import (PoolMemoryResource, LimitingAdaptor,
+    ...                                    StatisticsAdaptor)
+    >>> stack = StatisticsAdaptor(LimitingAdaptor(PoolMemoryResource(), "1MiB"))
+    >>> block = stack.allocate(1000)
+    >>> stack.stats().in_use, stack.stats().allocation_count
+    (1000, 1)
+    >>> block.free()
+"""
+
+from __future__ import annotations
+
+from ...errors import PoolExhausted
+from .block import Block
+from .resource import MemoryResource
+from .sizes import parse_size
+from .stats import MemoryPoolStats
+
+#: "No limit": large enough never to bind, and an int, so the check stays one compare.
+UNLIMITED = 1 << 62
+
+
+class _Adaptor(MemoryResource):
+    """An adaptor forwards to ``inner`` under the lock ``inner`` shares."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: MemoryResource):
+        self.inner = inner
+        self.device = inner.device
+        self._lock = inner._lock
+        self._pending = inner._pending
+        self._pool = inner._pool
+
+    def _available(self) -> int:
+        return self.inner._available()
+
+    def info(self):
+        """The pool's :class:`~langone.tensor.memory.stats.PoolInfo`."""
+        return self._pool.info()
+
+
+class LimitingAdaptor(_Adaptor):
+    """Refuses allocations that would take live bytes past ``limit``.
+
+    Bytes are counted as requested (``block.nbytes``), the sizes a memory
+    budget is written in; the pool's own rounding is bounded by
+    ``MemoryPoolConfig.max_pool_size`` instead.
+
+    Args:
+        inner: the resource to limit.
+        limit: bytes (int or size string), or None for no limit. Settable later.
+
+    Raises (on allocate):
+        PoolExhausted: with the request, what is left and the limit.
+    """
+
+    __slots__ = ("_limit", "_used")
+
+    def __init__(self, inner: MemoryResource, limit: int | str | None = None):
+        super().__init__(inner)
+        self._used = 0
+        self.limit = limit
+
+    @property
+    def limit(self) -> int | None:
+        return None if self._limit == UNLIMITED else self._limit
+
+    @limit.setter
+    def limit(self, value: int | str | None) -> None:
+        self._limit = UNLIMITED if value is None else parse_size(value)
+
+    @property
+    def used(self) -> int:
+        """Bytes of live blocks allocated through this adaptor."""
+        return self._used
+
+    def _allocate(self, nbytes: int) -> Block:
+        used = self._used + nbytes
+        if used > self._limit:
+            raise PoolExhausted(nbytes, max(self._limit - self._used, 0), self._limit,
+                                device=str(self.device), what="memory limit")
+        block = self.inner._allocate(nbytes)
+        self._used = used
+        return block
+
+    def _deallocate(self, block: Block, slab) -> None:
+        self._used -= block.nbytes
+        self.inner._deallocate(block, slab)
+
+    def _available(self) -> int:
+        return min(self._limit - self._used, self.inner._available())
+
+    def __repr__(self) -> str:
+        return f"LimitingAdaptor({self.inner!r}, limit={self.limit})"
+
+
+class StatisticsAdaptor(_Adaptor):
+    """Counts what passes through it; :meth:`stats` adds the pool's state."""
+
+    __slots__ = ("_in_use", "_peak", "_allocations", "_frees")
+
+    def __init__(self, inner: MemoryResource):
+        super().__init__(inner)
+        self._in_use = self._peak = self._allocations = self._frees = 0
+
+    def _allocate(self, nbytes: int) -> Block:
+        block = self.inner._allocate(nbytes)
+        in_use = self._in_use + nbytes
+        self._in_use = in_use
+        if in_use > self._peak:
+            self._peak = in_use
+        self._allocations += 1
+        return block
+
+    def _deallocate(self, block: Block, slab) -> None:
+        self._in_use -= block.nbytes
+        self._frees += 1
+        self.inner._deallocate(block, slab)
+
+    def stats(self) -> MemoryPoolStats:
+        """A :class:`MemoryPoolStats` snapshot, consistent across all its fields."""
+        with self._lock:
+            self._drain_locked()
+            info = self._pool._info()
+            return MemoryPoolStats(
+                in_use=self._in_use, reserved=info.reserved, peak=self._peak,
+                allocation_count=self._allocations, free_count=self._frees,
+                cache_hits=info.cache_hits, cache_misses=info.cache_misses,
+                largest_free_block=info.largest_free_block, cached=info.cached,
+                device=str(self.device))
+
+    def reset_peak(self) -> None:
+        """Start measuring ``peak`` again from the current ``in_use``."""
+        with self._lock:
+            self._peak = self._in_use
+
+    def __repr__(self) -> str:
+        return f"StatisticsAdaptor({self.inner!r})"

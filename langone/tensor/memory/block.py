@@ -1,0 +1,148 @@
+"""Blocks (the memory a caller owns) and slabs (the memory a pool holds).
+
+A :class:`Slab` is one upstream allocation, kept by the pool for its whole
+life and handed out again and again. A :class:`Block` is one hand-out of a
+slab: the caller's handle, created per allocation and dead after its free,
+so that a stale handle can never free somebody else's memory.
+
+Example:
+    >>> import numpy as np
+    >>> from langone.tensor import memory
+    >>> block = memory.allocate(16)
+    >>> view = np.asarray(block)        # a uint8 view; it keeps the block alive
+    >>> view.base is block, block.ptr % 64
+    (True, 0)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ...errors import InvalidOperation, LangOneError, format_bytes
+from ..devices import Device, cpu
+
+
+class Slab:
+    """One allocation from an upstream: address, size and what keeps it alive."""
+
+    __slots__ = ("ptr", "size", "handle")
+
+    def __init__(self, ptr: int, size: int, handle: object):
+        self.ptr = ptr          # 64-byte aligned
+        self.size = size        # the size class it was allocated for
+        self.handle = handle    # numpy buffer, cupy Memory, torch tensor...
+
+    def __repr__(self) -> str:
+        return f"Slab(ptr=0x{self.ptr:x}, size={self.size})"
+
+
+class Block:
+    """Memory handed out by a resource: ``ptr``, ``nbytes``, ``device``, ``free()``.
+
+    A block is returned to the resource that handed it out either by
+    :meth:`free` or, when it was never freed, when it is garbage collected
+    (for host blocks: when the last numpy view of it dies). After ``free()``
+    the memory may be reused at once, so views must not outlive it.
+
+    Attributes:
+        ptr: address of the first byte, a multiple of 64.
+        nbytes: the size requested (the memory behind it may be larger).
+        device: the :class:`~langone.tensor.devices.Device` holding the memory.
+    """
+
+    __slots__ = ("ptr", "nbytes", "_slab", "_owner", "__weakref__")
+    device: Device = cpu     # each resource uses a subclass fixing its device
+
+    def __init__(self, ptr: int, nbytes: int, slab: object):
+        self.ptr = ptr
+        self.nbytes = nbytes
+        self._slab = slab       # None once freed: what double frees are caught by
+        self._owner = None      # the resource free() goes back to; set on hand-out
+
+    def free(self) -> None:
+        """Give the memory back to its resource now.
+
+        Raises:
+            InvalidOperation: the block was already freed.
+        """
+        owner = self._owner
+        if owner is None:
+            raise InvalidOperation(f"{self!r} was never handed out by a memory resource, "
+                                   f"so it cannot be freed")
+        owner.deallocate(self)
+
+    @property
+    def freed(self) -> bool:
+        """Whether :meth:`free` was called (or the block was collected)."""
+        return self._slab is None
+
+    def __del__(self) -> None:
+        # Garbage collection returns blocks nobody freed. This may run inside a
+        # resource's critical section (a collection triggered by an allocation)
+        # or at interpreter shutdown, so it must never block nor raise.
+        if self._slab is not None:
+            try:
+                self._owner.collect(self)
+            except Exception:  # noqa: BLE001 - nothing may escape a finalizer
+                pass
+
+    def __repr__(self) -> str:
+        state = ", freed" if self._slab is None else ""
+        return (f"{type(self).__name__}(ptr=0x{self.ptr:x}, "
+                f"nbytes={self.nbytes}, device={self.device}{state})")
+
+
+class HostBlock(Block):
+    """A block of host memory; numpy views it through ``__array_interface__``."""
+
+    __slots__ = ()
+
+    @property
+    def __array_interface__(self) -> dict:
+        return {"shape": (self.nbytes,), "typestr": "|u1", "data": (self.ptr, False),
+                "version": 3}
+
+
+class DeviceBlock(Block):
+    """A block of CUDA memory; CuPy, torch and numba view it via ``__cuda_array_interface__``."""
+
+    __slots__ = ()
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        return {"shape": (self.nbytes,), "typestr": "|u1", "data": (self.ptr, False),
+                "version": 3, "strides": None}
+
+
+_CLASSES: dict[tuple[type, str], type] = {}
+
+
+def block_class(base: type, device: Device) -> type:
+    """``base`` specialised to ``device`` (a class attribute: no per-block cost)."""
+    key = (base, str(device))
+    cls = _CLASSES.get(key)
+    if cls is None:
+        cls = type(base.__name__, (base,), {"__slots__": (), "device": device,
+                                            "__module__": base.__module__,
+                                            "__qualname__": base.__qualname__})
+        _CLASSES[key] = cls
+    return cls
+
+
+def double_free(block: Block) -> InvalidOperation:
+    return InvalidOperation(
+        f"double free of the block at 0x{block.ptr:x} ({format_bytes(block.nbytes)} "
+        f"on {block.device}): it was already freed; free each block exactly once "
+        f"(or let garbage collection do it)")
+
+
+def foreign_block(block: Block, resource: object) -> InvalidOperation:
+    return InvalidOperation(
+        f"the block at 0x{block.ptr:x} ({format_bytes(block.nbytes)} on {block.device}) "
+        f"was not allocated by {resource!r}; give it back with block.free() or to the "
+        f"resource that allocated it")
+
+
+def warn_collect_error(exc: LangOneError) -> None:
+    """Report an error found while returning a collected block (it cannot raise)."""
+    warnings.warn(f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)

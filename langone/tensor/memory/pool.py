@@ -1,0 +1,260 @@
+"""The caching pool: size classes, per-class free lists, one lock.
+
+A request is rounded to its size class (see :class:`MemoryPoolConfig`), then
+served, in order of preference, by:
+
+1. the free list of its class (a pop: the warm, most recently freed block),
+2. the smallest cached block at most ``growth_factor`` times larger,
+3. the upstream (a *miss*): first the cache is trimmed if it is mostly idle
+   (``auto_cleanup``), then ``max_pool_size`` is enforced by releasing
+   cached blocks, and if the upstream fails the whole cache is released and
+   the request retried once.
+
+Freed blocks go back to the free list of their class and stay there, warm,
+until a trim, ``compact()``, ``max_pool_size`` pressure or an upstream
+failure releases them; a second 64 MiB tensor reuses the pages of the first.
+
+Example:
+    >>> from langone.tensor.memory import PoolMemoryResource, HostUpstream
+    >>> pool = PoolMemoryResource(HostUpstream())
+    >>> a = pool.allocate(1000); ptr = a.ptr; a.free()
+    >>> b = pool.allocate(1000)             # same class: the cached block again
+    >>> b.ptr == ptr, pool.info().cache_hits
+    (True, 1)
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+
+from ... import events as _events
+from ...errors import AllocationFailed, CorruptionDetected, InvalidOperation, PoolExhausted
+from ...errors import format_bytes
+from .block import Block, Slab, block_class
+from .config import ALIGNMENT, MemoryPoolConfig
+from .lock import TokenLock
+from .resource import MemoryResource
+from .stats import PoolInfo
+from .upstream import HostUpstream
+
+#: Byte written into debug guards; 0xFD is what MSVC's debug heap uses ("no man's land").
+GUARD_BYTE = 0xFD
+
+
+class PoolMemoryResource(MemoryResource):
+    """A thread-safe caching pool over an upstream.
+
+    Args:
+        upstream: where memory comes from (default: :class:`HostUpstream`).
+        config: a :class:`MemoryPoolConfig` (default: its defaults).
+    """
+
+    __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_cached", "_hits",
+                 "_misses", "_peak_reserved", "_small", "_big_mask", "_fit", "_max",
+                 "_debug", "_front", "_back", "_block_cls", "_miss_log")
+
+    def __init__(self, upstream=None, config: MemoryPoolConfig | None = None):
+        self.upstream = upstream if upstream is not None else HostUpstream()
+        self.config = config if config is not None else MemoryPoolConfig()
+        cfg = self.config
+        self.device = self.upstream.device
+        self._lock = TokenLock()
+        self._pending: list = []
+        self._pool = self
+        self._free: dict[int, list[Slab]] = {}     # size class -> cached slabs (LIFO)
+        self._sizes: list[int] = []                # the keys of _free, sorted
+        self._reserved = self._cached = self._peak_reserved = 0
+        self._hits = self._misses = 0
+        self._small = cfg.default_block_size
+        self._big_mask = cfg.default_block_size - 1
+        self._fit = cfg.growth_factor
+        self._max = cfg.max_pool_size
+        self._debug = cfg.debug
+        self._front = cfg.front_guard
+        self._back = cfg.guard_bytes
+        self._block_cls = block_class(self.upstream.block_base, self.device)
+        self._miss_log: list[tuple[int, int]] = []   # for "pool_miss" events, if listened to
+
+    # -- the hot path (lock held) --------------------------------------------------
+    def _allocate(self, nbytes: int) -> Block:
+        if self._debug:
+            return self._allocate_guarded(nbytes)
+        if nbytes <= self._small:
+            if nbytes < 0:
+                raise _negative(nbytes)
+            size = (nbytes + 63) & -64 or 64
+        else:
+            mask = self._big_mask
+            size = (nbytes + mask) & ~mask
+        cached = self._free.get(size)
+        if cached:
+            slab = cached.pop()
+            self._cached -= size
+            self._hits += 1
+        else:
+            slab = self._refill(size, nbytes)
+        return self._block_cls(slab.ptr, nbytes, slab)
+
+    def _deallocate(self, block: Block, slab: Slab) -> None:
+        if self._debug:
+            return self._deallocate_guarded(block, slab)
+        size = slab.size
+        cached = self._free.get(size)
+        if cached is None:
+            self._free[size] = [slab]
+            insort(self._sizes, size)
+        else:
+            cached.append(slab)
+        self._cached += size
+
+    # -- misses ---------------------------------------------------------------------
+    def _refill(self, size: int, nbytes: int) -> Slab:
+        """A slab for a request whose own free list is empty."""
+        slab = self._take_larger(size)
+        if slab is not None:
+            self._hits += 1
+            return slab
+        if _events._listeners:
+            self._miss_log.append((nbytes, size))
+        cfg = self.config
+        if cfg.auto_cleanup and self._cached > cfg.compaction_threshold * self._reserved:
+            # Mostly idle cache, yet it could not serve this request: trim it.
+            self._release_cached(self._cached - int(cfg.shrink_factor * self._cached))
+        if self._max is not None and self._reserved + size > self._max:
+            self._release_cached(self._reserved + size - self._max)
+            if self._reserved + size > self._max:
+                raise PoolExhausted(size, self._max - self._reserved, self._max,
+                                    device=str(self.device), what="memory pool")
+        try:
+            slab = self.upstream.allocate(size)
+        except AllocationFailed:
+            if not self._cached:
+                raise
+            self._release_cached(None)            # cached memory may be what it lacks
+            slab = self.upstream.allocate(size)
+        self._misses += 1
+        self._reserved += size
+        if self._reserved > self._peak_reserved:
+            self._peak_reserved = self._reserved
+        return slab
+
+    def _take_larger(self, size: int) -> Slab | None:
+        """The smallest cached slab of a class in (size, size * growth_factor]."""
+        sizes = self._sizes
+        limit = size * self._fit
+        for i in range(bisect_right(sizes, size), len(sizes)):
+            larger = sizes[i]
+            if larger > limit:
+                break
+            cached = self._free[larger]
+            if cached:
+                self._cached -= larger
+                return cached.pop()
+        return None
+
+    def _release_cached(self, target: int | None) -> int:
+        """Give cached slabs back upstream, largest classes first, until ``target``
+        bytes are released (None: all); returns the bytes released.
+
+        Largest first: each upstream call returns the most memory, and small
+        blocks are the ones most likely to be asked for again. Within a class
+        the coldest (least recently freed) slabs go first.
+        """
+        released = 0
+        sizes, free, upstream = self._sizes, self._free, self.upstream
+        for i in range(len(sizes) - 1, -1, -1):
+            if target is not None and released >= target:
+                break
+            size = sizes[i]
+            cached = free[size]
+            count = len(cached)
+            if target is not None:
+                count = min(count, -(-(target - released) // size))
+            for slab in cached[:count]:
+                upstream.deallocate(slab)
+            del cached[:count]
+            released += count * size
+            if not cached:
+                del free[size]
+                del sizes[i]
+        self._cached -= released
+        self._reserved -= released
+        return released
+
+    # -- debug guards ---------------------------------------------------------------
+    def _allocate_guarded(self, nbytes: int) -> Block:
+        if nbytes < 0:
+            raise _negative(nbytes)
+        front, back = self._front, self._back
+        size = self.config.size_class(nbytes + front + back)
+        cached = self._free.get(size)
+        if cached:
+            slab = cached.pop()
+            self._cached -= size
+            self._hits += 1
+        else:
+            slab = self._refill(size, nbytes)
+        pattern = bytes((GUARD_BYTE,))
+        self.upstream.write(slab, 0, pattern * front)
+        self.upstream.write(slab, front + nbytes, pattern * back)
+        return self._block_cls(slab.ptr + front, nbytes, slab)
+
+    def _deallocate_guarded(self, block: Block, slab: Slab) -> None:
+        front = self._front
+        before = self.upstream.read(slab, 0, front)
+        after = self.upstream.read(slab, front + block.nbytes, self._back)
+        self._free.setdefault(slab.size, [])
+        if slab.size not in self._sizes:
+            insort(self._sizes, slab.size)
+        self._free[slab.size].append(slab)       # the memory itself is fine to reuse
+        self._cached += slab.size
+        if before.count(GUARD_BYTE) != len(before) or after.count(GUARD_BYTE) != len(after):
+            raise _corruption(block, before, after)
+
+    # -- inspection and maintenance ---------------------------------------------------
+    def info(self) -> PoolInfo:
+        """A consistent snapshot of what the pool holds."""
+        with self._lock:
+            self._drain_locked()
+            return self._info()
+
+    def _info(self) -> PoolInfo:
+        largest = next((s for s in reversed(self._sizes) if self._free[s]), 0)
+        return PoolInfo(self._reserved, self._cached,
+                        sum(len(self._free[s]) for s in self._sizes), largest,
+                        self._hits, self._misses, self._peak_reserved)
+
+    def _available(self) -> int:
+        room = self._cached + self.upstream.available()
+        if self._max is not None:
+            room = min(room, self._max - self._reserved + self._cached)
+        return max(room, 0)
+
+    def __repr__(self) -> str:
+        return (f"PoolMemoryResource({self.upstream!r}, reserved="
+                f"{format_bytes(self._reserved)}, cached={format_bytes(self._cached)})")
+
+
+def _negative(nbytes: int) -> InvalidOperation:
+    return InvalidOperation(f"cannot allocate {nbytes} bytes: a size must be >= 0")
+
+
+def _corruption(block: Block, before: bytes, after: bytes) -> CorruptionDetected:
+    # Offsets are relative to block.ptr; the changed byte nearest the block is
+    # reported on each side, since overruns grow outward from the block's edges.
+    sides = []
+    changed = [i for i, b in enumerate(before) if b != GUARD_BYTE]
+    if changed:
+        sides.append(f"before it (nearest at offset {changed[-1] - len(before)})")
+    changed = [i for i, b in enumerate(after) if b != GUARD_BYTE]
+    if changed:
+        sides.append(f"after it (nearest at offset {block.nbytes + changed[0]}, "
+                     f"its size being {block.nbytes})")
+    return CorruptionDetected(
+        f"the block at 0x{block.ptr:x} ({format_bytes(block.nbytes)} on {block.device}) "
+        f"was written outside its bounds: guard bytes {' and '.join(sides)} were "
+        f"overwritten; look for an out-of-bounds index in the kernel or copy that "
+        f"filled it (debug-mode kernels check bounds)")
+
+
+__all__ = ["PoolMemoryResource", "GUARD_BYTE", "ALIGNMENT"]
