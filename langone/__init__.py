@@ -50,7 +50,6 @@ _lazy("langone.tensor.devices", "Device", "device", "devices", "cpu")
 _lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
       "GPUMemoryManager", "parse_size")
 _lazy("langone.kernels.kernel", "kernel", "Kernel")
-_lazy("langone.kernels.backends", "backends")
 _lazy("langone.runtime.platform", "PlatformProfile", "detect_platform")
 
 _SUBMODULES = {"memory": "langone.tensor.memory",
@@ -58,6 +57,12 @@ _SUBMODULES = {"memory": "langone.tensor.memory",
                "lua_bridge": "langone.lua_bridge", "ternary": "langone.ternary",
                "profiler": "langone.profiler", "dtypes": "langone.dtypes",
                "config": "langone.config"}
+
+
+def backends() -> list[str]:
+    """Kernel backends usable on this machine, e.g. ``['numpy', 'numba']``."""
+    from .kernels import backends as _b
+    return _b.usable()
 
 
 def __getattr__(name: str):

@@ -400,6 +400,31 @@ def test_limiting_adaptor_refuses_past_its_limit():
     s.allocate(MiB).free()
 
 
+def test_limiting_adaptor_alone_and_under_statistics_agree():
+    pool = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=False))
+    alone = LimitingAdaptor(pool, "4KiB")
+    block = alone.allocate(3 * KiB)
+    with pytest.raises(PoolExhausted, match="only 1.00 KiB available in the memory limit"):
+        alone.allocate(2 * KiB)
+    assert alone.used == 3 * KiB
+    block.free()
+    assert alone.used == 0 and alone.available() == 4 * KiB
+    over = StatisticsAdaptor(alone)      # shares the limiter's state
+    held = over.allocate(3 * KiB)
+    assert alone.used == 3 * KiB
+    with pytest.raises(PoolExhausted, match="only 1.00 KiB available in the memory limit"):
+        over.allocate(2 * KiB)
+    held.free()
+    assert alone.used == 0 and over.stats().in_use == 0
+
+
+def test_debug_config_gives_a_guarded_pool():
+    guarded = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=True))
+    assert type(guarded) is memory.GuardedPoolMemoryResource
+    plain = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=False))
+    assert type(plain) is PoolMemoryResource
+
+
 def test_statistics_adaptor_counts_everything():
     s = stack()
     a, b = s.allocate(1000), s.allocate(3000)

@@ -25,14 +25,16 @@ class PoolMachine(RuleBasedStateMachine):
     @initialize(debug=st.booleans(), growth=st.sampled_from([1.0, 1.5, 4.0]),
                 auto=st.booleans(), block_size=st.sampled_from([64, 256, 4096]),
                 max_pool=st.sampled_from([None, 128 * 1024]),
-                limit=st.sampled_from([None, 100_000]))
-    def build(self, debug, growth, auto, block_size, max_pool, limit):
+                limit=st.sampled_from([None, 100_000]), nested=st.booleans())
+    def build(self, debug, growth, auto, block_size, max_pool, limit, nested):
         self.upstream = FixedCapacityUpstream(CAPACITY, "cuda:0")
         config = MemoryPoolConfig(default_block_size=block_size, growth_factor=growth,
                                   auto_cleanup=auto, max_pool_size=max_pool, debug=debug,
                                   guard_bytes=16)
-        self.stack = StatisticsAdaptor(LimitingAdaptor(
-            PoolMemoryResource(self.upstream, config), limit))
+        resource = PoolMemoryResource(self.upstream, config)
+        if nested:                  # the limiter's own (not inlined) path, limiting too
+            resource = LimitingAdaptor(resource, 120_000)
+        self.stack = StatisticsAdaptor(LimitingAdaptor(resource, limit))
         self.live = []              # (block, fill value)
         self.counter = 0
 

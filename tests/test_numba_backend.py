@@ -576,6 +576,17 @@ def test_corrupt_cached_module_is_rebuilt(warm_cache):
     assert path.read_text().startswith("# LangOne kernel 'twice'")
 
 
+def test_corrupt_numba_cache_files_are_recompiled(warm_cache):
+    d, _ = warm_cache
+    _child(d)                                        # make sure numba's files exist
+    damaged = list((d / "numba" / "__pycache__").glob("*twice*.nb[ic]"))
+    assert damaged
+    for f in damaged:
+        f.write_text("garbage")
+    assert "data saved to" in _child(d)              # recompiled and saved again
+    assert "data loaded from" in _child(d)
+
+
 def test_disabled_cache_writes_nothing(tmp_path):
     _child(tmp_path, "LANGONE_DISABLE_CACHE=1")
     assert not (tmp_path / "numba").exists()

@@ -82,7 +82,35 @@ class NumbaBackend:
         key = cache.cache_key(self.name, ir.ir_hash(kernel), options, source, extra)
         mod = cache.load_module(self.name, kernel.name, key, source, persistent=persistent)
         serial_name, parallel_name = numba_render.function_names(kernel)
-        return make_launcher(kernel, getattr(mod, serial_name), getattr(mod, parallel_name))
+        serial, parallel = getattr(mod, serial_name), getattr(mod, parallel_name)
+        for dispatcher in (serial, parallel):
+            _tolerate_corrupt_numba_cache(dispatcher)
+        return make_launcher(kernel, serial, parallel)
+
+
+def _tolerate_corrupt_numba_cache(dispatcher) -> None:
+    """Make a damaged numba cache entry a cache miss instead of an error.
+
+    numba raises from ``pickle.load`` when its index file is garbage, on
+    every later call too. Wrapping the dispatcher's (private) cache loader
+    once, at load time, costs nothing per call: on failure the entry is
+    flushed and numba compiles afresh and saves a good one.
+    """
+    cache_obj = getattr(dispatcher, "_cache", None)
+    load = getattr(cache_obj, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(*args, **kwargs):
+        try:
+            return load(*args, **kwargs)
+        except Exception:
+            try:
+                cache_obj.flush()
+            except Exception:
+                pass
+            return None
+    cache_obj.load_overload = load_overload
 
 
 def make_launcher(k: ir.Kernel, serial, parallel):

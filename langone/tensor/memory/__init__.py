@@ -38,7 +38,7 @@ from .block import Block, DeviceBlock, HostBlock, Slab
 from .config import ALIGNMENT, MemoryPoolConfig
 from .defaults import allocate, configure, get_pool, set_limit
 from .manager import GPUMemoryManager
-from .pool import GUARD_BYTE, PoolMemoryResource
+from .pool import GUARD_BYTE, GuardedPoolMemoryResource, PoolMemoryResource
 from .resource import MemoryResource
 from .sizes import InvalidSize, parse_size
 from .stats import MemoryPoolStats, PoolInfo
@@ -48,6 +48,7 @@ __all__ = [
     "allocate", "get_pool", "configure", "set_limit", "arena", "Arena", "parse_size",
     "InvalidSize", "Block", "HostBlock", "DeviceBlock", "Slab", "MemoryPoolConfig",
     "MemoryPoolStats", "PoolInfo", "MemoryResource", "PoolMemoryResource",
+    "GuardedPoolMemoryResource",
     "LimitingAdaptor", "StatisticsAdaptor", "HostUpstream", "CudaUpstream",
     "FixedCapacityUpstream", "GPUMemoryManager", "ALIGNMENT", "GUARD_BYTE",
 ]

@@ -84,8 +84,7 @@ class LimitingAdaptor(_Adaptor):
     def _allocate(self, nbytes: int) -> Block:
         used = self._used + nbytes
         if used > self._limit:
-            raise PoolExhausted(nbytes, max(self._limit - self._used, 0), self._limit,
-                                device=str(self.device), what="memory limit")
+            raise self._exhausted(nbytes)
         block = self.inner._allocate(nbytes)
         self._used = used
         return block
@@ -97,21 +96,40 @@ class LimitingAdaptor(_Adaptor):
     def _available(self) -> int:
         return min(self._limit - self._used, self.inner._available())
 
+    def _exhausted(self, nbytes: int) -> PoolExhausted:
+        return PoolExhausted(nbytes, max(self._limit - self._used, 0), self._limit,
+                             device=str(self.device), what="memory limit")
+
     def __repr__(self) -> str:
         return f"LimitingAdaptor({self.inner!r}, limit={self.limit})"
 
 
 class StatisticsAdaptor(_Adaptor):
-    """Counts what passes through it; :meth:`stats` adds the pool's state."""
+    """Counts what passes through it; :meth:`stats` adds the pool's state.
 
-    __slots__ = ("_in_use", "_peak", "_allocations", "_frees")
+    Over a LimitingAdaptor (the default stack) it does the limiter's
+    bookkeeping itself and calls the layer below the limiter directly: the
+    same checks and counter updates, one Python frame fewer each way, which
+    is ~10% of the 1 us alloc+free budget.
+    """
+
+    __slots__ = ("_in_use", "_peak", "_allocations", "_frees", "_limiter")
 
     def __init__(self, inner: MemoryResource):
         super().__init__(inner)
         self._in_use = self._peak = self._allocations = self._frees = 0
+        self._limiter = inner if type(inner) is LimitingAdaptor else None
 
     def _allocate(self, nbytes: int) -> Block:
-        block = self.inner._allocate(nbytes)
+        limiter = self._limiter
+        if limiter is None:
+            block = self.inner._allocate(nbytes)
+        else:                                   # LimitingAdaptor._allocate, inlined
+            used = limiter._used + nbytes
+            if used > limiter._limit:
+                raise limiter._exhausted(nbytes)
+            block = limiter.inner._allocate(nbytes)
+            limiter._used = used
         in_use = self._in_use + nbytes
         self._in_use = in_use
         if in_use > self._peak:
@@ -122,7 +140,12 @@ class StatisticsAdaptor(_Adaptor):
     def _deallocate(self, block: Block, slab) -> None:
         self._in_use -= block.nbytes
         self._frees += 1
-        self.inner._deallocate(block, slab)
+        limiter = self._limiter
+        if limiter is None:
+            self.inner._deallocate(block, slab)
+        else:                                   # LimitingAdaptor._deallocate, inlined
+            limiter._used -= block.nbytes
+            limiter.inner._deallocate(block, slab)
 
     def stats(self) -> MemoryPoolStats:
         """A :class:`MemoryPoolStats` snapshot, consistent across all its fields."""

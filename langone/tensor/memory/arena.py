@@ -30,12 +30,11 @@ Example:
 
 from __future__ import annotations
 
-import threading
-
-from ...errors import InvalidOperation, LangOneError, format_bytes
+from ...errors import InvalidOperation, format_bytes
 from ..devices import Device, device as as_device
-from .block import Block, double_free, foreign_block, warn_collect_error
-from .defaults import active_arena, get_pool
+from .block import Block, drain, foreign_block
+from .defaults import active_arena, get_pool, open_arenas
+from .lock import TokenLock, wait_for
 from .sizes import parse_size
 
 
@@ -53,7 +52,7 @@ class Arena:
 
     __slots__ = ("capacity", "device", "used", "peak", "allocations", "overflows",
                  "overflow_bytes", "_stack", "_buffer", "_base", "_live", "_closed",
-                 "_lock", "_token", "_block_cls", "__weakref__")
+                 "_lock", "_pending", "_token", "_block_cls", "__weakref__")
 
     def __init__(self, size: int | str, device: str | Device = "cpu"):
         self.capacity = parse_size(size)
@@ -64,9 +63,8 @@ class Arena:
         self._base = 0
         self._live = 0
         self._closed = False
-        # Reentrant: a garbage-collected arena block may be returned from inside
-        # this thread's own critical section (none of which calls out or allocates).
-        self._lock = threading.RLock()
+        self._lock = TokenLock()          # the release protocol of resource.py
+        self._pending: list = []
         self._token = None
         self._block_cls = None
 
@@ -79,13 +77,17 @@ class Arena:
         self._base = self._buffer.ptr
         self._block_cls = type(self._buffer)
         self._token = active_arena.set(self)
+        open_arenas.append(None)
         return self
 
     def __exit__(self, *exc_info) -> None:
         active_arena.reset(self._token)
+        open_arenas.pop()
         with self._lock:
             self._closed = True
             buffer = self._take_buffer_if_done()
+        if self._pending:
+            drain(self)
         if buffer is not None:
             buffer.free()
 
@@ -95,7 +97,12 @@ class Arena:
         if nbytes < 0:
             raise InvalidOperation(f"cannot allocate {nbytes} bytes: a size must be >= 0")
         size = (nbytes + 63) & -64 or 64
-        with self._lock:
+        lock = self._lock
+        try:
+            lock.pop()
+        except IndexError:
+            wait_for(lock)
+        try:
             open_ = self._buffer is not None and not self._closed
             offset = self.used
             fits = open_ and offset + size <= self.capacity
@@ -108,6 +115,10 @@ class Arena:
             elif open_:
                 self.overflows += 1
                 self.overflow_bytes += nbytes
+        finally:
+            lock.append(True)
+        if self._pending:
+            drain(self)
         if not open_:
             raise InvalidOperation("this arena's scope is over (or not entered yet); "
                                    "allocate inside 'with memory.arena(size):'")
@@ -119,26 +130,20 @@ class Arena:
 
     def deallocate(self, block: Block) -> None:
         """Give back a block of this arena (``block.free()`` does this)."""
-        if block._slab is None:
-            raise double_free(block)
-        if block._owner is not self:
+        if block._owner is not self and block._slab is not None:
             raise foreign_block(block, self)
-        block._slab = None
+        block.free()
+
+    def _deallocate(self, block: Block, slab) -> None:
+        # Lock held (see resource.py). Freeing the buffer here cannot deadlock:
+        # frees never block, they park when the pool's lock is busy.
+        self._live -= 1
         start = block.ptr - self._base
-        with self._lock:
-            self._live -= 1
-            if start + ((block.nbytes + 63) & -64 or 64) == self.used:
-                self.used = start               # the top block: its space is free again
-            buffer = self._take_buffer_if_done()
+        if start + ((block.nbytes + 63) & -64 or 64) == self.used:
+            self.used = start                   # the top block: its space is free again
+        buffer = self._take_buffer_if_done()
         if buffer is not None:
             buffer.free()
-
-    def collect(self, block: Block) -> None:
-        """Return a block the garbage collector found unreferenced (never raises)."""
-        try:
-            self.deallocate(block)
-        except LangOneError as exc:
-            warn_collect_error(exc)
 
     def _take_buffer_if_done(self) -> Block | None:
         # Lock held. Exactly one caller gets the buffer back to free it.

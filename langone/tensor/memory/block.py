@@ -18,8 +18,14 @@ from __future__ import annotations
 
 import warnings
 
+from ... import events as _events
 from ...errors import InvalidOperation, LangOneError, format_bytes
 from ..devices import Device, cpu
+
+
+# The event bus's table of listeners, mutated in place and never rebound: one
+# truth test on the hot path tells whether anybody listens at all.
+LISTENERS = _events._listeners
 
 
 class Slab:
@@ -62,14 +68,34 @@ class Block:
     def free(self) -> None:
         """Give the memory back to its resource now.
 
+        This runs the release protocol of :mod:`.resource` inline (it is the
+        hot path): take the owner's lock without waiting, give the block to
+        ``owner._deallocate``; if the lock is busy, park the block for the
+        lock's holder instead. Freeing never blocks.
+
         Raises:
             InvalidOperation: the block was already freed.
         """
+        slab = self._slab
+        if slab is None:
+            raise double_free(self)
         owner = self._owner
-        if owner is None:
-            raise InvalidOperation(f"{self!r} was never handed out by a memory resource, "
-                                   f"so it cannot be freed")
-        owner.deallocate(self)
+        self._slab = None
+        lock = owner._lock
+        try:
+            lock.pop()
+        except IndexError:                  # busy, maybe by this very thread
+            owner._pending.append((self, slab))
+            drain(owner)
+        else:
+            try:
+                owner._deallocate(self, slab)
+            finally:
+                lock.append(True)
+            if owner._pending:
+                drain(owner)
+        if LISTENERS and _events.has_listeners("free"):
+            _events.emit("free", nbytes=self.nbytes, device=str(self.device), ptr=self.ptr)
 
     @property
     def freed(self) -> bool:
@@ -79,12 +105,12 @@ class Block:
     def __del__(self) -> None:
         # Garbage collection returns blocks nobody freed. This may run inside a
         # resource's critical section (a collection triggered by an allocation)
-        # or at interpreter shutdown, so it must never block nor raise.
+        # or at interpreter shutdown: free() never blocks, and nothing may escape.
         if self._slab is not None:
             try:
-                self._owner.collect(self)
-            except Exception:  # noqa: BLE001 - nothing may escape a finalizer
-                pass
+                self.free()
+            except Exception as exc:  # noqa: BLE001
+                report_collect_error(exc)
 
     def __repr__(self) -> str:
         state = ", freed" if self._slab is None else ""
@@ -143,6 +169,33 @@ def foreign_block(block: Block, resource: object) -> InvalidOperation:
         f"resource that allocated it")
 
 
-def warn_collect_error(exc: LangOneError) -> None:
-    """Report an error found while returning a collected block (it cannot raise)."""
-    warnings.warn(f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+def drain(owner) -> None:
+    """Return the blocks parked on ``owner``'s lock, if the lock can be had now."""
+    pending, lock = owner._pending, owner._lock
+    while pending:
+        try:
+            lock.pop()
+        except IndexError:                  # its holder drains after releasing
+            return
+        try:
+            while pending:
+                block, slab = pending.pop()
+                try:
+                    block._owner._deallocate(block, slab)
+                except LangOneError as exc:     # e.g. a corrupted guard
+                    report_collect_error(exc)
+        finally:
+            lock.append(True)
+
+
+def report_collect_error(exc: Exception) -> None:
+    """Warn about an error found while returning a block nobody waits on.
+
+    Never raises: it runs in finalizers, possibly at interpreter shutdown.
+    """
+    if not isinstance(exc, LangOneError):
+        return
+    try:
+        warnings.warn(f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+    except Exception:  # noqa: BLE001
+        pass

@@ -29,6 +29,9 @@ from .upstream import CudaUpstream, HostUpstream
 
 #: The arena of the current context (see :mod:`.arena`); None outside any.
 active_arena: contextvars.ContextVar = contextvars.ContextVar("langone_arena", default=None)
+#: One entry per arena scope open in any thread (list append/pop are atomic):
+#: while it is empty, allocate() skips the context-variable lookup.
+open_arenas: list = []
 
 _stacks: dict[str, MemoryResource] = {}      # canonical device name -> stack
 # What allocate() looks up first: the device argument itself when it is a
@@ -62,9 +65,10 @@ def allocate(nbytes: int, device: str | Device = "cpu") -> Block:
     stack = _fast.get(device if device.__class__ is str else id(device))
     if stack is None:
         stack = _resolve(device)
-    arena = active_arena.get()
-    if arena is not None and arena._stack is stack:
-        return arena.allocate(nbytes)
+    if open_arenas:
+        arena = active_arena.get()
+        if arena is not None and arena._stack is stack:
+            return arena.allocate(nbytes)
     return stack.allocate(nbytes)
 
 

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 
-from ... import events as _events
 from ...errors import AllocationFailed, CorruptionDetected, InvalidOperation, PoolExhausted
 from ...errors import format_bytes
-from .block import Block, Slab, block_class
+from .block import LISTENERS, Block, Slab, block_class
 from .config import ALIGNMENT, MemoryPoolConfig
 from .lock import TokenLock
 from .resource import MemoryResource
@@ -44,14 +43,24 @@ GUARD_BYTE = 0xFD
 class PoolMemoryResource(MemoryResource):
     """A thread-safe caching pool over an upstream.
 
+    With ``config.debug`` the constructor returns a
+    :class:`GuardedPoolMemoryResource` (a subclass), so that the hot path of
+    ordinary pools carries no debug test at all.
+
     Args:
         upstream: where memory comes from (default: :class:`HostUpstream`).
         config: a :class:`MemoryPoolConfig` (default: its defaults).
     """
 
-    __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_cached", "_hits",
+    __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_hits",
                  "_misses", "_peak_reserved", "_small", "_big_mask", "_fit", "_max",
-                 "_debug", "_front", "_back", "_block_cls", "_miss_log")
+                 "_front", "_back", "_block_cls", "_miss_log")
+
+    def __new__(cls, upstream=None, config: MemoryPoolConfig | None = None):
+        debug = config.debug if config is not None else MemoryPoolConfig().debug
+        if cls is PoolMemoryResource and debug:
+            cls = GuardedPoolMemoryResource
+        return super().__new__(cls)
 
     def __init__(self, upstream=None, config: MemoryPoolConfig | None = None):
         self.upstream = upstream if upstream is not None else HostUpstream()
@@ -63,13 +72,12 @@ class PoolMemoryResource(MemoryResource):
         self._pool = self
         self._free: dict[int, list[Slab]] = {}     # size class -> cached slabs (LIFO)
         self._sizes: list[int] = []                # the keys of _free, sorted
-        self._reserved = self._cached = self._peak_reserved = 0
+        self._reserved = self._peak_reserved = 0
         self._hits = self._misses = 0
         self._small = cfg.default_block_size
         self._big_mask = cfg.default_block_size - 1
         self._fit = cfg.growth_factor
         self._max = cfg.max_pool_size
-        self._debug = cfg.debug
         self._front = cfg.front_guard
         self._back = cfg.guard_bytes
         self._block_cls = block_class(self.upstream.block_base, self.device)
@@ -77,8 +85,6 @@ class PoolMemoryResource(MemoryResource):
 
     # -- the hot path (lock held) --------------------------------------------------
     def _allocate(self, nbytes: int) -> Block:
-        if self._debug:
-            return self._allocate_guarded(nbytes)
         if nbytes <= self._small:
             if nbytes < 0:
                 raise _negative(nbytes)
@@ -89,15 +95,12 @@ class PoolMemoryResource(MemoryResource):
         cached = self._free.get(size)
         if cached:
             slab = cached.pop()
-            self._cached -= size
             self._hits += 1
         else:
             slab = self._refill(size, nbytes)
         return self._block_cls(slab.ptr, nbytes, slab)
 
     def _deallocate(self, block: Block, slab: Slab) -> None:
-        if self._debug:
-            return self._deallocate_guarded(block, slab)
         size = slab.size
         cached = self._free.get(size)
         if cached is None:
@@ -105,7 +108,6 @@ class PoolMemoryResource(MemoryResource):
             insort(self._sizes, size)
         else:
             cached.append(slab)
-        self._cached += size
 
     # -- misses ---------------------------------------------------------------------
     def _refill(self, size: int, nbytes: int) -> Slab:
@@ -114,12 +116,13 @@ class PoolMemoryResource(MemoryResource):
         if slab is not None:
             self._hits += 1
             return slab
-        if _events._listeners:
+        if LISTENERS:
             self._miss_log.append((nbytes, size))
         cfg = self.config
-        if cfg.auto_cleanup and self._cached > cfg.compaction_threshold * self._reserved:
+        idle = self._cached_bytes()
+        if cfg.auto_cleanup and idle > cfg.compaction_threshold * self._reserved:
             # Mostly idle cache, yet it could not serve this request: trim it.
-            self._release_cached(self._cached - int(cfg.shrink_factor * self._cached))
+            self._release_cached(idle - int(cfg.shrink_factor * idle))
         if self._max is not None and self._reserved + size > self._max:
             self._release_cached(self._reserved + size - self._max)
             if self._reserved + size > self._max:
@@ -128,7 +131,7 @@ class PoolMemoryResource(MemoryResource):
         try:
             slab = self.upstream.allocate(size)
         except AllocationFailed:
-            if not self._cached:
+            if not self._cached_bytes():
                 raise
             self._release_cached(None)            # cached memory may be what it lacks
             slab = self.upstream.allocate(size)
@@ -148,7 +151,6 @@ class PoolMemoryResource(MemoryResource):
                 break
             cached = self._free[larger]
             if cached:
-                self._cached -= larger
                 return cached.pop()
         return None
 
@@ -177,39 +179,12 @@ class PoolMemoryResource(MemoryResource):
             if not cached:
                 del free[size]
                 del sizes[i]
-        self._cached -= released
         self._reserved -= released
         return released
 
-    # -- debug guards ---------------------------------------------------------------
-    def _allocate_guarded(self, nbytes: int) -> Block:
-        if nbytes < 0:
-            raise _negative(nbytes)
-        front, back = self._front, self._back
-        size = self.config.size_class(nbytes + front + back)
-        cached = self._free.get(size)
-        if cached:
-            slab = cached.pop()
-            self._cached -= size
-            self._hits += 1
-        else:
-            slab = self._refill(size, nbytes)
-        pattern = bytes((GUARD_BYTE,))
-        self.upstream.write(slab, 0, pattern * front)
-        self.upstream.write(slab, front + nbytes, pattern * back)
-        return self._block_cls(slab.ptr + front, nbytes, slab)
-
-    def _deallocate_guarded(self, block: Block, slab: Slab) -> None:
-        front = self._front
-        before = self.upstream.read(slab, 0, front)
-        after = self.upstream.read(slab, front + block.nbytes, self._back)
-        self._free.setdefault(slab.size, [])
-        if slab.size not in self._sizes:
-            insort(self._sizes, slab.size)
-        self._free[slab.size].append(slab)       # the memory itself is fine to reuse
-        self._cached += slab.size
-        if before.count(GUARD_BYTE) != len(before) or after.count(GUARD_BYTE) != len(after):
-            raise _corruption(block, before, after)
+    def _cached_bytes(self) -> int:
+        # Summed when needed (misses, stats) rather than kept on the hot path.
+        return sum(size * len(cached) for size, cached in self._free.items())
 
     # -- inspection and maintenance ---------------------------------------------------
     def info(self) -> PoolInfo:
@@ -220,19 +195,58 @@ class PoolMemoryResource(MemoryResource):
 
     def _info(self) -> PoolInfo:
         largest = next((s for s in reversed(self._sizes) if self._free[s]), 0)
-        return PoolInfo(self._reserved, self._cached,
+        return PoolInfo(self._reserved, self._cached_bytes(),
                         sum(len(self._free[s]) for s in self._sizes), largest,
                         self._hits, self._misses, self._peak_reserved)
 
     def _available(self) -> int:
-        room = self._cached + self.upstream.available()
+        cached = self._cached_bytes()
+        room = cached + self.upstream.available()
         if self._max is not None:
-            room = min(room, self._max - self._reserved + self._cached)
+            room = min(room, self._max - self._reserved + cached)
         return max(room, 0)
 
     def __repr__(self) -> str:
         return (f"PoolMemoryResource({self.upstream!r}, reserved="
-                f"{format_bytes(self._reserved)}, cached={format_bytes(self._cached)})")
+                f"{format_bytes(self._reserved)}, cached={format_bytes(self._cached_bytes())})")
+
+
+class GuardedPoolMemoryResource(PoolMemoryResource):
+    """A pool in debug mode: guard bytes before and after every block.
+
+    Each block's slab is laid out as ``[front guard][block][back guard]...``
+    with the front guard a multiple of 64 (blocks stay aligned). The guards
+    are filled with ``GUARD_BYTE`` on allocation and checked on free.
+
+    Raises (on free):
+        CorruptionDetected: naming the block and the side(s) overwritten;
+            the block is returned to the pool all the same.
+    """
+
+    __slots__ = ()
+
+    def _allocate(self, nbytes: int) -> Block:
+        if nbytes < 0:
+            raise _negative(nbytes)
+        front, back = self._front, self._back
+        size = self.config.size_class(nbytes + front + back)
+        cached = self._free.get(size)
+        if cached:
+            slab = cached.pop()
+            self._hits += 1
+        else:
+            slab = self._refill(size, nbytes)
+        pattern = bytes((GUARD_BYTE,))
+        self.upstream.write(slab, 0, pattern * front)
+        self.upstream.write(slab, front + nbytes, pattern * back)
+        return self._block_cls(slab.ptr + front, nbytes, slab)
+
+    def _deallocate(self, block: Block, slab: Slab) -> None:
+        before = self.upstream.read(slab, 0, self._front)
+        after = self.upstream.read(slab, self._front + block.nbytes, self._back)
+        super()._deallocate(block, slab)          # the memory itself is fine to reuse
+        if before.count(GUARD_BYTE) != len(before) or after.count(GUARD_BYTE) != len(after):
+            raise _corruption(block, before, after)
 
 
 def _negative(nbytes: int) -> InvalidOperation:
@@ -257,4 +271,4 @@ def _corruption(block: Block, before: bytes, after: bytes) -> CorruptionDetected
         f"filled it (debug-mode kernels check bounds)")
 
 
-__all__ = ["PoolMemoryResource", "GUARD_BYTE", "ALIGNMENT"]
+__all__ = ["PoolMemoryResource", "GuardedPoolMemoryResource", "GUARD_BYTE", "ALIGNMENT"]

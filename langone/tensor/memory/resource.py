@@ -8,18 +8,24 @@ below: an allocation through three layers costs one lock round trip.
 
 Frees never block. A block may be returned by the garbage collector while
 this very thread holds the lock (a collection triggered inside a critical
-section), where blocking would deadlock. So ``deallocate`` tries the lock
-without waiting and, if it is busy, parks the block in the stack's pending
-list; whoever holds the lock drains that list right after releasing it, and
-a parker retries the lock once after parking, so no parked block is missed.
+section), where blocking would deadlock. So a free (``Block.free``, which
+runs this protocol inline because it is the hot path) tries the lock without
+waiting and, if it is busy, parks the block in the owner's pending list;
+whoever holds the lock drains that list right after releasing it, and a
+parker retries the lock once after parking, so no parked block is missed.
+
+Anything that hands out blocks (every layer here, and arenas) follows the
+protocol: ``_lock`` (a :class:`~.lock.TokenLock`), ``_pending`` (a list) and
+``_deallocate(block, slab)`` called with the lock held.
 """
 
 from __future__ import annotations
 
 from ... import events as _events
 from ...errors import LangOneError
-from .block import Block, double_free, foreign_block, warn_collect_error
+from .block import LISTENERS, Block, drain, foreign_block, report_collect_error
 from .lock import wait_for
+
 
 
 class MemoryResource:
@@ -54,7 +60,7 @@ class MemoryResource:
             self._drain()
         # Reading the bus's table directly keeps the no-listener path at one
         # truth test; has_listeners() decides per kind in _notify_alloc.
-        if _events._listeners:
+        if LISTENERS:
             self._notify_alloc(block)
         return block
 
@@ -64,34 +70,9 @@ class MemoryResource:
         Raises:
             InvalidOperation: double free, or a block of another resource.
         """
-        slab = block._slab
-        if slab is None:
-            raise double_free(block)
-        if block._owner is not self:
+        if block._owner is not self and block._slab is not None:
             raise foreign_block(block, self)
-        block._slab = None
-        lock = self._lock
-        try:
-            lock.pop()
-        except IndexError:                    # busy, maybe by this very thread
-            self._pending.append((block, slab))
-            self._drain()
-        else:
-            try:
-                self._deallocate(block, slab)
-            finally:
-                lock.append(True)
-            if self._pending:
-                self._drain()
-        if _events._listeners and _events.has_listeners("free"):
-            _events.emit("free", nbytes=block.nbytes, device=str(block.device), ptr=block.ptr)
-
-    def collect(self, block: Block) -> None:
-        """Return a block the garbage collector found unreferenced (never raises)."""
-        try:
-            self.deallocate(block)
-        except LangOneError as exc:
-            warn_collect_error(exc)
+        block.free()
 
     def compact(self) -> int:
         """Release every cached block to the upstream; returns the bytes released."""
@@ -107,12 +88,7 @@ class MemoryResource:
 
     # -- internals ----------------------------------------------------------------
     def _drain(self) -> None:
-        pending, lock = self._pending, self._lock
-        while pending and lock.acquire(False):
-            try:
-                self._drain_locked()
-            finally:
-                lock.release()
+        drain(self)
 
     def _drain_locked(self) -> None:
         pending = self._pending
@@ -121,7 +97,7 @@ class MemoryResource:
             try:
                 block._owner._deallocate(block, slab)
             except LangOneError as exc:     # a corrupted guard of a parked block
-                warn_collect_error(exc)
+                report_collect_error(exc)
 
     def _notify_alloc(self, block: Block) -> None:
         misses = self._pool._miss_log
