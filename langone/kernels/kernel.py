@@ -25,7 +25,7 @@ from ..errors import (KernelArgumentError, KernelCompileError, KernelError,
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
-from .signature import arg_key, device_of, host_array, param_type
+from .signature import arg_key, device_of, host_array, param_type, unwrap
 
 _DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
 
@@ -111,7 +111,7 @@ class Kernel:
             return self._checked_call(entry, args)
         if events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
-        return entry.fn([_unwrap(a) for a in args])
+        return entry.fn(list(map(unwrap, args)))
 
     def _choose_backend(self, args: tuple) -> str:
         if self.backend is not None:
@@ -227,9 +227,9 @@ class Kernel:
     def _checked_call(self, entry: Specialization, args: tuple) -> Any:
         """Run the reference on copies first, then the backend; compare everything."""
         import copy
-        ref_args = [copy.deepcopy(_unwrap(a)) for a in args]
+        ref_args = [copy.deepcopy(unwrap(a)) for a in args]
         expected = self.on("numpy")(*ref_args)
-        result = entry.fn([_unwrap(a) for a in args])
+        result = entry.fn([unwrap(a) for a in args])
         for name, a, r in zip(self.params, args, ref_args):
             arr = host_array(a)
             if arr is not None:
@@ -253,11 +253,6 @@ def _compare(kernel: str, backend: str, what: str, got: Any, want: Any) -> None:
             f"check=True: kernel {kernel!r} on {backend} differs from the numpy reference "
             f"in {what}: {int(np.sum(bad))} element(s) differ; first at index {idx}: "
             f"got {got[idx]!r}, reference {want[idx]!r}")
-
-
-def _unwrap(a: Any) -> Any:
-    arr = host_array(a)
-    return a if arr is None else arr
 
 
 def _ew_arrays(args: tuple, k: "Kernel") -> list:
@@ -303,7 +298,7 @@ def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
     views = []
     for a, arr in zip(args, arrays):
         if arr is None:
-            views.append(_unwrap(a))
+            views.append(unwrap(a))
         elif nd == 1 and arr.shape == out_shape and arr.flags.c_contiguous:
             views.append(arr.reshape(-1))
         elif nd == 1:

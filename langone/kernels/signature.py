@@ -17,14 +17,11 @@ from .ir import TensorType, Weak
 
 _WEAK = {bool: Weak("b"), int: Weak("i"), float: Weak("f")}
 
-_Tensor = None
+from ..tensor.devices import cpu as _CPU
+from ..tensor.tensor import Tensor as _Tensor
 
 
 def tensor_class():
-    global _Tensor
-    if _Tensor is None:
-        from ..tensor.tensor import Tensor
-        _Tensor = Tensor
     return _Tensor
 
 
@@ -34,10 +31,10 @@ def arg_key(a: Any) -> Any:
     if t is float or t is int or t is bool:
         return t
     if t is np.ndarray:
-        return (a.dtype, a.ndim, a.flags.c_contiguous, "cpu")
-    if t is tensor_class():
+        return (a.dtype, a.ndim, a.flags.c_contiguous, _CPU)
+    if t is _Tensor:
         d = a._data
-        return (d.dtype, d.ndim, d.flags.c_contiguous, str(a._device))
+        return (d.dtype, d.ndim, d.flags.c_contiguous, a._device)
     if isinstance(a, np.generic):
         return ("scalar", a.dtype)
     return ("other", t)
@@ -66,11 +63,16 @@ def _dtype(npd: np.dtype, name: str, kernel: str):
         raise KernelArgumentError(f"argument {name!r} of kernel {kernel!r}: {exc}") from None
 
 
+def unwrap(a: Any) -> Any:
+    """What a CPU backend receives: the numpy view of a Tensor, else the value."""
+    return a._data if type(a) is _Tensor else a
+
+
 def host_array(a: Any) -> np.ndarray | None:
     """The numpy view of a CPU tensor or array argument, else None."""
     if type(a) is np.ndarray:
         return a
-    if isinstance(a, tensor_class()):
+    if isinstance(a, _Tensor):
         return a._data if a._device.type == "cpu" else None
     return None
 

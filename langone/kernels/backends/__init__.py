@@ -16,6 +16,8 @@ from ...errors import BackendUnavailable
 _REGISTRY: dict[str, str] = {
     "numpy": "langone.kernels.backends.numpy_ref:BACKEND",
     "numba": "langone.kernels.backends.numba_cpu:BACKEND",
+    "triton": "langone.kernels.backends.triton_gpu:BACKEND",
+    "lua": "langone.lua_bridge.backend:BACKEND",
 }
 _ALIASES = {"ref": "numpy", "numpy_ref": "numpy", "cpu": "numba"}
 _loaded: dict[str, object] = {}

@@ -52,7 +52,7 @@ class PoolMemoryResource(MemoryResource):
         config: a :class:`MemoryPoolConfig` (default: its defaults).
     """
 
-    __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_hits",
+    __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_cached", "_hits",
                  "_misses", "_peak_reserved", "_small", "_big_mask", "_fit", "_max",
                  "_front", "_back", "_block_cls", "_miss_log")
 
@@ -72,7 +72,7 @@ class PoolMemoryResource(MemoryResource):
         self._pool = self
         self._free: dict[int, list[Slab]] = {}     # size class -> cached slabs (LIFO)
         self._sizes: list[int] = []                # the keys of _free, sorted
-        self._reserved = self._peak_reserved = 0
+        self._reserved = self._cached = self._peak_reserved = 0
         self._hits = self._misses = 0
         self._small = cfg.default_block_size
         self._big_mask = cfg.default_block_size - 1
@@ -95,6 +95,7 @@ class PoolMemoryResource(MemoryResource):
         cached = self._free.get(size)
         if cached:
             slab = cached.pop()
+            self._cached -= size
             self._hits += 1
         else:
             slab = self._refill(size, nbytes)
@@ -108,6 +109,7 @@ class PoolMemoryResource(MemoryResource):
             insort(self._sizes, size)
         else:
             cached.append(slab)
+        self._cached += size
 
     # -- misses ---------------------------------------------------------------------
     def _refill(self, size: int, nbytes: int) -> Slab:
@@ -119,7 +121,7 @@ class PoolMemoryResource(MemoryResource):
         if LISTENERS:
             self._miss_log.append((nbytes, size))
         cfg = self.config
-        idle = self._cached_bytes()
+        idle = self._cached
         if cfg.auto_cleanup and idle > cfg.compaction_threshold * self._reserved:
             # Mostly idle cache, yet it could not serve this request: trim it.
             self._release_cached(idle - int(cfg.shrink_factor * idle))
@@ -131,7 +133,7 @@ class PoolMemoryResource(MemoryResource):
         try:
             slab = self.upstream.allocate(size)
         except AllocationFailed:
-            if not self._cached_bytes():
+            if not self._cached:
                 raise
             self._release_cached(None)            # cached memory may be what it lacks
             slab = self.upstream.allocate(size)
@@ -151,6 +153,7 @@ class PoolMemoryResource(MemoryResource):
                 break
             cached = self._free[larger]
             if cached:
+                self._cached -= larger
                 return cached.pop()
         return None
 
@@ -179,12 +182,9 @@ class PoolMemoryResource(MemoryResource):
             if not cached:
                 del free[size]
                 del sizes[i]
+        self._cached -= released
         self._reserved -= released
         return released
-
-    def _cached_bytes(self) -> int:
-        # Summed when needed (misses, stats) rather than kept on the hot path.
-        return sum(size * len(cached) for size, cached in self._free.items())
 
     # -- inspection and maintenance ---------------------------------------------------
     def info(self) -> PoolInfo:
@@ -195,20 +195,19 @@ class PoolMemoryResource(MemoryResource):
 
     def _info(self) -> PoolInfo:
         largest = next((s for s in reversed(self._sizes) if self._free[s]), 0)
-        return PoolInfo(self._reserved, self._cached_bytes(),
+        return PoolInfo(self._reserved, self._cached,
                         sum(len(self._free[s]) for s in self._sizes), largest,
                         self._hits, self._misses, self._peak_reserved)
 
     def _available(self) -> int:
-        cached = self._cached_bytes()
-        room = cached + self.upstream.available()
+        room = self._cached + self.upstream.available()
         if self._max is not None:
-            room = min(room, self._max - self._reserved + cached)
+            room = min(room, self._max - self._reserved + self._cached)
         return max(room, 0)
 
     def __repr__(self) -> str:
         return (f"PoolMemoryResource({self.upstream!r}, reserved="
-                f"{format_bytes(self._reserved)}, cached={format_bytes(self._cached_bytes())})")
+                f"{format_bytes(self._reserved)}, cached={format_bytes(self._cached)})")
 
 
 class GuardedPoolMemoryResource(PoolMemoryResource):
@@ -233,6 +232,7 @@ class GuardedPoolMemoryResource(PoolMemoryResource):
         cached = self._free.get(size)
         if cached:
             slab = cached.pop()
+            self._cached -= size
             self._hits += 1
         else:
             slab = self._refill(size, nbytes)
