@@ -248,11 +248,11 @@ def _compare(kernel: str, backend: str, what: str, got: Any, want: Any) -> None:
         tol = 1e-2 if got.dtype.itemsize <= 2 else 1e-4 if got.dtype.itemsize == 4 else 1e-9
         bad = ~np.isclose(g, w, rtol=tol, atol=tol, equal_nan=True)
     if np.any(bad):
-        idx = tuple(np.argwhere(bad)[0]) if got.ndim else ()
+        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if got.ndim else ()
         raise ResultMismatch(
             f"check=True: kernel {kernel!r} on {backend} differs from the numpy reference "
             f"in {what}: {int(np.sum(bad))} element(s) differ; first at index {idx}: "
-            f"got {got[idx]!r}, reference {want[idx]!r}")
+            f"got {got[idx].item()!r}, reference {want[idx].item()!r}")
 
 
 def _ew_arrays(args: tuple, k: "Kernel") -> list:
