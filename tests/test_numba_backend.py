@@ -494,10 +494,12 @@ def test_source_has_serial_and_prange_variants():
 
 def test_launcher_picks_variant_by_size(monkeypatch):
     calls = []
-    launch = numba_cpu.make_launcher(saxpy.stages(2.0, *[np.ones(2, np.float32)] * 3).final,
-                                     lambda *a: calls.append("serial"),
+    final = saxpy.stages(2.0, *[np.ones(2, np.float32)] * 3).final
+    launch = numba_cpu.make_launcher(final, lambda *a: calls.append("serial"),
                                      lambda *a: calls.append("parallel"))
-    small, big = np.ones(10, np.float32), np.ones(numba_cpu.PARALLEL_THRESHOLD, np.float32)
+    threshold = numba_cpu.parallel_threshold(final)
+    assert 1024 <= threshold <= 10 ** 7
+    small, big = np.ones(10, np.float32), np.ones(threshold, np.float32)
     launch([2.0, small, small, small])
     launch([2.0, big, big, big])
     assert calls == ["serial", "parallel"]
