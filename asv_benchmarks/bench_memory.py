@@ -3,7 +3,8 @@
 Goals (DESIGN.md section 3): a cached alloc+free through the full default
 stack (statistics -> limit -> pool) <= 1 us; reusing a 64 MiB block and
 filling it within 1.1x of filling a preallocated buffer (``np.empty`` + fill
-pays the page faults of fresh memory every time: ~1.6-1.75x here).
+pays the page faults of fresh memory every time: 1.6x to 3.7x slower on these
+machines, depending on transparent huge pages).
 
 Run directly for a quick table: ``python asv_benchmarks/bench_memory.py``.
 """
@@ -66,7 +67,7 @@ class LargeBlockFill:
         np.empty(LARGE, np.uint8).fill(1)
 
 
-def _best_ns(fn, number: int, rounds: int = 9) -> float:
+def _best_ns(fn, number: int, rounds: int = 25) -> float:
     return min(timeit.repeat(fn, number=number, repeat=rounds)) / number * 1e9
 
 
@@ -75,11 +76,11 @@ if __name__ == "__main__":
     for nbytes in AllocFree.params:
         bench = AllocFree()
         bench.setup(nbytes)
-        base = _best_ns(lambda: bench.time_np_empty(nbytes), 20000)
+        base = _best_ns(lambda: bench.time_np_empty(nbytes), 5000)
         for name in ("time_pool_alloc_free", "time_allocate_free",
                      "time_allocate_collected", "time_np_empty"):
             fn = getattr(bench, name)
-            ns = _best_ns(lambda: fn(nbytes), 20000)
+            ns = _best_ns(lambda: fn(nbytes), 5000)
             print(f"{name[5:] + f' ({nbytes} B)':<42} {ns:>9.0f} ns  "
                   f"({ns / base:.2f}x np.empty)")
     large = LargeBlockFill()

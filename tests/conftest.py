@@ -5,4 +5,6 @@ import tempfile
 # Kernel caches of the test run live in a private directory unless CI set one.
 os.environ.setdefault("LANGONE_CACHE_DIR", os.path.join(tempfile.gettempdir(),
                                                         "langone-test-cache"))
+# Background AOT builds would compete for the 2 cores; tests that need them opt in.
+os.environ.setdefault("LANGONE_AOT", "0")
 sys.path.insert(0, os.path.dirname(__file__))

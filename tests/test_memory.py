@@ -7,6 +7,7 @@ test_memory_arena.py, test_memory_manager.py and test_memory_stateful.py.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import subprocess
 import sys
@@ -84,8 +85,8 @@ def test_parse_size_rejects_with_accepted_forms(bad):
 def test_config_defaults_and_size_classes():
     cfg = MemoryPoolConfig(debug=False)
     assert (cfg.default_block_size, cfg.max_pool_size, cfg.auto_cleanup,
-            cfg.compaction_threshold, cfg.growth_factor, cfg.shrink_factor) == \
-        (4096, None, True, 0.7, 1.5, 0.5)
+            cfg.compaction_threshold, cfg.growth_factor, cfg.shrink_factor,
+            cfg.cleanup_interval, cfg.guard_bytes) == (4096, None, True, 0.7, 1.5, 0.5, 1.0, 64)
     assert [cfg.size_class(n) for n in (0, 1, 64, 65, 4096, 4097, 10_000)] == \
         [64, 64, 64, 128, 4096, 8192, 12288]
     assert MemoryPoolConfig(max_pool_size="1MiB", default_block_size="64KiB").max_pool_size \
@@ -99,11 +100,19 @@ def test_config_defaults_and_size_classes():
     ({"compaction_threshold": 0.0}, r"compaction_threshold must be in \(0.0, 1.0\]"),
     ({"shrink_factor": 1.0}, r"shrink_factor must be in \[0.0, 1.0\)"),
     ({"guard_bytes": 0}, "guard_bytes must be >= 1"),
+    ({"cleanup_interval": -1}, "cleanup_interval must be >= 0 seconds"),
     ({"max_pool_size": "lots"}, "byte size"),
 ])
 def test_config_rejects_bad_values(kwargs, message):
     with pytest.raises(InvalidOperation, match=message):
         MemoryPoolConfig(**kwargs)
+
+
+def test_config_is_frozen():
+    cfg = MemoryPoolConfig(debug=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.max_pool_size = 10
+    assert dataclasses.replace(cfg, max_pool_size="1KiB").max_pool_size == 1024
 
 
 def test_config_debug_follows_langone_debug(monkeypatch):
@@ -158,6 +167,17 @@ def test_cuda_upstream_without_a_gpu_is_device_not_found():
         memory.allocate(16, "cuda:0")
 
 
+def test_device_blocks_expose_the_cuda_array_interface():
+    cls = memory.block.block_class(memory.DeviceBlock, Device("cuda:0"))
+    block = cls(4096, 100, object())
+    block._slab = None                   # a hand-made block: keep the finalizer quiet
+    assert block.__cuda_array_interface__ == {"shape": (100,), "typestr": "|u1",
+                                              "data": (4096, False), "version": 3,
+                                              "strides": None}
+    assert not hasattr(block, "__array_interface__") and block.device == "cuda:0"
+    assert cls(4096, 0, None).__cuda_array_interface__["data"] == (0, False)
+
+
 @pytest.mark.gpu
 def test_cuda_upstream_round_trip_on_a_gpu():
     if not Device("cuda:0").is_available():
@@ -182,6 +202,13 @@ def test_freed_block_is_reused_from_its_size_class():
     st_ = s.stats()
     assert (st_.cache_hits, st_.cache_misses, st_.reserved) == (1, 1, 128)
     b.free()
+
+
+def test_default_block_size_sets_the_pool_granule():
+    s = stack(default_block_size="64KiB")
+    small, big = s.allocate(5000), s.allocate(70_000)
+    assert s.stats().reserved == 5056 + 128 * KiB      # 64-byte, then 64 KiB granules
+    small.free(), big.free()
 
 
 def test_blocks_are_aligned_and_do_not_overlap():
@@ -274,34 +301,54 @@ def test_upstream_failure_releases_cache_and_retries_once():
     block.free()
 
 
-def _four_cached_classes(**config):
-    up = FixedCapacityUpstream("1MiB")
-    s = stack(up, **config)
+def _stale_cache(**config):
+    """A pool holding 40 KiB idle since before the last trim, and 64 KiB freed since."""
+    config.setdefault("cleanup_interval", 0.0)
+    s = stack(FixedCapacityUpstream("1MiB"), **config)
     blocks = [s.allocate(n * 4 * KiB) for n in (1, 2, 3, 4)]    # 40 KiB in 4 classes
     for b in blocks:
         b.free()
+    s.allocate(64 * KiB).free()          # a miss: a trim ends the epoch, nothing stale yet
     return s
 
 
-def test_auto_cleanup_trims_an_idle_cache_on_a_miss():
-    s = _four_cached_classes()           # threshold 0.7 < 100% idle; shrink to 50%
-    s.allocate(64 * KiB).free()          # a miss: releases 16 KiB, then 12 KiB
+def test_auto_cleanup_trims_only_stale_blocks_on_a_later_miss():
+    s = _stale_cache()
+    held = s.allocate(128 * KiB)         # 100% idle > 70%: release stale ones, largest first
     info = s.info()
-    assert info.cached - 64 * KiB == 12 * KiB
-    assert info.reserved == info.cached
+    assert info.cached == 64 * KiB and info.reserved == 192 * KiB     # the 64 KiB stays
+    held.free()
 
 
 @pytest.mark.parametrize("config, cached_after", [
-    ({"auto_cleanup": False}, 40 * KiB),                   # never trims by itself
-    ({"compaction_threshold": 1.0}, 40 * KiB),             # 100% idle is not > 1.0
-    ({"shrink_factor": 0.0}, 0),                           # trims everything
-    ({"shrink_factor": 0.9}, 24 * KiB),                    # releases >= 4 KiB: the 16
+    ({"auto_cleanup": False}, 104 * KiB),                  # never trims by itself
+    ({"compaction_threshold": 1.0}, 104 * KiB),            # 100% idle is not > 1.0
+    ({"cleanup_interval": 3600.0}, 104 * KiB),             # the epoch is not over
+    ({"shrink_factor": 0.9}, 88 * KiB),                    # releases >= 10.4 KiB: the 16
+    ({"shrink_factor": 0.0}, 64 * KiB),                    # every stale block
 ])
 def test_cleanup_settings_change_the_trim(config, cached_after):
-    s = _four_cached_classes(**config)
-    held = s.allocate(64 * KiB)
+    s = _stale_cache(**config)
+    held = s.allocate(128 * KiB)
     assert s.info().cached == cached_after
     held.free()
+
+
+def test_blocks_reused_every_epoch_are_never_trimmed():
+    s = stack(cleanup_interval=0.0)
+    big = s.allocate(64 * MiB)
+    ptr = big.ptr
+    big.free()
+    for i in range(1, 6):                # each round: reuse the big block, then miss
+        s.allocate(64 * MiB).free()
+        s.allocate(i * 8 * KiB).free()
+    again = s.allocate(64 * MiB)
+    st_ = s.stats()
+    assert again.ptr == ptr and st_.cache_misses == 6
+    # The one-off blocks were trimmed once idle through a whole epoch: all but
+    # the last two rounds' (32 and 40 KiB).
+    assert st_.cached == 72 * KiB
+    again.free()
 
 
 def test_pool_info_and_repr():

@@ -25,12 +25,13 @@ class PoolMachine(RuleBasedStateMachine):
     @initialize(debug=st.booleans(), growth=st.sampled_from([1.0, 1.5, 4.0]),
                 auto=st.booleans(), block_size=st.sampled_from([64, 256, 4096]),
                 max_pool=st.sampled_from([None, 128 * 1024]),
-                limit=st.sampled_from([None, 100_000]), nested=st.booleans())
-    def build(self, debug, growth, auto, block_size, max_pool, limit, nested):
+                limit=st.sampled_from([None, 100_000]), nested=st.booleans(),
+                interval=st.sampled_from([0.0, 1.0]))
+    def build(self, debug, growth, auto, block_size, max_pool, limit, nested, interval):
         self.upstream = FixedCapacityUpstream(CAPACITY, "cuda:0")
         config = MemoryPoolConfig(default_block_size=block_size, growth_factor=growth,
                                   auto_cleanup=auto, max_pool_size=max_pool, debug=debug,
-                                  guard_bytes=16)
+                                  guard_bytes=16, cleanup_interval=interval)
         resource = PoolMemoryResource(self.upstream, config)
         if nested:                  # the limiter's own (not inlined) path, limiting too
             resource = LimitingAdaptor(resource, 120_000)

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from ...errors import PoolExhausted
-from .block import Block
+from .block import Block, release_parked
 from .resource import MemoryResource
 from .sizes import parse_size
 from .stats import MemoryPoolStats
@@ -113,12 +113,13 @@ class StatisticsAdaptor(_Adaptor):
     is ~10% of the 1 us alloc+free budget.
     """
 
-    __slots__ = ("_in_use", "_peak", "_allocations", "_frees", "_limiter")
+    __slots__ = ("_in_use", "_peak", "_allocations", "_frees", "_limiter", "_below")
 
     def __init__(self, inner: MemoryResource):
         super().__init__(inner)
         self._in_use = self._peak = self._allocations = self._frees = 0
         self._limiter = inner if type(inner) is LimitingAdaptor else None
+        self._below = inner.inner if self._limiter is not None else inner
 
     def _allocate(self, nbytes: int) -> Block:
         limiter = self._limiter
@@ -128,7 +129,7 @@ class StatisticsAdaptor(_Adaptor):
             used = limiter._used + nbytes
             if used > limiter._limit:
                 raise limiter._exhausted(nbytes)
-            block = limiter.inner._allocate(nbytes)
+            block = self._below._allocate(nbytes)
             limiter._used = used
         in_use = self._in_use + nbytes
         self._in_use = in_use
@@ -145,12 +146,12 @@ class StatisticsAdaptor(_Adaptor):
             self.inner._deallocate(block, slab)
         else:                                   # LimitingAdaptor._deallocate, inlined
             limiter._used -= block.nbytes
-            limiter.inner._deallocate(block, slab)
+            self._below._deallocate(block, slab)
 
     def stats(self) -> MemoryPoolStats:
         """A :class:`MemoryPoolStats` snapshot, consistent across all its fields."""
         with self._lock:
-            self._drain_locked()
+            release_parked(self)
             info = self._pool._info()
             return MemoryPoolStats(
                 in_use=self._in_use, reserved=info.reserved, peak=self._peak,

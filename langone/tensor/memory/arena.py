@@ -15,6 +15,9 @@ Rules, chosen so that no block can ever be used after its memory is reused:
 - The arena's buffer goes back to the pool when the scope has exited AND
   every block cut from it is dead. A block that escapes the scope stays
   valid as long as it lives, and keeps the buffer reserved meanwhile.
+- Blocks cut from the buffer are not pool allocations: they emit no
+  "alloc"/"free" events and do not appear in the pool's statistics (the
+  buffer does, as one block).
 
 Example:
     >>> from langone.tensor import memory

@@ -31,12 +31,13 @@ LISTENERS = _events._listeners
 class Slab:
     """One allocation from an upstream: address, size and what keeps it alive."""
 
-    __slots__ = ("ptr", "size", "handle")
+    __slots__ = ("ptr", "size", "handle", "freed_in")
 
     def __init__(self, ptr: int, size: int, handle: object):
         self.ptr = ptr          # 64-byte aligned
         self.size = size        # the size class it was allocated for
         self.handle = handle    # numpy buffer, cupy Memory, torch tensor...
+        self.freed_in = 0       # the pool's cleanup epoch when it was last cached
 
     def __repr__(self) -> str:
         return f"Slab(ptr=0x{self.ptr:x}, size={self.size})"
@@ -136,8 +137,10 @@ class DeviceBlock(Block):
 
     @property
     def __cuda_array_interface__(self) -> dict:
-        return {"shape": (self.nbytes,), "typestr": "|u1", "data": (self.ptr, False),
-                "version": 3, "strides": None}
+        # The interface wants a null pointer for empty arrays.
+        return {"shape": (self.nbytes,), "typestr": "|u1",
+                "data": (self.ptr if self.nbytes else 0, False), "version": 3,
+                "strides": None}
 
 
 _CLASSES: dict[tuple[type, str], type] = {}
@@ -178,14 +181,20 @@ def drain(owner) -> None:
         except IndexError:                  # its holder drains after releasing
             return
         try:
-            while pending:
-                block, slab = pending.pop()
-                try:
-                    block._owner._deallocate(block, slab)
-                except LangOneError as exc:     # e.g. a corrupted guard
-                    report_collect_error(exc)
+            release_parked(owner)
         finally:
             lock.append(True)
+
+
+def release_parked(owner) -> None:
+    """Return the blocks parked on ``owner`` (its lock held)."""
+    pending = owner._pending
+    while pending:
+        block, slab = pending.pop()
+        try:
+            block._owner._deallocate(block, slab)
+        except LangOneError as exc:         # e.g. a corrupted guard: nobody to raise to
+            report_collect_error(exc)
 
 
 def report_collect_error(exc: Exception) -> None:

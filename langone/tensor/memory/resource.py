@@ -22,10 +22,8 @@ protocol: ``_lock`` (a :class:`~.lock.TokenLock`), ``_pending`` (a list) and
 from __future__ import annotations
 
 from ... import events as _events
-from ...errors import LangOneError
-from .block import LISTENERS, Block, drain, foreign_block, report_collect_error
+from .block import LISTENERS, Block, drain, foreign_block, release_parked
 from .lock import wait_for
-
 
 
 class MemoryResource:
@@ -57,7 +55,7 @@ class MemoryResource:
             lock.append(True)
         block._owner = self
         if self._pending:
-            self._drain()
+            drain(self)
         # Reading the bus's table directly keeps the no-listener path at one
         # truth test; has_listeners() decides per kind in _notify_alloc.
         if LISTENERS:
@@ -77,7 +75,7 @@ class MemoryResource:
     def compact(self) -> int:
         """Release every cached block to the upstream; returns the bytes released."""
         with self._lock:
-            self._drain_locked()
+            release_parked(self)
             released = self._pool._release_cached(None)
         return released
 
@@ -87,18 +85,6 @@ class MemoryResource:
             return self._available()
 
     # -- internals ----------------------------------------------------------------
-    def _drain(self) -> None:
-        drain(self)
-
-    def _drain_locked(self) -> None:
-        pending = self._pending
-        while pending:
-            block, slab = pending.pop()
-            try:
-                block._owner._deallocate(block, slab)
-            except LangOneError as exc:     # a corrupted guard of a parked block
-                report_collect_error(exc)
-
     def _notify_alloc(self, block: Block) -> None:
         misses = self._pool._miss_log
         while misses:
