@@ -35,7 +35,8 @@ bench: $(VENV)/.installed-all
 	$(PY) -m langone.bench
 
 bench-asv: $(VENV)/.installed-test
-	cd asv_benchmarks && ../$(PY) -m asv run --python=same --quick --show-stderr
+	cd asv_benchmarks && ../$(PY) -m asv machine --yes >/dev/null && \
+		../$(PY) -m asv run --python=same --quick --show-stderr
 
 clean:
 	rm -rf $(VENV) .pytest_cache asv_benchmarks/.asv build *.egg-info
