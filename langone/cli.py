@@ -3,6 +3,7 @@
     langone info            devices, usable backends, cache location
     langone bench [--size]  the quick ratio table (LangOne vs numpy vs hand numba)
     langone cache clear     empty the on-disk kernel cache
+    langone lua-export module.py:kernel --signature "f32[:],f32[:],f32" -o kernel.lua
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _cache(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "lua-export":
+        from langone.lua_bridge import cli as lua_cli
+        return lua_cli.main(argv[1:])
     if argv and argv[0] == "bench":
         from langone import bench
         return bench.main(argv[1:])
@@ -42,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("info", help="devices, backends and caches of this machine")
     sub.add_parser("bench", help="quick benchmark ratio table")
+    sub.add_parser("lua-export", help="write a kernel as a standalone LuaJIT module "
+                                      "(langone lua-export module.py:kernel --signature ... -o f.lua)")
     c = sub.add_parser("cache", help="inspect or clear the kernel cache")
     c.add_argument("action", choices=["info", "clear"])
     args = ap.parse_args(argv)

@@ -415,7 +415,7 @@ class _Frontend:
             if isinstance(v, bool):
                 return ir.Const(loc, ir.Weak("b"), v)
             if isinstance(v, int):
-                return ir.Const(loc, ir.Weak("i"), v)
+                return self.int_const(v, e)
             if isinstance(v, float):
                 return ir.Const(loc, ir.Weak("f"), v)
             raise self.err(e, f"{type(v).__name__} constants are not supported in kernels",
@@ -461,6 +461,13 @@ class _Frontend:
         obj = self.resolve(e)
         return self.constant(obj, e)
 
+    def int_const(self, v: int, node: ast.expr) -> ir.Expr:
+        if not -2 ** 63 <= v < 2 ** 63:
+            raise self.err(node, f"integer constant {v} does not fit in int64",
+                           hint="kernels compute with fixed-width integers; use a float "
+                                "(e.g. 1e30) or a smaller value")
+        return ir.Const(self.loc(node), ir.Weak("i"), v)
+
     def constant(self, obj: Any, node: ast.expr) -> ir.Expr:
         loc = self.loc(node)
         if obj is _UNKNOWN:
@@ -470,7 +477,7 @@ class _Frontend:
         if isinstance(obj, bool):
             return ir.Const(loc, ir.Weak("b"), obj)
         if isinstance(obj, int):
-            return ir.Const(loc, ir.Weak("i"), obj)
+            return self.int_const(obj, node)
         if isinstance(obj, float):
             return ir.Const(loc, ir.Weak("f"), obj)
         if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
