@@ -25,7 +25,7 @@ from ..errors import (KernelArgumentError, KernelCompileError, KernelError,
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
-from .signature import arg_key, device_of, host_array, param_type, unwrap
+from .signature import array_of, arg_key, device_of, host_array, param_type, unwrap
 
 _DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
 
@@ -168,7 +168,7 @@ class Kernel:
         if entry is None:
             entry = self._specialize(args, key)
         from ..tensor import creation
-        out = creation.empty(out_shape, dtype=entry.out_dtype)
+        out = creation.empty(out_shape, dtype=entry.out_dtype, device=device_of(args))
         out_view = out._data.reshape(-1) if nd == 1 else out._data
         if events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
@@ -262,7 +262,15 @@ def _ew_arrays(args: tuple, k: "Kernel") -> list:
     the output's shape; an unused tensor argument is passed through untouched.
     """
     used = k._used_names()
-    return [host_array(a) if n in used else None for a, n in zip(args, k.params)]
+    return [array_of(a) if n in used else None for a, n in zip(args, k.params)]
+
+
+def _array_module(arr: Any):
+    """numpy for host arrays, cupy for CUDA ones (imported only when one is seen)."""
+    if isinstance(arr, np.ndarray):
+        return np
+    import importlib
+    return importlib.import_module(type(arr).__module__.partition(".")[0])
 
 
 def _elementwise_signature(sig: tuple, args: tuple, k: "Kernel") -> tuple:
@@ -302,10 +310,11 @@ def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
         elif nd == 1 and arr.shape == out_shape and arr.flags.c_contiguous:
             views.append(arr.reshape(-1))
         elif nd == 1:
-            views.append(np.ascontiguousarray(np.broadcast_to(arr, out_shape)).reshape(-1)
+            xp = _array_module(arr)
+            views.append(xp.ascontiguousarray(xp.broadcast_to(arr, out_shape)).reshape(-1)
                          if out_shape else arr.reshape(1))
         else:
-            views.append(np.broadcast_to(arr, out_shape))
+            views.append(_array_module(arr).broadcast_to(arr, out_shape))
     return views, out_shape, nd
 
 

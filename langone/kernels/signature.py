@@ -47,7 +47,7 @@ def param_type(a: Any, name: str, kernel: str) -> Any:
         return _WEAK[t]
     if isinstance(a, np.generic):
         return _dtype(a.dtype, name, kernel)
-    arr = host_array(a)
+    arr = array_of(a)
     if arr is not None:
         return TensorType(_dtype(arr.dtype, name, kernel), arr.ndim,
                           bool(arr.flags.c_contiguous))
@@ -66,6 +66,15 @@ def _dtype(npd: np.dtype, name: str, kernel: str):
 def unwrap(a: Any) -> Any:
     """What a CPU backend receives: the numpy view of a Tensor, else the value."""
     return a._data if type(a) is _Tensor else a
+
+
+def array_of(a: Any) -> Any:
+    """The array behind a tensor argument on any device (numpy or cupy), else None."""
+    if type(a) is np.ndarray:
+        return a
+    if isinstance(a, _Tensor):
+        return a._data
+    return None
 
 
 def host_array(a: Any) -> np.ndarray | None:

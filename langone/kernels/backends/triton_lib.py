@@ -1,0 +1,334 @@
+"""The vocabulary of generated Triton code: types, literals, and the helper library.
+
+Helpers are ``@triton.jit`` functions emitted into a generated module only when
+its kernels call them. They cover what Triton's operators define differently
+from the kernel IR (Python's floor division, numpy's float ``divmod``, shifts by
+out-of-range amounts, integer powers), bf16 rounding (Triton's interpreter
+truncates), reductions that stay fast in the interpreter, debug bounds checks,
+and transcendentals that use libdevice on a GPU and core math in the
+interpreter (decided by the module's ``_INTERP`` constant at import time).
+
+Example:
+    >>> from langone.dtypes import fp16, int8
+    >>> from langone.kernels.backends import triton_lib
+    >>> triton_lib.tl_type(fp16), triton_lib.pointer_signature(int8)
+    ('tl.float32', '*i8')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...dtypes import DType, fp32
+
+
+# --- types --------------------------------------------------------------------------------
+
+def is_half(t: Any) -> bool:
+    """fp16 and bf16: stored as halves, computed in fp32."""
+    return isinstance(t, DType) and t.is_floating and t.itemsize == 2
+
+
+_TL = {"fp32": "tl.float32", "fp64": "tl.float64", "int8": "tl.int8", "int16": "tl.int16",
+       "int32": "tl.int32", "int64": "tl.int64", "uint8": "tl.uint8", "bool": "tl.int1",
+       "fp16": "tl.float32", "bf16": "tl.float32"}
+STORE_TL = {"fp16": "tl.float16", "bf16": "tl.bfloat16"}
+_SIG = {"fp16": "fp16", "bf16": "bf16", "fp32": "fp32", "fp64": "fp64", "int8": "i8",
+        "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "u1"}
+
+
+def tl_type(t: DType) -> str:
+    """The Triton type a value of logical type ``t`` is computed in."""
+    return _TL[t.name]
+
+
+def compute_numpy(t: DType) -> np.dtype:
+    """numpy dtype of a host-side value of logical type ``t`` (halves compute in fp32)."""
+    return fp32.numpy if is_half(t) else t.numpy
+
+
+def pointer_signature(t: DType) -> str:
+    """Triton's signature string for a pointer to ``t`` elements (``*fp32``)."""
+    return "*" + _SIG[t.name]
+
+
+def scalar_signature(t: DType) -> str:
+    """Host scalars travel as int64 or fp64 (exact for every logical type)."""
+    return "fp64" if t.is_floating else "i64"
+
+
+def literal(value: Any, t: DType) -> str:
+    """Python source of a constant (special floats through module constants)."""
+    if t.is_bool:
+        return "True" if value else "False"
+    if t.is_integer:
+        return str(int(value))
+    v = float(value)
+    if v != v:
+        return "(_INF - _INF)"
+    if math.isinf(v):
+        return "_INF" if v > 0 else "(-_INF)"
+    return repr(v)
+
+
+def identity_literal(op: str, t: DType) -> str:
+    """The reduction identity in ``t``, as the reference defines it."""
+    if op == "sum":
+        return "0"
+    if op == "prod":
+        return "1"
+    if t.is_floating:
+        return "_INF" if op == "min" else "(-_INF)"
+    if t.is_bool:
+        return "True" if op == "min" else "False"
+    info = np.iinfo(t.numpy)
+    return str(info.max if op == "min" else info.min)
+
+
+# --- helper library (emitted into the module when used) --------------------------------------
+
+HELPERS: dict[str, str] = {
+    "div": '''
+@triton.jit
+def _lo_div(a, b):
+    # IEEE division: Triton's fp32 "/" is approximate on NVIDIA GPUs.
+    if a.dtype == tl.float32:
+        return tl.div_rn(a, b)
+    else:
+        return a / b
+''',
+    "floordiv_i": '''
+@triton.jit
+def _lo_floordiv_i(a, b):
+    # Python's a // b (Triton truncates); numpy gives 0 for a // 0.
+    zero = b == 0
+    d = tl.where(zero, 1, b)
+    q = a // d
+    q = tl.where(((a % d) != 0) & ((a < 0) != (d < 0)), q - 1, q)
+    return tl.where(zero, 0, q)
+''',
+    "mod_i": '''
+@triton.jit
+def _lo_mod_i(a, b):
+    # Python's a % b: the sign of the divisor; numpy gives 0 for a % 0.
+    zero = b == 0
+    d = tl.where(zero, 1, b)
+    r = a % d
+    r = tl.where((r != 0) & ((r < 0) != (d < 0)), r + d, r)
+    return tl.where(zero, 0, r)
+''',
+    "divmod_f": '''
+@triton.jit
+def _lo_floordiv_f(a, b):
+    # numpy's npy_divmod: fmod, then move the quotient to the floor.
+    mod = a % b
+    div = _lo_div(a - mod, b)
+    fix = (mod != 0) & ((b < 0) != (mod < 0))
+    div = tl.where(fix, div - 1.0, div)
+    q = tl.floor(div)
+    q = tl.where(div - q > 0.5, q + 1.0, q)
+    q = tl.where(div == 0, 0.0 * _lo_div(a, b), q)
+    return tl.where(b == 0, _lo_div(a, b), q)
+
+
+@triton.jit
+def _lo_mod_f(a, b):
+    mod = a % b
+    fix = (mod != 0) & ((b < 0) != (mod < 0))
+    mod = tl.where(fix, mod + b, mod)
+    return tl.where((mod == 0) & (b == b), tl.where(b < 0, -0.0, 0.0), mod)
+''',
+    "ipow": '''
+@triton.jit
+def _lo_ipow(a, b, BITS: tl.constexpr):
+    # Integer power by squaring, wrapping like numpy; negative exponents act as 0.
+    e = tl.where(b < 0, 0, b) + a * 0
+    base = a + e * 0
+    r = base * 0 + 1
+    for _ in range(BITS):
+        r = tl.where((e & 1) != 0, r * base, r)
+        base = base * base
+        e = e >> 1
+    return r
+''',
+    "shift": '''
+@triton.jit
+def _lo_shl(a, b, BITS: tl.constexpr):
+    bad = (b < 0) | (b >= BITS)
+    return tl.where(bad, 0, a << tl.where(bad, 0, b))
+
+
+@triton.jit
+def _lo_shr(a, b, BITS: tl.constexpr):
+    # Shifting by the width or more fills with the sign, as numpy's reference does.
+    bad = (b < 0) | (b >= BITS)
+    r = a >> tl.where(bad, 0, b)
+    if a.dtype.is_int_unsigned():
+        return tl.where(bad, 0, r)
+    else:
+        return tl.where(bad, tl.where(a < 0, -1, 0), r)
+''',
+    "fpow": '''
+@triton.jit
+def _lo_fpow(a, b):
+    if _INTERP:
+        # The interpreter has no libdevice: exp/log with C pow's special cases.
+        r = tl.exp(b * tl.log(tl.abs(a)))
+        whole = tl.floor(b) == b
+        odd = whole & (tl.floor(b * 0.5) * 2.0 != b)
+        r = tl.where((a < 0) & odd, -r, r)
+        r = tl.where((a < 0) & (whole == 0), (_INF - _INF), r)
+        return tl.where((b == 0) | (a == 1), 1.0, r)
+    else:
+        return libdevice.pow(a, b)
+''',
+    "exp": '''
+@triton.jit
+def _lo_exp(x):
+    if _INTERP:
+        return tl.exp(x)
+    else:
+        return libdevice.exp(x)
+''',
+    "log": '''
+@triton.jit
+def _lo_log(x):
+    if _INTERP:
+        return tl.log(x)
+    else:
+        return libdevice.log(x)
+''',
+    "sin": '''
+@triton.jit
+def _lo_sin(x):
+    if _INTERP:
+        return tl.sin(x)
+    else:
+        return libdevice.sin(x)
+''',
+    "cos": '''
+@triton.jit
+def _lo_cos(x):
+    if _INTERP:
+        return tl.cos(x)
+    else:
+        return libdevice.cos(x)
+''',
+    "tanh": '''
+@triton.jit
+def _lo_tanh(x):
+    if _INTERP:
+        # tanh|x| = (1 - e^-2|x|) / (1 + e^-2|x|): never overflows; abs error ~1 ulp of 1.
+        e = tl.exp(-2.0 * tl.abs(x))
+        t = _lo_div(1.0 - e, 1.0 + e)
+        return tl.where(x < 0, -t, t)
+    else:
+        return libdevice.tanh(x)
+''',
+    "reduce": '''
+# Reductions go through Triton's own combine functions: its interpreter reduces
+# with numpy for those (any other combine function runs once per element, in
+# Python), and Triton's tl.sum/tl.max wrappers are jit code the interpreter
+# cannot call unless TRITON_INTERPRET was set before triton was imported.
+@triton.jit
+def _lo_rsum(x):
+    return tl.reduce(x, 0, tl.standard._sum_combine)
+
+
+@triton.jit
+def _lo_rmax(x):
+    # NaN-propagating for floats (the reference reduces with np.max).
+    m = tl.reduce(x, 0, tl.standard._elementwise_max)
+    if x.dtype.is_floating():
+        m = tl.where(tl.reduce((x != x).to(tl.int32), 0, tl.standard._elementwise_max) > 0,
+                     (_INF - _INF), m)
+    return m
+
+
+@triton.jit
+def _lo_rmin(x):
+    m = tl.reduce(x, 0, tl.standard._elementwise_min)
+    if x.dtype.is_floating():
+        m = tl.where(tl.reduce((x != x).to(tl.int32), 0, tl.standard._elementwise_max) > 0,
+                     (_INF - _INF), m)
+    return m
+
+
+@triton.jit
+def _lo_rprod(x):
+    # The last element of a product scan (the interpreter's numpy fast path).
+    p = tl.associative_scan(x, 0, tl.standard._prod_combine)
+    return _lo_rsum(tl.where(tl.arange(0, x.shape[0]) == x.shape[0] - 1, p, 0))
+
+
+@triton.jit
+def _lo_any(mask):
+    # Whether any lane is set (the condition of lane-divergent loops).
+    return tl.reduce(mask.to(tl.int32), 0, tl.standard._elementwise_max) > 0
+''',
+    "f64_to_f32_odd": '''
+@triton.jit
+def _lo_f64_to_f32_odd(v):
+    # fp64 -> fp32 rounding to odd: a second rounding to fp16/bf16 is then exact,
+    # as numpy's single rounding (a direct conversion may round twice).
+    f = v.to(tl.float32)
+    back = f.to(tl.float64)
+    bits = f.to(tl.int32, bitcast=True)
+    bits = tl.where(tl.abs(back) > tl.abs(v), bits - 1, bits)
+    bits = tl.where(back != v, bits | 1, bits)
+    return bits.to(tl.float32, bitcast=True)
+''',
+    "bf16": '''
+@triton.jit
+def _lo_bf16(x):
+    # fp32 -> the nearest bf16 (ties to even), as fp32. Done on the bits: Triton's
+    # interpreter truncates in .to(tl.bfloat16); GPUs round the same way as this.
+    u = x.to(tl.uint32, bitcast=True)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    r = tl.where(x != x, u | 0x400000, r)
+    return r.to(tl.float32, bitcast=True)
+''',
+    "check": '''
+@triton.jit
+def _lo_check(err, bad, idx, lin, code):
+    # debug=True: record the first out-of-bounds lane (code = access number + 1).
+    if _lo_any(bad):
+        first = _lo_rmin(tl.where(bad, lin, 9223372036854775807))
+        value = _lo_rsum(tl.where(bad & (lin == first), idx, 0))
+        zero = tl.full([], 0, tl.int64)
+        if tl.atomic_cas(err, zero, zero + code) == 0:
+            tl.store(err + 1, value)
+    return bad
+''',
+}
+HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",)}
+
+
+def helper_lines(names: set) -> list[str]:
+    """Source lines of the helpers ``names`` and their dependencies, in a fixed order."""
+    needed = set(names)
+    for h in list(needed):
+        needed.update(HELPER_DEPS.get(h, ()))
+    out: list[str] = []
+    for h in HELPERS:
+        if h in needed:
+            out += HELPERS[h].strip("\n").splitlines() + ["", ""]
+    return out
+
+
+#: The generated module's imports and constants.
+MODULE_HEADER = [
+    "import triton",
+    "import triton.language as tl",
+    "from triton.language.extra import libdevice",
+    "",
+    "# Decided when this module is imported: Triton's interpreter cannot call libdevice.",
+    "_INTERP = tl.constexpr(bool(triton.knobs.runtime.interpret))",
+    "_INF = tl.constexpr(float('inf'))",
+    "# NaN is (_INF - _INF): Triton compares global constexprs across kernels,",
+    "# and a NaN global never equals itself.",
+    "",
+]

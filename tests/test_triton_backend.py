@@ -1,0 +1,663 @@
+"""The Triton backend: semantics vs the numpy reference (Triton's interpreter on
+machines without a GPU), ahead-of-time compilation of the whole kernel corpus for
+sm_80/sm_90 (and AMD gfx942), errors for what Triton cannot express, the autotune
+cache, and GPU tests that run only where CUDA is.
+
+The shared corpus (test_kernel_corpus.py) already runs every corpus kernel on
+this backend; these are the backend's own corner cases.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("triton")
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import langone as lo  # noqa: E402
+from langone.errors import KernelCompileError, KernelIndexError  # noqa: E402
+from langone.kernels import backends  # noqa: E402
+from langone.kernels.backends import triton_aot, triton_gpu, triton_launch  # noqa: E402
+from langone.kernels.backends.triton_autotune import Autotuner, size_class  # noqa: E402
+from langone.kernels.kernel import kernel  # noqa: E402
+
+from kernel_corpus import CASES  # noqa: E402
+
+BF16 = ml_dtypes.bfloat16
+USABLE = "triton" in backends.usable()
+GPU = USABLE and not triton_gpu.BACKEND.interpret
+
+pytestmark = [pytest.mark.skipif(not USABLE, reason="the triton backend is not usable here"),
+              pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")]
+
+
+def both(kern, *args):
+    """Run ``kern`` on the reference and on Triton with copies of ``args``."""
+    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    tr_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return ((ref_args, kern.on("numpy")(*ref_args)), (tr_args, kern.on("triton")(*tr_args)))
+
+
+def assert_same(got, want, rtol=0.0):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    if rtol:
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
+                                   rtol=rtol, atol=1e-30, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def assert_all_same(ref, got, rtol=0.0):
+    (ref_args, ref_res), (tr_args, tr_res) = ref, got
+    for a, b in zip(ref_args, tr_args):
+        if isinstance(a, np.ndarray):
+            assert_same(b, a, rtol)
+    if ref_res is not None:
+        assert_same(tr_res, ref_res, rtol)
+
+
+# --- availability, warning, import laziness -----------------------------------------------
+
+def test_available_in_interpreter_mode_and_warns_once():
+    if GPU:
+        pytest.skip("a GPU is present: no interpreter warning")
+    backend = triton_gpu.TritonBackend()
+    assert backend.available() is None and backend.interpret
+    k = saxpy.stages(2.0, np.ones(3, np.float32), np.ones(3, np.float32),
+                     np.zeros(3, np.float32)).final
+    with pytest.warns(RuntimeWarning, match="no CUDA GPU was found: Triton kernels run in "
+                                            "Triton's interpreter"):
+        backend.compile(k, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backend.compile(k, {})                     # once only
+
+
+def test_import_langone_does_not_import_triton():
+    code = textwrap.dedent("""
+        import sys
+        import langone
+        from langone.kernels.backends import triton_gpu, triton_render
+        assert "triton" not in sys.modules, "import langone loaded triton"
+        assert "torch" not in sys.modules
+        triton_gpu.BACKEND.available()
+        assert "triton" in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_device_pointer_is_what_triton_accepts():
+    from triton.runtime.jit import mangle_type
+    for dt, sig in ((np.float32, "*fp32"), (np.float16, "*fp16"), (BF16, "*bf16"),
+                    (np.int64, "*i64"), (np.uint8, "*u8")):
+        p = triton_launch.DevicePointer(4096, np.dtype(dt))
+        assert p.data_ptr() == 4096 and mangle_type(p) == sig
+
+
+# --- generated source ---------------------------------------------------------------------
+
+@kernel
+def saxpy(a, x, y, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = a * x[i] + y[i]
+
+
+@kernel
+def total(x):
+    acc = 0.0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i]
+    return acc
+
+
+def test_source_shows_spmd_kernel_and_host_program():
+    x = np.ones(8, np.float32)
+    src = saxpy.source("triton", 2.0, x, x, x.copy())
+    assert "@triton.jit" in src and "def k_saxpy_grid0(" in src
+    assert "tl.load(t_x + (v_i), mask=_gm, other=0)" in src
+    assert "tl.store(t_out + (v_i)," in src and "mask=_gm)" in src
+    assert "0: launch  k_saxpy_grid0 over grid(x.shape[0])" in src
+    src = total.source("triton", x)
+    assert "0: host    acc: fp32 = 0.0" in src
+    assert "combine sum(acc) from per-program partials" in src
+    assert "_lo_rsum(_acc_acc)" in src and "2: host    return acc" in src
+
+
+def test_source_is_the_same_text_for_gpu_and_interpreter():
+    # The module decides libdevice vs core math at import (_INTERP), not at render time.
+    src = lo.kernel(math_kernel).source("triton", np.ones(4, np.float32), np.ones(4, np.float32))
+    assert "_INTERP = tl.constexpr(bool(triton.knobs.runtime.interpret))" in src
+    assert "libdevice.tanh(x)" in src and "libdevice.exp(x)" in src
+
+
+# --- semantics vs the reference -----------------------------------------------------------
+
+def math_kernel(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = lo.tanh(x[i]) + lo.exp(x[i] * 0.1) + lo.log(abs(x[i]) + 1) + \
+            lo.sin(x[i]) * lo.cos(x[i]) + lo.sigmoid(x[i]) + lo.erf(x[i]) + lo.sqrt(abs(x[i]))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+def test_math_matches_reference(dt):
+    k = lo.kernel(math_kernel)
+    x = np.random.default_rng(0).uniform(-5, 5, 300).astype(dt)
+    x[:4] = [0.0, -0.0, 1e-6, -30.0]
+    ref, got = both(k, x, np.zeros_like(x))
+    assert_all_same(ref, got, rtol={np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-13}[dt])
+
+
+@kernel
+def int_ops(a, b, out_q, out_m, out_s, out_r, out_p):
+    for i in lo.grid(a.shape[0]):
+        out_q[i] = a[i] // b[i]
+        out_m[i] = a[i] % b[i]
+        out_s[i] = a[i] << b[i]
+        out_r[i] = a[i] >> b[i]
+        out_p[i] = a[i] ** b[i]
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.int16, np.int32, np.int64, np.uint8])
+def test_integer_semantics_match_reference(dt):
+    info = np.iinfo(dt)
+    rng = np.random.default_rng(1)
+    a = rng.integers(info.min, int(info.max) + 1, 400, dtype=np.int64).astype(dt)
+    b = rng.integers(max(info.min, -70), min(info.max, 70) + 1, 400, dtype=np.int64).astype(dt)
+    b[:8] = 0                                  # x // 0 and x % 0 are 0, as in numpy
+    outs = [np.zeros(400, dt) for _ in range(5)]
+    ref, got = both(int_ops, a, b, *outs)
+    assert_all_same(ref, got)
+
+
+@kernel
+def float_divmod(a, b, q, m):
+    for i in lo.grid(a.shape[0]):
+        q[i] = a[i] // b[i]
+        m[i] = a[i] % b[i]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_float_floordiv_mod_follow_numpy(dt):
+    a = np.array([7, -7, 7, -7, 0.0, -0.0, 5.5, np.inf, np.nan, 3, 1e30, -1e-30], dt)
+    b = np.array([2, 2, -2, -2, 3, -3, 0.0, 2, 2, np.inf, 7, 3], dt)
+    ref, got = both(float_divmod, a, b, np.zeros_like(a), np.zeros_like(a))
+    for x, y in zip(ref[0][2:], got[0][2:]):
+        np.testing.assert_array_equal(y, x)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(x))   # signed zeros too
+
+
+@kernel
+def casts(x, i8, u8, b, h, bf):
+    for i in lo.grid(x.shape[0]):
+        i8[i] = lo.int8(x[i])
+        u8[i] = lo.uint8(x[i])
+        b[i] = bool(x[i])
+        h[i] = lo.fp16(x[i] * 1.0001)
+        bf[i] = lo.bf16(x[i]) * 3
+
+
+def test_casts_wrap_truncate_and_round_like_numpy():
+    x = np.array([0.0, 0.9, -0.9, 1.5, -1.5, 127.9, 200.0, -200.0, 300.5, 65504.0, 1e-8, 7.0],
+                 np.float64)
+    outs = [np.zeros(12, d) for d in (np.int8, np.uint8, np.bool_, np.float16, BF16)]
+    ref, got = both(casts, x, *outs)
+    assert_all_same(ref, got)
+
+
+@kernel
+def halves(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * 3 + x[i] / 7
+
+
+@pytest.mark.parametrize("dt", [np.float16, BF16])
+def test_half_loads_compute_in_fp32_and_round_on_store(dt):
+    x = np.random.default_rng(2).standard_normal(500).astype(dt)
+    ref, got = both(halves, x, np.zeros_like(x))
+    assert_all_same(ref, got)
+
+
+@kernel
+def reductions(x):
+    s = 0.0
+    p = 1.0
+    hi = -lo.inf
+    lo_ = lo.inf
+    for i in lo.grid(x.shape[0]):
+        s += x[i]
+        p *= 1.0 + x[i] * 1e-3
+        hi = max(hi, x[i])
+        lo_ = min(lo_, x[i])
+    return s + p + hi - lo_
+
+
+@kernel
+def int_reductions(x):
+    s = 0
+    m = 0
+    for i in lo.grid(x.shape[0]):
+        s += x[i]
+        m = max(m, x[i])
+    return s * 1000 + m
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 1000, 40_000])
+def test_reductions_on_empty_tiny_and_multi_program_grids(n, monkeypatch):
+    monkeypatch.setattr(triton_launch, "INTERP_MAX_BLOCK", 1024)   # several programs
+    x = np.random.default_rng(3).standard_normal(n).astype(np.float32)
+    (_, want), (_, got) = both(reductions, x)
+    assert_same(got, want, rtol=1e-5)
+    xi = np.random.default_rng(3).integers(-100, 100, n).astype(np.int8)
+    (_, want), (_, got) = both(int_reductions, xi)
+    assert_same(got, want)
+
+
+@kernel
+def nan_max(x):
+    m = -lo.inf
+    for i in lo.grid(x.shape[0]):
+        m = max(m, x[i])
+    return m
+
+
+def test_nan_propagation_in_reductions(monkeypatch):
+    monkeypatch.setattr(triton_launch, "INTERP_MAX_BLOCK", 1024)
+    x = np.arange(5000, dtype=np.float32)
+    x[1234] = np.nan
+    (_, want), (_, got) = both(nan_max, x)
+    assert np.array_equal(got, want, equal_nan=True)
+    x[1234] = 7
+    (_, want), (_, got) = both(nan_max, x)
+    assert got == want == 4999
+
+
+@kernel
+def divergent_loops(n, out, out2):
+    for i in lo.grid(n.shape[0]):
+        s = 0
+        for k in range(n[i]):              # a different trip count in every lane
+            if k % 3 == 1:
+                continue
+            s += k
+            if s > 40:
+                break
+        j = 0
+        while j * j < n[i]:
+            j += 1
+        out[i] = s
+        out2[i] = j + k
+
+
+def test_lane_divergent_loops_break_continue_match_reference():
+    n = np.array([0, 1, 2, 5, 9, 17, 30, 3, 0, 12], np.int64)
+    ref, got = both(divergent_loops, n, np.zeros(10, np.int64), np.full(10, -1, np.int64))
+    assert_all_same(ref, got)
+
+
+@kernel
+def nested_same_var(x, out):
+    for i in lo.grid(x.shape[0]):
+        t = 0.0
+        for c in range(3):
+            for c in range(c, 5, 2):
+                t += x[i] * c
+        out[i] = t + c
+
+
+@kernel
+def step_from_data(x, step, out):
+    for i in lo.grid(x.shape[0]):
+        t = 0.0
+        for c in range(x.shape[0] - 1, -1, step[i]):
+            t += x[c]
+        out[i] = t
+
+
+def test_loop_variables_and_runtime_steps_match_reference():
+    x = np.arange(7, dtype=np.float32)
+    assert_all_same(*both(nested_same_var, x, np.zeros(7, np.float32)))
+    step = np.array([-1, -2, -3, -7, -1, -2, -9], np.int64)
+    assert_all_same(*both(step_from_data, x, step, np.zeros(7, np.float32)), rtol=1e-6)
+
+
+@kernel
+def host_code_with_tensors(x, out, k):
+    s = 0.0
+    for i in range(x.shape[0]):            # a sequential scan outside any grid
+        s += x[i]
+        out[i] = s
+    n = x.shape[0]
+    for i in lo.grid(n):
+        out[i] = out[i] / s + k
+    return x[n - 1] * 2 + s
+
+
+def test_serial_segments_write_scalars_back_and_return_loads():
+    x = np.random.default_rng(4).standard_normal(50).astype(np.float32)
+    ref, got = both(host_code_with_tensors, x, np.zeros(50, np.float32), 3)
+    assert_all_same(ref, got, rtol=1e-6)
+    src = host_code_with_tensors.source("triton", x, np.zeros(50, np.float32), 3)
+    assert "k_host_code_with_tensors_serial0" in src and "read back i, s" in src
+
+
+@kernel
+def scalar_kinds(x, out, flag, k8, f32, big):
+    for i in lo.grid(x.shape[0]):
+        v = x[i] * f32 + k8
+        if flag:
+            v = -v
+        out[i] = v + big
+
+
+def test_scalar_params_keep_their_types():
+    x = np.arange(5, dtype=np.float32)
+    args = (x, np.zeros(5, np.float32), True, np.int8(-3), np.float32(0.1), 2 ** 40)
+    assert_all_same(*both(scalar_kinds, *args))
+
+
+@kernel
+def strided(x, out):
+    for i, j, k in lo.grid(x.shape[0], x.shape[1], x.shape[2]):
+        out[i, j, k] = x[i, j, k] * 2 + i - j * k
+
+
+def test_negative_and_broadcast_strides():
+    base = np.random.default_rng(5).standard_normal((6, 7, 8)).astype(np.float32)
+    views = [base[::-1, :, ::-2], base[:, ::3, :], np.broadcast_to(base[:1, :1, :], (4, 5, 8))]
+    for v in views:
+        out = np.zeros(v.shape, np.float32)[::-1]              # a negative-stride output too
+        assert_all_same(*both(strided, v, out))
+
+
+@kernel
+def short_circuit(x, out):
+    for i in lo.grid(x.shape[0]):
+        ok = i + 1 < x.shape[0] and x[i + 1] > 0 or i == 0
+        out[i] = x[i + 1] if i + 1 < x.shape[0] and not ok else -1.0
+
+
+def test_short_circuit_and_select_guard_out_of_bounds_loads():
+    x = np.random.default_rng(6).standard_normal(64).astype(np.float32)
+    assert_all_same(*both(kernel(short_circuit.__wrapped__, debug=True), x,
+                          np.zeros(64, np.float32)))
+
+
+@kernel
+def uniform_conditions(x, out, n):
+    flag = n > 3
+    limit = 0.5 if flag else -0.5
+    for i in lo.grid(x.shape[0]):
+        big = x[i] > limit
+        if flag and big:
+            out[i] = 1.0
+        elif not flag or i == 2:
+            out[i] = 2.0
+        keep = big or flag
+        if keep != big:
+            out[i] = out[i] + 10.0
+    return limit * n
+
+
+@kernel(fastmath=True, cache=False)
+def host_only(t, h):
+    acc = 1
+    k = 0
+    while k < t.shape[0]:                    # shapes only: no device kernel at all
+        acc = acc * 3 % 1000003
+        k += 1
+    return acc + h
+
+
+def test_uniform_boolean_conditions_and_host_only_kernels():
+    x = np.random.default_rng(8).standard_normal(40).astype(np.float32)
+    for n in (2, 7):
+        assert_all_same(*both(uniform_conditions, x, np.zeros(40, np.float32), n))
+    t = np.zeros(50, np.int8)
+    assert_all_same(*both(host_only, t, np.int16(4)))
+    assert "@triton.jit" not in host_only.source("triton", t, np.int16(4))
+
+
+# --- atomics ------------------------------------------------------------------------------
+
+@kernel
+def histogram(values, counts, weights):
+    for i in lo.grid(values.shape[0]):
+        lo.atomic_add(counts, values[i], 1)
+        lo.atomic_add(weights, values[i], 0.25)
+
+
+@pytest.mark.parametrize("wdt", [np.float32, np.float16, np.float64])
+def test_atomic_add_histogram(wdt):
+    values = np.random.default_rng(7).integers(0, 16, 20_000).astype(np.int64)
+    ref, got = both(histogram, values, np.zeros(16, np.int64), np.zeros(16, wdt))
+    assert_all_same(ref, got)               # fp16 accumulates through an fp32 shadow
+
+
+@kernel
+def byte_histogram(values, counts):
+    for i in lo.grid(values.shape[0]):
+        lo.atomic_add(counts, values[i], 1)
+
+
+def test_atomic_add_into_int8_is_a_compile_error_at_the_users_line():
+    line = byte_histogram.__wrapped__.__code__.co_firstlineno + 3
+    with pytest.raises(KernelCompileError,
+                       match=rf"(?s)test_triton_backend.py:{line}:\d+: in kernel "
+                             r"'byte_histogram': the Triton backend cannot lo.atomic_add into "
+                             r"'counts', a int8 tensor.*\^\nhint: accumulate into an int32"):
+        byte_histogram.on("triton")(np.zeros(4, np.int64), np.zeros(4, np.int8))
+    counts = np.zeros(4, np.int8)               # outside a grid it is a plain add
+    serial_bytes.on("triton")(np.array([1, 1, 3], np.int64), counts)
+    assert counts.tolist() == [0, 2, 0, 1]
+
+
+@kernel
+def serial_bytes(values, counts):
+    for i in range(values.shape[0]):
+        lo.atomic_add(counts, values[i], 1)
+
+
+# --- debug bounds checks ------------------------------------------------------------------
+
+@kernel(debug=True)
+def shifted_copy(x, out, k):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[i + k]
+
+
+def test_debug_bounds_error_names_file_line_and_axis():
+    x = np.arange(10, dtype=np.float32)
+    out = np.zeros(8, np.float32)
+    shifted_copy.on("triton")(x, out, 2)
+    np.testing.assert_array_equal(out, x[2:])
+    line = shifted_copy.__wrapped__.__code__.co_firstlineno + 3
+    with pytest.raises(KernelIndexError, match=rf"test_triton_backend.py:{line}: index 10 is "
+                                               r"out of bounds for axis 0 of 'x' with size 10"
+                                               r" \(in kernel 'shifted_copy'\)"):
+        shifted_copy.on("triton")(x, out, 3)
+    with pytest.raises(IndexError, match="index -1 is out of bounds"):
+        shifted_copy.on("triton")(x, out, -1)
+
+
+# --- property test ------------------------------------------------------------------------
+
+@kernel
+def mixed(a, b, out):
+    for i in lo.grid(a.shape[0]):
+        v = a[i]
+        w = b[i]
+        if v > w:
+            out[i] = lo.where(w != 0, v // w, v) + (v % 5) - (w << 2)
+        else:
+            out[i] = min(v, w) * 3 - max(v, 2) + abs(w)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from([np.int8, np.int32, np.int64, np.uint8]),
+       st.integers(0, 300), st.integers(0, 2 ** 32 - 1))
+def test_random_integer_programs_match_reference(dt, n, seed):
+    info = np.iinfo(dt)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(info.min, int(info.max) + 1, n, dtype=np.int64).astype(dt)
+    b = rng.integers(max(info.min, -9), min(info.max, 9) + 1, n, dtype=np.int64).astype(dt)
+    assert_all_same(*both(mixed, a, b, np.zeros(n, dt)))
+
+
+# --- ahead-of-time compilation for real GPUs ----------------------------------------------
+
+def _corpus_program(case):
+    args = case.make(np.random.default_rng(0))
+    return case.kernel.stages(*args).final
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_compiles_ahead_of_time_for_sm80_and_sm90(case):
+    compiled = triton_aot.compile_kernel(_corpus_program(case),
+                                         targets=(triton_aot.SM80, triton_aot.SM90))
+    assert compiled and {c.target for c in compiled} == {"sm_80", "sm_90"}
+    for c in compiled:
+        assert c.binary, f"{c.kernel} has no cubin for {c.target}"
+        assert f".target {c.target}" in c.asm["ptx"]
+
+
+@pytest.mark.skipif(not triton_aot.target_supported(triton_aot.GFX942),
+                    reason="this Triton wheel has no AMD backend")
+@pytest.mark.parametrize("name", ["saxpy", "softmax_rows", "collatz_while_break", "dot",
+                                  "atomic_histogram", "bf16_and_fp16_storage"])
+def test_kernels_compile_ahead_of_time_for_amd_gfx942(name):
+    case = next(c for c in CASES if c.name == name)
+    (c,) = [c for c in triton_aot.compile_kernel(_corpus_program(case),
+                                                  targets=(triton_aot.GFX942,))
+            if c.kernel.endswith("0")][:1]
+    assert c.binary and "amdgcn" in c.asm
+
+
+OWN_KERNELS = [
+    (shifted_copy, lambda: (np.arange(10, dtype=np.float32), np.zeros(8, np.float32), 2)),
+    (divergent_loops, lambda: (np.arange(5), np.zeros(5, np.int64), np.zeros(5, np.int64))),
+    (host_code_with_tensors, lambda: (np.ones(4, np.float32), np.ones(4, np.float32), 3)),
+    (histogram, lambda: (np.zeros(4, np.int64), np.zeros(16, np.int64), np.zeros(16, np.float16))),
+    (casts, lambda: (np.zeros(3), np.zeros(3, np.int8), np.zeros(3, np.uint8),
+                     np.zeros(3, np.bool_), np.zeros(3, np.float16), np.zeros(3, BF16))),
+    (int_ops, lambda: tuple(np.zeros(4, np.int16) for _ in range(7))),
+    (float_divmod, lambda: tuple(np.zeros(4) for _ in range(4))),
+    (uniform_conditions, lambda: (np.ones(4, np.float32), np.ones(4, np.float32), 3)),
+    (short_circuit, lambda: (np.ones(4, np.float32), np.ones(4, np.float32))),
+    (reductions, lambda: (np.ones(4, np.float32),)),
+    (strided, lambda: (np.zeros((2, 3, 4), np.float32)[::-1], np.zeros((2, 3, 4), np.float32))),
+    (step_from_data, lambda: (np.ones(4, np.float32), np.ones(4, np.int64),
+                              np.ones(4, np.float32))),
+    (nested_same_var, lambda: (np.ones(4, np.float32), np.ones(4, np.float32))),
+    (scalar_kinds, lambda: (np.ones(4, np.float32), np.ones(4, np.float32), True, np.int8(3),
+                            np.float32(1), 5)),
+    (mixed, lambda: (np.zeros(3, np.uint8),) * 3),
+]
+
+
+@pytest.mark.parametrize("kern, make", OWN_KERNELS, ids=lambda v: getattr(v, "__name__", ""))
+def test_own_kernels_compile_ahead_of_time_with_bounds_checks(kern, make):
+    # The interpreter is Python: it cannot see what only the compiler checks (the
+    # types of loop-carried values, typed atomics). Compiling catches those.
+    compiled = triton_aot.compile_kernel(kern.stages(*make()).final, targets=(triton_aot.SM80,),
+                                         options={"debug": True})
+    assert compiled and all(c.binary for c in compiled)
+
+
+def test_aot_compile_error_points_at_the_users_line():
+    case = next(c for c in CASES if c.name == "softmax_rows")
+    program = triton_gpu.BACKEND.program(_corpus_program(case), {})
+    store_line = next(i + 1 for i, text in enumerate(program.source.splitlines())
+                      if "tl.store(t_out" in text)
+
+    class Boom(Exception):
+        lineno = store_line
+    err = triton_aot._user_error(program, Boom("type mismatch"), triton_aot.SM80)
+    assert isinstance(err, KernelCompileError) and err.lineno is not None
+    assert "kernel_corpus.py" in err.filename and "out[r, c]" in err.source_line
+    assert "Triton cannot compile this kernel for sm_80: type mismatch" in str(err)
+
+
+# --- autotune cache -----------------------------------------------------------------------
+
+def test_autotuner_picks_fastest_and_persists(tmp_path):
+    path = tmp_path / "autotune.json"
+    calls = []
+
+    def trial(cfg):
+        calls.append(cfg)
+        if cfg["BLOCK"] == 2048:
+            raise RuntimeError("out of resources")
+        return abs(cfg["BLOCK"] - 512) + cfg["num_warps"]
+    tuner = Autotuner(path)
+    best = tuner.choose("k|sig|H100|7", trial)
+    assert (best["BLOCK"], best["num_warps"]) == (512, 4)
+    assert tuner.choose("k|sig|H100|7", trial) is best and len(calls) == len(tuner.candidates)
+    again = Autotuner(path)                           # a new process reads the file
+    assert again.choose("k|sig|H100|7", lambda cfg: pytest.fail("re-tuned"))["BLOCK"] == 512
+    assert json.loads(path.read_text())["k|sig|H100|7"]["num_warps"] == 4
+
+
+def test_autotuner_survives_a_damaged_file_and_reports_total_failure(tmp_path):
+    path = tmp_path / "autotune.json"
+    path.write_text("{not json")
+    tuner = Autotuner(path)
+    assert tuner.choose("a", lambda cfg: cfg["BLOCK"])["BLOCK"] == 128
+    assert "a" in json.loads(path.read_text())
+    with pytest.raises(RuntimeError, match="every autotuning configuration failed"):
+        tuner.choose("b", lambda cfg: 1 / 0)
+    assert size_class(1000) == size_class(1023) != size_class(1 << 20)
+
+
+# --- GPU (skipped without CUDA) -----------------------------------------------------------
+
+gpu = pytest.mark.skipif(not GPU, reason="needs a CUDA GPU")
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_on_cuda_tensors(case):
+    import copy
+    args = case.make(np.random.default_rng(0))
+    ref = copy.deepcopy(args)
+    want = case.kernel.on("numpy")(*ref)
+    if case.kernel._untyped()[0].kind == "elementwise":
+        pytest.skip("elementwise kernels take host arrays here (kernel.py allocates on cpu)")
+    dev = [lo.tensor(a, device="cuda") if isinstance(a, np.ndarray) and a.dtype != BF16
+           else a for a in args]
+    got = case.kernel.on("triton")(*dev)
+    for a, r in zip(dev, ref):
+        if hasattr(a, "numpy"):
+            np.testing.assert_allclose(a.numpy().astype(np.float64), r.astype(np.float64),
+                                       rtol=case.rtol, atol=case.atol)
+    if want is not None:
+        np.testing.assert_allclose(np.float64(got), np.float64(want), rtol=case.rtol,
+                                   atol=case.atol)
+
+
+@gpu
+@pytest.mark.gpu
+def test_gpu_launch_is_timed_with_cuda_events_and_tuned_once(tmp_path, monkeypatch):
+    from langone import events
+    monkeypatch.setenv("LANGONE_CACHE_DIR", str(tmp_path))
+    seen = []
+    off = events.subscribe("launch", lambda ev: seen.append(ev.data))
+    try:
+        x = lo.tensor(np.ones(1 << 20, np.float32), device="cuda")
+        out = lo.empty_like(x)
+        saxpy.on("triton")(2.0, x, x, out)
+    finally:
+        off()
+    assert any(d.get("gpu_ms", 0) > 0 for d in seen)
+    np.testing.assert_array_equal(out.numpy(), 3.0)
