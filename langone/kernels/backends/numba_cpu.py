@@ -12,6 +12,14 @@ comparison of the largest tensor argument's size with
 :data:`PARALLEL_THRESHOLD`. Kernels with ``lo.atomic_add`` always run serially
 (numba's ``prange`` has no atomics); ``debug=True`` kernels too.
 
+AOT tier (:mod:`langone.kernels.aot`): a new process pays ~0.5 s to import
+numba and load even a cached function. So once a signature is JIT-built, its
+serial function is compiled ahead of time in the background into an extension
+module in the cache; ``compile`` looks for that extension *before* importing
+the generated module, and when it exists the launcher runs it for launches
+below the threshold and imports numba only for the first parallel launch.
+Rendering and the cache key never import numba.
+
 Threads: this module is imported on first use of the backend and, before
 numba loads, defaults ``NUMBA_THREADING_LAYER_PRIORITY`` to OpenMP first and
 ``OMP_WAIT_POLICY`` to ``PASSIVE``: idle OpenMP workers that spin take the
@@ -36,9 +44,12 @@ import os
 os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 
-from .. import cache, ir  # noqa: E402
+from .. import aot, cache, ir  # noqa: E402
 from . import numba_render  # noqa: E402
 from .numba_render import is_half  # noqa: E402
 
@@ -84,10 +95,10 @@ class NumbaBackend:
     devices = ("cpu",)
 
     def available(self) -> str | None:
-        try:
-            import numba  # noqa: F401
-        except ImportError as exc:
-            return f"numba is not installed ({exc}); pip install numba"
+        # Looked up, not imported: a kernel whose AOT module is built never
+        # needs numba, and importing it costs a new process ~0.2 s.
+        if importlib.util.find_spec("numba") is None:
+            return "numba is not installed; pip install numba"
         return None
 
     def render(self, kernel: ir.Kernel, options: dict) -> str:
@@ -95,20 +106,47 @@ class NumbaBackend:
         return numba_render.render_module(kernel, options, cache=cache.enabled(options))
 
     def compile(self, kernel: ir.Kernel, options: dict):
-        """A launcher ``fn(args) -> result`` for the typed kernel."""
-        persistent = cache.enabled(options)
-        source = numba_render.render_module(kernel, options, cache=persistent)
-        extra = ""
-        if options.get("debug"):         # messages carry positions: key on them too
-            extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
-                          if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
-        key = cache.cache_key(self.name, ir.ir_hash(kernel), options, source, extra)
-        mod = cache.load_module(self.name, kernel.name, key, source, persistent=persistent)
-        serial_name, parallel_name = numba_render.function_names(kernel)
-        serial, parallel = getattr(mod, serial_name), getattr(mod, parallel_name)
-        for dispatcher in (serial, parallel):
-            _tolerate_corrupt_numba_cache(dispatcher)
+        """A launcher ``fn(args) -> result`` for the typed kernel.
+
+        With an AOT module built (:mod:`langone.kernels.aot`) the launcher runs
+        it and numba is imported only for the first parallel launch; else the
+        JIT module is loaded and an AOT build is queued in the background.
+        """
+        source, key = module_key(kernel, options)
+        use_aot = aot.enabled(options) and aot.unsupported(kernel, options) is None
+
+        def load_jit():
+            mod = cache.load_module(self.name, kernel.name, key, source,
+                                    persistent=cache.enabled(options))
+            serial_name, parallel_name = numba_render.function_names(kernel)
+            serial, parallel = getattr(mod, serial_name), getattr(mod, parallel_name)
+            for dispatcher in (serial, parallel):
+                _tolerate_corrupt_numba_cache(dispatcher)
+            return mod, serial, parallel
+
+        if use_aot:
+            fast = aot.load(kernel.name, key)
+            if fast is not None:
+                parallel = None
+                if numba_render.has_parallel_variant(kernel, options):
+                    parallel = aot.lazy(lambda: load_jit()[2])
+                return make_launcher(kernel, fast, parallel)
+        mod, serial, parallel = load_jit()
+        if use_aot:
+            path = Path(mod.__file__)
+            if path.parent == cache.backend_dir(self.name):     # not a private temp dir
+                aot.schedule(aot.request(kernel, options, key, path))
         return make_launcher(kernel, serial, parallel)
+
+
+def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
+    """The generated module's source and its cache key (imports no numba)."""
+    source = numba_render.render_module(kernel, options, cache=cache.enabled(options))
+    extra = ""
+    if options.get("debug"):         # messages carry positions: key on them too
+        extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
+                      if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
+    return source, cache.cache_key("numba", ir.ir_hash(kernel), options, source, extra)
 
 
 def _tolerate_corrupt_numba_cache(dispatcher) -> None:

@@ -249,17 +249,17 @@ class Interpreter:
                 self.env[v] = coord.astype(np.int64)
             for r in g.reductions:
                 t = self.local_types[r.var]
-                self.env[r.var] = np.full(self.n, _identity(r.op, t), compute_np(t))
+                self.env[r.var] = np.full(self.n, reduction_identity(r.op, t), compute_np(t))
             self.block(g.body, np.ones(self.n, bool))
             for r in g.reductions:
-                partials[r.var].append(_reduce(r.op, self.env[r.var]))
+                partials[r.var].append(reduce_lanes(r.op, self.env[r.var]))
         self.env, self.n = outer_env, outer_n
         for r in g.reductions:
             t = self.local_types[r.var]
-            vals = np.asarray(partials[r.var] or [_identity(r.op, t)], compute_np(t))
-            total_v = _reduce(r.op, vals)
+            vals = np.asarray(partials[r.var] or [reduction_identity(r.op, t)], compute_np(t))
+            total_v = reduce_lanes(r.op, vals)
             init = self.env[r.var]
-            self.env[r.var] = _combine(r.op, init, np.asarray([total_v], compute_np(t)))
+            self.env[r.var] = combine(r.op, init, np.asarray([total_v], compute_np(t)))
 
     # -- expressions ------------------------------------------------------------
     def expr(self, e: ir.Expr, m) -> np.ndarray:
@@ -326,7 +326,7 @@ class Interpreter:
         return np.asarray([self.tensors[e.tensor].shape[e.axis]], np.int64)
 
 
-def _identity(op: str, t: DType):
+def reduction_identity(op: str, t: DType):
     if op == "sum":
         return 0
     if op == "prod":
@@ -339,11 +339,11 @@ def _identity(op: str, t: DType):
     return info.max if op == "min" else info.min
 
 
-def _reduce(op: str, v: np.ndarray):
+def reduce_lanes(op: str, v: np.ndarray):
     return {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max}[op](v)
 
 
-def _combine(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def combine(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if op == "sum":
         return (a + b).astype(a.dtype)
     if op == "prod":

@@ -318,8 +318,8 @@ class Launcher:
             self.raise_index_error(dk, err, interp)
         for var, op, t, buf in parts:
             partials = np.asarray(self.arrays.host(buf)[:programs]).astype(compute_numpy(t))
-            total_v = numpy_ref._reduce(op, partials)
-            interp.env[var] = numpy_ref._combine(op, interp.env[var],
+            total_v = numpy_ref.reduce_lanes(op, partials)
+            interp.env[var] = numpy_ref.combine(op, interp.env[var],
                                                  np.asarray([total_v], compute_numpy(t)))
 
     def programs(self, total: int, cfg: dict) -> int:
