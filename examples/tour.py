@@ -88,6 +88,13 @@ def tour_kernels() -> None:
     ref = out.numpy().copy()
     saxpy.on("numpy")(2.0, x, y, out)
     print("saxpy numba == numpy reference:", np.allclose(ref, out.numpy()))
+    xs, ys, outs = x[:4096], y[:4096], out[:4096]
+    for name in ("lua", "triton"):
+        if name in lo.backends():
+            saxpy.on(name)(2.0, xs, ys, outs)
+            print(f"saxpy on {name:6} == reference:", np.allclose(ref[:4096], outs.numpy()))
+    print("\nLuaJIT source (first lines):")
+    print("\n".join(saxpy.source("lua").splitlines()[:12]))
     g = gelu(x)
     print("gelu(x) ->", g.dtype, g.shape, "  dot(x, y) =", float(dot(x, y)))
     t_k = best(lambda: gelu(x))
