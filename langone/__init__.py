@@ -46,7 +46,8 @@ def _lazy(module: str, *names: str) -> None:
         _LAZY[n] = module
 
 
-_lazy("langone.tensor.devices", "Device", "device", "devices", "cpu")
+_lazy("langone.tensor.devices", "Device", "device", "cpu")
+_lazy("langone.infer", "infer", "load_model")
 _lazy("langone.tensor.memory", "MemoryPoolConfig", "MemoryPoolStats", "get_pool",
       "GPUMemoryManager", "parse_size")
 _lazy("langone.kernels.kernel", "kernel", "Kernel")
@@ -57,6 +58,20 @@ _SUBMODULES = {"memory": "langone.tensor.memory",
                "lua_bridge": "langone.lua_bridge", "ternary": "langone.ternary",
                "profiler": "langone.profiler", "dtypes": "langone.dtypes",
                "config": "langone.config"}
+
+
+def devices(refresh: bool = False) -> list:
+    """LangOne's devices (``Device('cpu')``, ``Device('cuda:0')``...), then the
+    OpenVINO inference devices as ``"openvino:CPU"``, ``"openvino:GPU"``... when
+    OpenVINO is installed (it is imported on this first call, not before).
+    """
+    from importlib.util import find_spec
+    from .tensor.devices import devices as _devices
+    found: list = list(_devices(refresh=refresh))
+    if find_spec("openvino") is not None:
+        from .infer import ov_devices
+        found += [f"openvino:{d}" for d in ov_devices()]
+    return found
 
 
 def backends() -> list[str]:
