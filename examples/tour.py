@@ -122,6 +122,31 @@ def tour_errors() -> None:
         print(exc)
 
 
+def tour_inference() -> None:
+    step("6. OpenVINO inference in one call")
+    import tempfile
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((16, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tempfile.mkdtemp() + "/tiny.onnx"
+    onnx.save(model, path)
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    y = lo.infer(path, x)
+    print(f"lo.infer('{path.rsplit('/', 1)[-1]}', x{x.shape}) ->", type(y).__name__, y.shape,
+          " exact:", np.allclose(y.numpy(), np.maximum(x @ w, 0), atol=1e-5))
+    m = lo.load_model(path, device="CPU")
+    t_m = best(lambda: m(x), repeat=200)
+    print(f"m(x) per call: {t_m * 1e6:.1f} us; devices: {lo.devices()}")
+
+
 def main() -> None:
     print(f"LangOne {lo.__version__}: a guided tour")
     tour_dtypes()
@@ -129,6 +154,7 @@ def main() -> None:
     tour_tensor_and_pool()
     tour_kernels()
     tour_errors()
+    tour_inference()
     print("\nDone. Next: `make test`, `langone bench`, and asv_benchmarks/.")
 
 
