@@ -25,9 +25,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -79,6 +77,7 @@ def _private() -> Path:
     """A per-process temporary directory for uncached modules."""
     global _private_dir
     if _private_dir is None:
+        import tempfile
         _private_dir = Path(tempfile.mkdtemp(prefix="langone-kernels-"))
     return _private_dir
 
@@ -98,7 +97,7 @@ def load_module(backend: str, stem: str, key: str, source: str, *,
         mod = _loaded.get(key)
         if mod is not None:
             return mod
-        modname = f"langone_kcache_{backend}_{stem}_{key}"
+        modname = module_name(backend, stem, key)
         directory = backend_dir(backend) if persistent else _private()
         try:
             path = _ensure_file(directory, f"{modname}.py", source)
@@ -114,6 +113,21 @@ def load_module(backend: str, stem: str, key: str, source: str, *,
         return mod
 
 
+def module_name(backend: str, stem: str, key: str) -> str:
+    """The import name (and file stem) of a generated module."""
+    return f"langone_kcache_{backend}_{stem}_{key}"
+
+
+def write_module(backend: str, stem: str, key: str, source: str) -> Path:
+    """Write the module for ``source`` into the cache (if missing or stale), not importing it.
+
+    Returns its path. Raises OSError when the cache directory cannot be written.
+    """
+    with _lock:
+        return _ensure_file(backend_dir(backend), f"{module_name(backend, stem, key)}.py",
+                            source)
+
+
 def _ensure_file(directory: Path, name: str, source: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -123,6 +137,7 @@ def _ensure_file(directory: Path, name: str, source: str) -> Path:
         _remove_entry(path)                  # garbage or a stale write: start over
     except (OSError, UnicodeDecodeError, ValueError):
         pass
+    import tempfile
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
     try:
         with os.fdopen(fd, "w") as f:
@@ -186,6 +201,7 @@ def clear(backend: str = "numba") -> int:
     Returns the number of generated modules removed. Kernels already loaded in
     this process keep working; new processes recompile.
     """
+    import shutil
     d = backend_dir(backend)
     n = len(list(d.glob("*.py"))) if d.is_dir() else 0
     shutil.rmtree(d, ignore_errors=True)
