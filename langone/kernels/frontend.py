@@ -589,7 +589,7 @@ class _Frontend:
                 isinstance(base.value, ast.Name) and base.value.id in self.params:
             k = e.slice
             if isinstance(k, ast.UnaryOp) and isinstance(k.op, ast.USub) and \
-                    isinstance(k.operand, ast.Constant):
+                    isinstance(k.operand, ast.Constant) and type(k.operand.value) is int:
                 kv = -k.operand.value
             elif isinstance(k, ast.Constant):
                 kv = k.value

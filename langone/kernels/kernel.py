@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import events
-from ..errors import (KernelArgumentError, KernelCompileError, KernelError,
+from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileError, KernelError,
                       ResultMismatch)
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
@@ -117,12 +117,14 @@ class Kernel:
         if self.backend is not None:
             return self.backend
         dev = device_of(args).partition(":")[0]
-        usable = backends.usable()
         for name in _DEVICE_BACKENDS.get(dev, ()):
-            if name in usable:
-                return name
+            try:                  # probe only this device's backends, in preference order
+                backends.get(name)
+            except BackendUnavailable:
+                continue
+            return name
         raise KernelError(f"no backend can run kernel {self.__name__!r} on {dev}; "
-                          f"usable backends: {', '.join(usable)}")
+                          f"usable backends: {', '.join(backends.usable())}")
 
     def _signature(self, args: tuple) -> tuple:
         names = self.params
