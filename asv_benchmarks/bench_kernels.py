@@ -1,211 +1,14 @@
-"""LangOne kernels on the numba backend vs numpy and vs the same loop hand-written in numba.
+"""asv: LangOne kernels (numba backend) vs numpy vs the same loop hand-written in numba.
 
-Goals (DESIGN.md section 3): fused elementwise >= 2.5x numpy; saxpy near the
-memory-bandwidth limit; DSL >= 0.95x hand-written numba; reductions and softmax
->= numpy; cached call <= 5 us; first call in a new process with a warm disk
-cache <= 50 ms. ``python asv_benchmarks/bench_kernels.py`` prints the ratios.
+The workloads live in :mod:`langone.bench` (also the quick ``langone bench``).
 """
 
-import json
-import os
-import subprocess
-import sys
+from langone.bench import CASES, case, first_call_ms
 import tempfile
-import textwrap
-import timeit
-
-import numpy as np
-
-import langone as lo
-from langone.kernels.kernel import kernel
-
-N = 10_000_000
-
-
-# --- the LangOne kernels -------------------------------------------------------------------
-
-@kernel
-def saxpy(a, x, y, out):
-    for i in lo.grid(x.shape[0]):
-        out[i] = a * x[i] + y[i]
-
-
-@kernel
-def gelu_exp(x):
-    return 0.5 * x * (1.0 + lo.tanh(0.7978845608 * (x + 0.044715 * x * x * x))) + \
-        lo.exp(-x * x)
-
-
-@kernel
-def total(x):
-    acc = 0.0
-    for i in lo.grid(x.shape[0]):
-        acc += x[i]
-    return acc
-
-
-@kernel
-def dot(x, y):
-    acc = 0.0
-    for i in lo.grid(x.shape[0]):
-        acc += x[i] * y[i]
-    return acc
-
-
-@kernel
-def softmax_rows(x, out):
-    for r in lo.grid(x.shape[0]):
-        m = -lo.inf
-        for c in range(x.shape[1]):
-            m = max(m, x[r, c])
-        s = 0.0
-        for c in range(x.shape[1]):
-            e = lo.exp(x[r, c] - m)
-            out[r, c] = e
-            s += e
-        for c in range(x.shape[1]):
-            out[r, c] = out[r, c] / s
-
-
-@kernel
-def matmul(a, b, out):
-    for i, j in lo.grid(a.shape[0], b.shape[1]):
-        acc = 0.0
-        for k in range(a.shape[1]):
-            acc += a[i, k] * b[k, j]
-        out[i, j] = acc
-
-
-# --- the same loops hand-written in numba (compiled on first use) --------------------------
-
-_HAND = {}
-
-
-def hand(name):
-    """The hand-written numba version of ``name`` (plain numba style: prange, np.*)."""
-    if name in _HAND:
-        return _HAND[name]
-    from numba import njit, prange
-
-    @njit(parallel=True)
-    def saxpy_nb(a, x, y, out):
-        for i in prange(x.shape[0]):
-            out[i] = a * x[i] + y[i]
-
-    @njit(parallel=True)
-    def gelu_exp_nb(x, out):
-        for i in prange(x.shape[0]):
-            v = x[i]
-            out[i] = np.float32(0.5) * v * (np.float32(1.0) + np.tanh(
-                np.float32(0.7978845608) * (v + np.float32(0.044715) * v * v * v))) + \
-                np.exp(-v * v)
-
-    @njit(parallel=True)
-    def total_nb(x):
-        acc = np.float32(0.0)
-        for i in prange(x.shape[0]):
-            acc += x[i]
-        return acc
-
-    @njit(parallel=True)
-    def dot_nb(x, y):
-        acc = np.float32(0.0)
-        for i in prange(x.shape[0]):
-            acc += x[i] * y[i]
-        return acc
-
-    @njit(parallel=True)
-    def softmax_nb(x, out):
-        for r in prange(x.shape[0]):
-            m = -np.inf
-            for c in range(x.shape[1]):
-                m = max(m, x[r, c])
-            s = np.float32(0.0)
-            for c in range(x.shape[1]):
-                e = np.exp(x[r, c] - m)
-                out[r, c] = e
-                s += e
-            for c in range(x.shape[1]):
-                out[r, c] = out[r, c] / s
-
-    @njit(parallel=True)
-    def matmul_nb(a, b, out):
-        for i in prange(a.shape[0]):
-            for j in range(b.shape[1]):
-                acc = np.float32(0.0)
-                for k in range(a.shape[1]):
-                    acc += a[i, k] * b[k, j]
-                out[i, j] = acc
-
-    _HAND.update(saxpy=saxpy_nb, gelu_exp=gelu_exp_nb, total=total_nb, dot=dot_nb,
-                 softmax_rows=softmax_nb, matmul=matmul_nb)
-    return _HAND[name]
-
-
-# --- numpy versions --------------------------------------------------------------------------
-
-def np_gelu_exp(x):
-    return np.float32(0.5) * x * (np.float32(1.0) + np.tanh(
-        np.float32(0.7978845608) * (x + np.float32(0.044715) * x * x * x))) + np.exp(-x * x)
-
-
-def np_softmax(x, out):
-    e = np.exp(x - x.max(axis=1, keepdims=True), out=out)
-    e /= e.sum(axis=1, keepdims=True)
-
-
-# --- cases: name -> (setup() -> (langone call, numpy call, hand-written call)) -------------
-
-def _vec(n=N, seed=0):
-    return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
-
-
-def case(name):
-    if name == "saxpy":
-        x, y = _vec(), _vec(seed=1)
-        out = np.empty_like(x)
-        k, h = saxpy.on("numba"), hand("saxpy")
-        return (lambda: k(2.0, x, y, out), lambda: np.add(np.float32(2.0) * x, y, out=out),
-                lambda: h(np.float32(2.0), x, y, out))
-    if name == "gelu_exp":
-        x = _vec()
-        out = np.empty_like(x)
-        k, h = gelu_exp.on("numba"), hand("gelu_exp")
-        return lambda: k(x), lambda: np_gelu_exp(x), lambda: h(x, out)
-    if name in ("sum", "dot"):
-        x, y = _vec(), _vec(seed=1)
-        if name == "sum":
-            k, h = total.on("numba"), hand("total")
-            return lambda: k(x), lambda: np.sum(x), lambda: h(x)
-        k, h = dot.on("numba"), hand("dot")
-        return lambda: k(x, y), lambda: np.dot(x, y), lambda: h(x, y)
-    if name.startswith("softmax"):
-        rows = int(name.split("_")[1])
-        x = np.random.default_rng(0).standard_normal((rows, 1000)).astype(np.float32)
-        out = np.empty_like(x)
-        k, h = softmax_rows.on("numba"), hand("softmax_rows")
-        return lambda: k(x, out), lambda: np_softmax(x, out), lambda: h(x, out)
-    if name == "matmul_256":
-        a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
-        b = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
-        out = np.empty_like(a)
-        k, h = matmul.on("numba"), hand("matmul")
-        return lambda: k(a, b, out), lambda: np.matmul(a, b, out=out), lambda: h(a, b, out)
-    if name == "call_16":
-        x = _vec(16)
-        out = np.empty_like(x)
-        k, h = saxpy.on("numba"), hand("saxpy")
-        return (lambda: k(2.0, x, x, out), lambda: np.add(np.float32(2.0) * x, x, out=out),
-                lambda: h(np.float32(2.0), x, x, out))
-    raise KeyError(name)
-
-
-CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_10000", "matmul_256",
-         "call_16"]
 
 
 class Kernels:
-    """asv: one timing per (case, implementation)."""
+    """One timing per (case, implementation)."""
 
     params = (CASES, ["langone", "numpy", "numba_hand"])
     param_names = ["case", "impl"]
@@ -220,59 +23,9 @@ class Kernels:
         self.fn()
 
 
-# --- first call in a new process with a warm disk cache -------------------------------------
-
-_FIRST_CALL = textwrap.dedent("""
-    import json, sys, time
-    t0 = time.perf_counter()
-    import numpy as np
-    import langone as lo
-    from langone.kernels.kernel import kernel
-
-    @kernel
-    def scale_add(x, out):
-        for i in lo.grid(x.shape[0]):
-            out[i] = 2.0 * x[i] + 1.0
-
-    x = np.arange(16, dtype=np.float32); out = np.empty_like(x)
-    if sys.argv[1:] == ["build"]:          # pre-build the AOT module, as an image build would
-        from langone.kernels import aot
-        print(json.dumps({"aot": aot.build(scale_add, x, out).state}))
-        sys.exit()
-    t1 = time.perf_counter()
-    scale_add(x, out)
-    t2 = time.perf_counter()
-    print(json.dumps({"import_ms": (t1 - t0) * 1e3, "first_call_ms": (t2 - t1) * 1e3,
-                      "numba_imported": "numba" in sys.modules}))
-""")
-
-
-def first_call_ms(cache_dir=None) -> dict:
-    """The probe in fresh processes: cold cache, then warm cache with the AOT tier built.
-
-    The cold run fills the disk cache (and queues the AOT build); ``build``
-    then finishes the AOT module synchronously so the warm run is the
-    steady state. ``import_ms`` counts ``import numpy`` + ``import langone``
-    (bytecode caching on, as for an installed package).
-    """
-    cache_dir = cache_dir or tempfile.mkdtemp(prefix="langone-bench-cache-")
-    script = os.path.join(cache_dir, "probe_kernel.py")
-    with open(script, "w") as f:
-        f.write(_FIRST_CALL)
-    env = dict(os.environ, LANGONE_CACHE_DIR=cache_dir, LANGONE_AOT="1")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("LANGONE_DISABLE_CACHE", None)
-
-    def probe(*args):
-        out = subprocess.run([sys.executable, script, *args], env=env, capture_output=True,
-                             text=True, check=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    cold = probe()
-    built = probe("build")
-    return {"cold": cold, "aot": built["aot"], "warm": probe()}
-
-
 class FirstCall:
+    """First call in a new process with a warm disk cache (AOT tier built)."""
+
     timeout = 300
     number = 1
     repeat = 3
@@ -286,29 +39,6 @@ class FirstCall:
     track_first_call_warm_cache_ms.unit = "ms"
 
 
-def _best(fn, budget=1.0):
-    fn()
-    n, t = 1, 0.0
-    while True:                                    # calibrate to ~0.1 s per repeat
-        t = timeit.timeit(fn, number=n)
-        if t > 0.1 or n > 1e6:
-            break
-        n *= 4
-    reps = max(3, min(15, int(budget / max(t, 1e-9))))
-    return min(timeit.repeat(fn, number=n, repeat=reps)) / n
-
-
 if __name__ == "__main__":
-    print(f"{'case':14s} {'langone':>11s} {'numpy':>11s} {'numba hand':>11s} "
-          f"{'vs numpy':>9s} {'vs hand':>8s}")
-    for name in CASES:
-        calls = case(name)
-        t = [_best(fn) for fn in calls]
-        unit, scale = ("us", 1e6) if t[0] < 1e-3 else ("ms", 1e3)
-        print(f"{name:14s} {t[0] * scale:8.2f} {unit} {t[1] * scale:8.2f} {unit} "
-              f"{t[2] * scale:8.2f} {unit} {t[1] / t[0]:8.2f}x {t[2] / t[0]:7.2f}x")
-    r = first_call_ms()
-    print(f"new process, cold cache: import {r['cold']['import_ms']:.0f} ms, first call "
-          f"{r['cold']['first_call_ms']:.0f} ms; warm cache (AOT {r['aot']}): import "
-          f"{r['warm']['import_ms']:.0f} ms, first call {r['warm']['first_call_ms']:.1f} ms"
-          f"{' (numba imported)' if r['warm']['numba_imported'] else ''}")
+    from langone.bench import main
+    main()
