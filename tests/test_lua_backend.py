@@ -29,25 +29,10 @@ BF16 = ml_dtypes.bfloat16
 INT_TYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8]
 
 
-def both(kern, *args):
-    """Run ``kern`` on the reference and on lua with copies of ``args``.
+from backend_helpers import assert_same, reference_pair  # noqa: E402
 
-    Returns ((ref_args, ref_result), (lua_args, lua_result)).
-    """
-    def copies():
-        return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    ref_args, lua_args = copies(), copies()
-    return ((ref_args, kern.on("numpy")(*ref_args)), (lua_args, kern.on("lua")(*lua_args)))
+both = reference_pair("lua")
 
-
-def assert_same(got, want, rtol=0.0):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    if rtol:
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
-                                   rtol=rtol, atol=1e-30, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 def assert_outputs_same(kern, *args, rtol=0.0, outputs=None):

@@ -21,7 +21,6 @@ from hypothesis import strategies as st  # noqa: E402
 from numba import njit  # noqa: E402
 
 import langone as lo  # noqa: E402
-from langone.errors import KernelIndexError  # noqa: E402
 from langone.kernels import cache  # noqa: E402
 from langone.kernels.backends import numba_cpu  # noqa: E402
 from langone.kernels.backends import numba_math as m  # noqa: E402
@@ -30,24 +29,10 @@ from langone.kernels.kernel import kernel  # noqa: E402
 BF16 = ml_dtypes.bfloat16
 
 
-def both(kern, *args):
-    """Run ``kern`` on the reference and on numba with copies of ``args``.
+from backend_helpers import assert_same, reference_pair  # noqa: E402
 
-    Returns ((ref_args, ref_result), (numba_args, numba_result)).
-    """
-    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    nb_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    return ((ref_args, kern.on("numpy")(*ref_args)), (nb_args, kern.on("numba")(*nb_args)))
+both = reference_pair("numba")
 
-
-def assert_same(got, want, rtol=0.0):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    if rtol:
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
-                                   rtol=rtol, atol=1e-30, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 @pytest.fixture(params=["serial", "parallel"])
@@ -436,27 +421,7 @@ def test_sequential_loop_accumulators_keep_python_max():
     assert "_m.maxnum" in loop_max.source("numba", x, np.zeros(6, np.float32))
 
 
-# --- debug bounds checks, atomics -------------------------------------------------------------
-
-@kernel(debug=True)
-def shifted_copy(x, out, k):
-    for i in lo.grid(out.shape[0]):
-        out[i] = x[i + k]
-
-
-def test_debug_bounds_error_names_file_line_and_axis():
-    x = np.arange(10, dtype=np.float32)
-    out = np.zeros(8, np.float32)
-    shifted_copy.on("numba")(x, out, 2)
-    np.testing.assert_array_equal(out, x[2:])
-    line = shifted_copy.__wrapped__.__code__.co_firstlineno + 3
-    with pytest.raises(KernelIndexError, match=rf"test_numba_backend.py:{line}: index 10 is "
-                                               r"out of bounds for axis 0 of 'x' with size 10"
-                                               r" \(in kernel 'shifted_copy'\)"):
-        shifted_copy.on("numba")(x, out, 3)
-    with pytest.raises(IndexError, match="index -1 is out of bounds"):
-        shifted_copy.on("numba")(x, out, -1)         # negative: no silent wrap-around
-
+# --- atomics -------------------------------------------------------------
 
 @kernel
 def histogram(values, counts, weights):

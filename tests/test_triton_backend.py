@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import langone as lo  # noqa: E402
-from langone.errors import KernelCompileError, KernelIndexError  # noqa: E402
+from langone.errors import KernelCompileError  # noqa: E402
 from langone.kernels import backends  # noqa: E402
 from langone.kernels.backends import triton_aot, triton_gpu, triton_launch  # noqa: E402
 from langone.kernels.backends.triton_autotune import Autotuner, size_class  # noqa: E402
@@ -41,21 +41,11 @@ pytestmark = [pytest.mark.skipif(not USABLE, reason="the triton backend is not u
               pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")]
 
 
-def both(kern, *args):
-    """Run ``kern`` on the reference and on Triton with copies of ``args``."""
-    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    tr_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    return ((ref_args, kern.on("numpy")(*ref_args)), (tr_args, kern.on("triton")(*tr_args)))
+from backend_helpers import assert_same, reference_pair  # noqa: E402
+from test_kernel_debug import shifted_copy  # noqa: E402
 
+both = reference_pair("triton")
 
-def assert_same(got, want, rtol=0.0):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype, (got.dtype, want.dtype)
-    if rtol:
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
-                                   rtol=rtol, atol=1e-30, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(got, want)
 
 
 def assert_all_same(ref, got, rtol=0.0):
@@ -466,28 +456,6 @@ def test_atomic_add_into_int8_is_a_compile_error_at_the_users_line():
 def serial_bytes(values, counts):
     for i in range(values.shape[0]):
         lo.atomic_add(counts, values[i], 1)
-
-
-# --- debug bounds checks ------------------------------------------------------------------
-
-@kernel(debug=True)
-def shifted_copy(x, out, k):
-    for i in lo.grid(out.shape[0]):
-        out[i] = x[i + k]
-
-
-def test_debug_bounds_error_names_file_line_and_axis():
-    x = np.arange(10, dtype=np.float32)
-    out = np.zeros(8, np.float32)
-    shifted_copy.on("triton")(x, out, 2)
-    np.testing.assert_array_equal(out, x[2:])
-    line = shifted_copy.__wrapped__.__code__.co_firstlineno + 3
-    with pytest.raises(KernelIndexError, match=rf"test_triton_backend.py:{line}: index 10 is "
-                                               r"out of bounds for axis 0 of 'x' with size 10"
-                                               r" \(in kernel 'shifted_copy'\)"):
-        shifted_copy.on("triton")(x, out, 3)
-    with pytest.raises(IndexError, match="index -1 is out of bounds"):
-        shifted_copy.on("triton")(x, out, -1)
 
 
 # --- property test ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...dtypes import DType, bool_, fp32, fp64, int64
+from ...dtypes import DType, fp32, fp64, int64
 from .. import ir
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
