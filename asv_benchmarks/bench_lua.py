@@ -12,16 +12,10 @@ import timeit
 
 import numpy as np
 
-import langone as lo
+from langone.bench import _vec, gelu_exp, saxpy  # the shared workloads
 from langone.kernels.kernel import kernel
 
 N = 10_000_000
-
-
-@kernel
-def saxpy(a, x, y, out):
-    for i in lo.grid(x.shape[0]):
-        out[i] = a * x[i] + y[i]
 
 
 @kernel
@@ -29,19 +23,9 @@ def poly_chain(x, y):
     return (x * 1.5 + y) * (x - 0.25 * y) + 0.5 * x * x - y / (1.0 + x * x)
 
 
-@kernel
-def gelu_exp(x):
-    return 0.5 * x * (1.0 + lo.tanh(0.7978845608 * (x + 0.044715 * x * x * x))) + \
-        lo.exp(-x * x)
-
-
 def _single_thread():
     import numba
     numba.set_num_threads(1)
-
-
-def _vec(n=N, seed=0):
-    return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
 
 
 def case(name, backend):
