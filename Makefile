@@ -9,7 +9,7 @@ PIP     = $(PY) -m pip
 PIP_FLAGS ?= --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-asv clean venv luajit
+.PHONY: demo test bench bench-asv docs clean venv luajit
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,10 @@ bench-asv: $(VENV)/.installed-test
 	cd asv_benchmarks && ../$(PY) -m asv machine --yes >/dev/null && \
 		../$(PY) -m asv run --python=same --quick --show-stderr
 
+# API reference from the Google-style docstrings, into site/.
+docs: $(VENV)/.installed-all
+	$(PIP) install $(PIP_FLAGS) -e ".[docs]"
+	$(PY) -m pdoc langone -o site --docformat google
+
 clean:
-	rm -rf $(VENV) .pytest_cache asv_benchmarks/.asv build *.egg-info
+	rm -rf $(VENV) .pytest_cache asv_benchmarks/.asv build *.egg-info site
