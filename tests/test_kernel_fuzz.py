@@ -37,6 +37,8 @@ def _mutate(tree: ast.AST, rng: random.Random) -> None:
     kind = rng.randrange(6)
     if kind == 0:                                           # replace an expression
         exprs = [n for n in nodes if isinstance(n, ast.expr) and hasattr(n, "lineno")]
+        if not exprs:
+            return
         parents = {c: p for p in nodes for c in ast.iter_child_nodes(p)}
         target = rng.choice(exprs)
         parent = parents.get(target)
@@ -49,6 +51,8 @@ def _mutate(tree: ast.AST, rng: random.Random) -> None:
                     value[value.index(target)] = junk
     elif kind == 1:                                         # insert a statement
         bodies = [n.body for n in nodes if hasattr(n, "body") and isinstance(n.body, list)]
+        if not bodies:
+            return
         body = rng.choice(bodies)
         body.insert(rng.randrange(len(body) + 1), ast.parse(rng.choice(_JUNK_STMTS)).body[0])
     elif kind == 2:                                         # delete a statement
