@@ -9,7 +9,7 @@ import pytest
 
 import langone as lo
 from langone import events
-from langone.errors import KernelError, ResultMismatch
+from langone.errors import KernelArgumentError, KernelError, ResultMismatch
 from langone.kernels import backends
 from langone.kernels.backends import numpy_ref
 
@@ -54,7 +54,8 @@ def test_ir_and_source_and_stages():
     assert "out[i] = (fp32(a) * x[i])" in k.ir
     stages = k.stages(2.0, x, np.empty_like(x))
     assert list(stages.outputs) == ["frontend", "bind_params", "lower_elementwise",
-                                    "infer_types", "verify", "simplify", "resources"]
+                                    "infer_types", "verify", "simplify", "resources",
+                                    "shape_guards"]
     assert stages["resources"].grids[0].flops == 1
     assert "numpy reference backend" in k.source("numpy")
 
@@ -173,3 +174,32 @@ def test_elementwise_returns_pooled_tensor_and_reductions_return_scalars():
 
 def test_lo_backends_lists_usable():
     assert {"numpy", "numba"} <= set(lo.backends())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_shape_guard_stops_out_of_bounds_writes(backend):
+    k = lo.kernel(scale.py_func).on(backend)
+    x = np.arange(10, dtype=np.float32)
+    out = np.zeros(11, np.float32)
+    guard = np.float32(-7)
+    out[10] = guard
+    with pytest.raises(KernelArgumentError, match=r"kernel 'scale' indexes out\[i\] for "
+                                                  r"i in lo.grid\(x.shape\[0\]\) = 10, but "
+                                                  r"argument 'out' has shape \(5,\); it needs "
+                                                  r"out.shape\[0\] >= 10"):
+        k(2.0, x, out[:5])
+    assert (out[5:10] == 0).all() and out[10] == guard      # nothing written
+    k(2.0, x, out[:10])                                    # a big enough output is fine
+    np.testing.assert_array_equal(out[:10], 2 * x)
+
+
+def test_guards_skip_conditional_accesses():
+    @lo.kernel
+    def guarded(x, out):
+        for i in lo.grid(x.shape[0]):
+            if i < out.shape[0]:
+                out[i] = x[i]
+    x = np.arange(6, dtype=np.float32)
+    out = np.zeros(3, np.float32)
+    guarded.on("numba")(x, out)
+    np.testing.assert_array_equal(out, x[:3])

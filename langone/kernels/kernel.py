@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import events
+from ..events import _listeners  # mutated in place, never rebound: one truth test per call
 from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileError, KernelError,
                       ResultMismatch)
 from . import backends, ir
@@ -28,6 +29,42 @@ from .passes import Stages, run_pipeline
 from .signature import array_of, arg_key, device_of, host_array, param_type, unwrap
 
 _DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
+
+
+def _guarded(fn, guards: tuple, name: str, k: ir.Kernel):
+    """``fn`` behind the launch-time shape guards (see passes/guards.py)."""
+    if not guards:
+        return fn
+    # (tensor, axis, extent tensor, extent axis) for the common shape-vs-shape case.
+    shapes = tuple((g.tensor, g.axis, g.extent[1], g.extent[2]) for g in guards
+                   if g.extent[0] == "shape")
+    others = tuple(g for g in guards if g.extent[0] != "shape")
+
+    def check(args):
+        for g in others:
+            need = g.extent[1] if g.extent[0] == "const" else int(args[g.extent[1]])
+            if args[g.tensor].shape[g.axis] < need:
+                raise _guard_error(name, k, args, g, need)
+        for g, (t, axis, et, ea) in zip([g for g in guards if g.extent[0] == "shape"], shapes):
+            if args[t].shape[axis] < args[et].shape[ea]:
+                raise _guard_error(name, k, args, g, args[et].shape[ea])
+
+    def run(args):
+        for t, axis, et, ea in shapes:
+            if args[t].shape[axis] < args[et].shape[ea]:
+                check(args)                       # slow path: find the guard, explain it
+        if others:
+            check(args)
+        return fn(args)
+    return run
+
+
+def _guard_error(name: str, k: ir.Kernel, args: list, g, need: int) -> KernelArgumentError:
+    p = k.params[g.tensor].name
+    return KernelArgumentError(
+        f"{k.filename}:{g.line}: kernel {name!r} indexes {g.text} for "
+        f"{g.grid} = {need}, but argument {p!r} has shape {tuple(args[g.tensor].shape)}; "
+        f"it needs {p}.shape[{g.axis}] >= {need}")
 
 
 class Specialization:
@@ -43,7 +80,8 @@ class Specialization:
         b = backends.get(backend_name)
         final = stages.final
         self.source = b.render(final, kernel.options)
-        self.fn = b.compile(final, kernel.options)
+        self.fn = _guarded(b.compile(final, kernel.options), stages.findings["shape_guards"],
+                           kernel.__name__, final)
         self.elementwise = final.kind == "elementwise"
         self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
         self.nparams = len(kernel.params)
@@ -74,6 +112,7 @@ class Kernel:
             "last": None}
         self._entries: dict = {}
         self._elementwise = False         # set after the first specialization
+        self._check = check
 
     # -- the untyped IR, parsed once ------------------------------------------
     def _untyped(self) -> tuple[ir.Kernel, SourceInfo]:
@@ -107,9 +146,9 @@ class Kernel:
             if entry.elementwise:
                 self._elementwise = True
                 return self._call_elementwise(args)
-        if self.options["check"] and entry.backend != "numpy":
+        if self._check and entry.backend != "numpy":
             return self._checked_call(entry, args)
-        if events.has_listeners("launch"):
+        if _listeners and events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
         return entry.fn(list(map(unwrap, args)))
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import resources, simplify, specialize, types, verify
+from . import guards, resources, simplify, specialize, types, verify
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ def _resources(k, ctx):
     return resources.estimate(k)
 
 
+def _guards(k, ctx):
+    return guards.shape_guards(k)
+
+
 PIPELINE: tuple[Pass, ...] = (
     Pass("bind_params", _bind),
     Pass("lower_elementwise", _lower_elementwise),
@@ -69,6 +73,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("verify", _verify, analysis_only=True),
     Pass("simplify", _simplify),
     Pass("resources", _resources, analysis_only=True),
+    Pass("shape_guards", _guards, analysis_only=True),
 )
 
 
