@@ -17,6 +17,7 @@ import ml_dtypes
 import numpy as np
 
 import langone as lo
+from langone import bench
 
 SCALE = 3.0                   # a global constant: captured at compile time
 BF16 = ml_dtypes.bfloat16
@@ -43,17 +44,19 @@ def case(make, expect=None, rtol=1e-5, atol=1e-6, name=None):
     return deco
 
 
+def reuse(kernel, make, expect=None, rtol=1e-5, atol=1e-6, name=None):
+    """Add a kernel defined elsewhere (the benchmark workloads) to the corpus."""
+    CASES.append(Case(name or kernel.__name__, kernel, make, expect, rtol, atol))
+
+
 def f32(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
 # --- 1-D grids, scalars, NEP 50 ------------------------------------------------
 
-@case(lambda r: (2.0, f32(r, 1000), f32(r, 1000), np.zeros(1000, np.float32)),
+reuse(bench.saxpy, lambda r: (2.0, f32(r, 1000), f32(r, 1000), np.zeros(1000, np.float32)),
       lambda a, x, y, out: {"out": (a * x + y).astype(np.float32)})
-def saxpy(a, x, y, out):
-    for i in lo.grid(x.shape[0]):
-        out[i] = a * x[i] + y[i]
 
 
 @case(lambda r: (np.float64(0.5), f32(r, 257), np.zeros(257, np.float64)),
@@ -86,13 +89,8 @@ def grid_scalar_extent(n, out):
 
 # --- reductions ----------------------------------------------------------------
 
-@case(lambda r: (f32(r, 10_000), f32(r, 10_000)),
+reuse(bench.dot, lambda r: (f32(r, 10_000), f32(r, 10_000)),
       lambda x, y: np.float32(np.dot(x.astype(np.float64), y)), rtol=1e-4, atol=1e-3)
-def dot(x, y):
-    acc = 0.0
-    for i in lo.grid(x.shape[0]):
-        acc += x[i] * y[i]
-    return acc
 
 
 @case(lambda r: (r.uniform(0.9, 1.1, 500).astype(np.float64),),
@@ -165,19 +163,8 @@ def _softmax(x, out):
     return {"out": e / e.sum(axis=1, keepdims=True)}
 
 
-@case(lambda r: (f32(r, 37, 50), np.zeros((37, 50), np.float32)), _softmax, rtol=1e-5)
-def softmax_rows(x, out):
-    for r in lo.grid(x.shape[0]):
-        m = -lo.inf
-        for c in range(x.shape[1]):
-            m = max(m, x[r, c])
-        s = 0.0
-        for c in range(x.shape[1]):
-            e = lo.exp(x[r, c] - m)
-            out[r, c] = e
-            s += e
-        for c in range(x.shape[1]):
-            out[r, c] = out[r, c] / s
+reuse(bench.softmax_rows, lambda r: (f32(r, 37, 50), np.zeros((37, 50), np.float32)),
+      _softmax, rtol=1e-5)
 
 
 def _collatz(n, out):
@@ -403,18 +390,12 @@ def ndim_and_negative_constant_index(x, out):
         out[i] = x[i, -1] * x.ndim + x[i, x.shape[-1] - x.shape[1]]
 
 
-def _matmul(a, b, c):
-    return {"c": (a.astype(np.float64) @ b).astype(np.float32)}
+def _matmul(a, b, out):
+    return {"out": (a.astype(np.float64) @ b).astype(np.float32)}
 
 
-@case(lambda r: (f32(r, 17, 23), f32(r, 23, 11), np.zeros((17, 11), np.float32)),
-      _matmul, rtol=1e-4, atol=1e-4)
-def naive_matmul(a, b, c):
-    for i, j in lo.grid(a.shape[0], b.shape[1]):
-        acc = 0.0
-        for k in range(a.shape[1]):
-            acc += a[i, k] * b[k, j]
-        c[i, j] = acc
+reuse(bench.matmul, lambda r: (f32(r, 17, 23), f32(r, 23, 11), np.zeros((17, 11), np.float32)),
+      _matmul, rtol=1e-4, atol=1e-4, name="naive_matmul")
 
 
 @case(lambda r: (f32(r, 100), np.zeros(100, np.float32)),

@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.skipif(not USABLE, reason="the triton backend is not u
 
 from backend_helpers import assert_same, reference_pair  # noqa: E402
 from test_kernel_debug import shifted_copy  # noqa: E402
+from langone.bench import saxpy, total  # noqa: E402  (the shared workloads)
 
 both = reference_pair("triton")
 
@@ -96,20 +97,6 @@ def test_device_pointer_is_what_triton_accepts():
 
 
 # --- generated source ---------------------------------------------------------------------
-
-@kernel
-def saxpy(a, x, y, out):
-    for i in lo.grid(x.shape[0]):
-        out[i] = a * x[i] + y[i]
-
-
-@kernel
-def total(x):
-    acc = 0.0
-    for i in lo.grid(x.shape[0]):
-        acc += x[i]
-    return acc
-
 
 def test_source_shows_spmd_kernel_and_host_program():
     x = np.ones(8, np.float32)
@@ -552,7 +539,8 @@ def test_aot_compile_error_points_at_the_users_line():
         lineno = store_line
     err = triton_aot._user_error(program, Boom("type mismatch"), triton_aot.SM80)
     assert isinstance(err, KernelCompileError) and err.lineno is not None
-    assert "kernel_corpus.py" in err.filename and "out[r, c]" in err.source_line
+    assert err.filename == case.kernel.py_func.__code__.co_filename     # the user's file
+    assert "out[r, c]" in err.source_line
     assert "Triton cannot compile this kernel for sm_80: type mismatch" in str(err)
 
 

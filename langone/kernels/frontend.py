@@ -219,7 +219,7 @@ class _Frontend:
     def classify(self, body: tuple) -> str:
         has_grid = any(isinstance(s, ir.Grid) for s in body)
         has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))
-                        for n in ir.walk(ir.Kernel("", (), body)))
+                        for n in ir.walk_stmts(body))
         ret = body[-1] if body and isinstance(body[-1], ir.Return) else None
         if not has_grid and not has_index and ret is not None and ret.value is not None:
             for s in body[:-1]:
@@ -644,7 +644,7 @@ def _update_op(s: ir.Assign) -> tuple[str | None, ir.Expr | None]:
 def find_reductions(body: tuple, outer: set[str], info: SourceInfo) -> tuple:
     """Variables defined before a grid and updated in it must be reductions."""
     ops: dict[str, str] = {}
-    for node in ir.walk(ir.Kernel("", (), body)):
+    for node in ir.walk_stmts(body):
         if isinstance(node, ir.Assign) and node.target in outer:
             op, _ = _update_op(node)
             if op is None:

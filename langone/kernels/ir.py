@@ -322,6 +322,32 @@ def walk(node: Any) -> Iterator[Any]:
         yield from walk(c)
 
 
+def walk_stmts(stmts) -> Iterator[Any]:
+    """Pre-order walk over every node below a sequence of statements."""
+    for s in stmts:
+        yield from walk(s)
+
+
+def assigned_names(stmts) -> set:
+    """Names the statements write: assignment targets and ``range`` loop variables."""
+    return {n.target if isinstance(n, Assign) else n.var for n in walk_stmts(stmts)
+            if isinstance(n, (Assign, For))}
+
+
+def bound_names(stmts) -> set:
+    """Names the statements bind: :func:`assigned_names` plus grid variables."""
+    out = assigned_names(stmts)
+    for n in walk_stmts(stmts):
+        if isinstance(n, Grid):
+            out.update(n.vars)
+    return out
+
+
+def read_names(stmts) -> set:
+    """Names the statements read."""
+    return {n.id for n in walk_stmts(stmts) if isinstance(n, Name)}
+
+
 def map_exprs(node: Any, fn) -> Any:
     """Rebuild ``node`` bottom-up, applying ``fn`` to every expression."""
     if isinstance(node, tuple):

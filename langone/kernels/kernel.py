@@ -23,6 +23,7 @@ from .. import events
 from ..events import _listeners  # mutated in place, never rebound: one truth test per call
 from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileError, KernelError,
                       ResultMismatch)
+from ..tensor.creation import empty as _empty
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
@@ -71,7 +72,7 @@ class Specialization:
     """One compiled (signature, backend) pair and how to launch it."""
 
     __slots__ = ("kernel", "stages", "backend", "fn", "out_dtype", "elementwise",
-                 "source", "nparams")
+                 "source", "device")
 
     def __init__(self, kernel: "Kernel", stages: Stages, backend_name: str):
         self.kernel = kernel
@@ -84,7 +85,7 @@ class Specialization:
                            kernel.__name__, final)
         self.elementwise = final.kind == "elementwise"
         self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
-        self.nparams = len(kernel.params)
+        self.device = None               # set by Kernel._specialize (fixed by the key)
 
     @property
     def ir(self) -> ir.Kernel:
@@ -196,6 +197,7 @@ class Kernel:
                 stages = run_pipeline(untyped, sig, info)
                 sh["typed"][sig] = stages
             entry = Specialization(self, stages, backend)
+            entry.device = device_of(args)
             events.emit("compile", kernel=self.__name__, backend=backend,
                         signature=str(sig))
             self._entries[key] = entry
@@ -208,13 +210,12 @@ class Kernel:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._specialize(args, key)
-        from ..tensor import creation
-        out = creation.empty(out_shape, dtype=entry.out_dtype, device=device_of(args))
+        out = _empty(out_shape, dtype=entry.out_dtype, device=entry.device)
         out_view = out._data.reshape(-1) if nd == 1 else out._data
-        if events.has_listeners("launch"):
+        if _listeners and events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
         entry.fn(views + [out_view])
-        if self.options["check"] and entry.backend != "numpy":
+        if self._check and entry.backend != "numpy":
             expected = self.on("numpy")(*args)
             _compare(self.__name__, entry.backend, "result", out._data, expected._data)
         return out

@@ -72,14 +72,8 @@ class Names:
     """IR names -> Lua identifiers, and fresh names for generated variables."""
 
     def __init__(self, k: ir.Kernel):
-        user = {p.name for p in k.params} | {n for n, _ in k.locals}
-        for node in ir.walk(k):
-            if isinstance(node, ir.Assign):
-                user.add(node.target)
-            elif isinstance(node, ir.For):
-                user.add(node.var)
-            elif isinstance(node, ir.Grid):
-                user.update(node.vars)
+        user = {p.name for p in k.params} | {n for n, _ in k.locals} | \
+            ir.bound_names(k.body)
         reserved = luasrc.LUA_KEYWORDS | luasrc.defined_names()
         self.taken: set[str] = set(reserved)
         self.map: dict[str, str] = {}
@@ -156,7 +150,7 @@ def _strip(text: str) -> str:
 
 def _stmts(body) -> list:
     """Every statement inside ``body``, nested ones included."""
-    return [n for n in ir.walk(ir.Kernel("", (), tuple(body))) if isinstance(n, ir.Stmt)]
+    return [n for n in ir.walk_stmts(body) if isinstance(n, ir.Stmt)]
 
 
 def _reads(nodes, name: str) -> int:

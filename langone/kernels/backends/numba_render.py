@@ -153,7 +153,7 @@ def loop_accumulators(body: tuple, types: dict) -> dict:
                 key, other = (v.fn, False), a
         if key is None or _reads(other, acc):
             continue
-        uses = sum(1 for n in ir.walk(ir.Kernel("", (), body))
+        uses = sum(1 for n in ir.walk_stmts(body)
                    if (isinstance(n, ir.Name) and n.id == acc) or
                    (isinstance(n, ir.Assign) and n.target == acc) or
                    (isinstance(n, ir.For) and n.var == acc))
@@ -165,27 +165,7 @@ def loop_accumulators(body: tuple, types: dict) -> dict:
 # --- names ---------------------------------------------------------------------------
 
 def _all_names(stmts) -> set:
-    out = set()
-    for node in ir.walk(ir.Kernel("", (), tuple(stmts))):
-        if isinstance(node, ir.Name):
-            out.add(node.id)
-        elif isinstance(node, ir.Assign):
-            out.add(node.target)
-        elif isinstance(node, ir.For):
-            out.add(node.var)
-        elif isinstance(node, ir.Grid):
-            out.update(node.vars)
-    return out
-
-
-def _assigned(stmts) -> set:
-    out = set()
-    for node in ir.walk(ir.Kernel("", (), tuple(stmts))):
-        if isinstance(node, ir.Assign):
-            out.add(node.target)
-        elif isinstance(node, ir.For):
-            out.add(node.var)
-    return out
+    return ir.read_names(stmts) | ir.bound_names(stmts)
 
 
 class _Names:
@@ -340,7 +320,7 @@ class Emitter:
         outside = _all_names(others)
         red = {r.var: r for r in g.reductions}
         scope = {}
-        for n in (_assigned(g.body) | set(g.vars)) & outside:
+        for n in (ir.assigned_names(g.body) | set(g.vars)) & outside:
             if n not in red:
                 scope[n] = f"{self.names.base.get(n, n)}_g{g_no}"
         for r in g.reductions:
@@ -426,7 +406,7 @@ class Emitter:
         """fp32 copies of half tensors that the grid atomically adds into
         (the reference accumulates halves in fp32 and rounds once)."""
         out = []
-        for node in ir.walk(ir.Kernel("", (), g.body)):
+        for node in ir.walk_stmts(g.body):
             if isinstance(node, ir.AtomicAdd) and is_half(self.tensors[node.tensor].dtype) \
                     and node.tensor not in self.shadow:
                 name = self.names(node.tensor)

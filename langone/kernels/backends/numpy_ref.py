@@ -108,8 +108,10 @@ class Interpreter:
         self.filename = filename
         self.local_types = kernel.local_types
 
-    def run(self, args: list[Any]) -> Any:
-        self.tensors: dict[str, np.ndarray] = {}
+    def bind(self, args: list[Any]) -> "Interpreter":
+        """Bind arguments (arrays for tensors, numbers for scalars) to the parameters,
+        ready to run the kernel's statements with one lane (:meth:`block`)."""
+        self.tensors: dict[str, Any] = {}
         self.env: dict[str, np.ndarray] = {}
         for p, a in zip(self.k.params, args):
             if p.is_tensor:
@@ -118,6 +120,10 @@ class Interpreter:
                 self.env[p.name] = np.asarray([a]).astype(compute_np(p.type))
         self.n = 1
         self.loops: list[_Loop] = []
+        return self
+
+    def run(self, args: list[Any]) -> Any:
+        self.bind(args)
         with np.errstate(all="ignore"):
             return self.block(self.k.body, np.ones(1, bool))
 

@@ -27,25 +27,14 @@ from .triton_lib import STORE_TL, is_half, literal, tl_type
 # --- IR queries ----------------------------------------------------------------------------------
 
 def _nodes(stmts) -> list:
-    return list(ir.walk(ir.Kernel("", (), tuple(stmts))))
+    return list(ir.walk_stmts(stmts))
 
 
 def touches_tensors(s: ir.Stmt) -> bool:
     return any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)) for n in _nodes((s,)))
 
 
-def assigned_names(stmts) -> set:
-    out = set()
-    for n in _nodes(stmts):
-        if isinstance(n, ir.Assign):
-            out.add(n.target)
-        elif isinstance(n, ir.For):
-            out.add(n.var)
-    return out
-
-
-def read_names(stmts) -> set:
-    return {n.id for n in _nodes(stmts) if isinstance(n, ir.Name)}
+assigned_names, read_names = ir.assigned_names, ir.read_names
 
 
 def tensors_used(stmts) -> set:

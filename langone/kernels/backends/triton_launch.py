@@ -216,26 +216,20 @@ class Launcher:
         self.tuner = tuner
         self.fns = {dk.name: getattr(module, dk.name) for dk in program.kernels}
         self.tensor_params = [(i, p.name) for i, p in enumerate(self.k.params) if p.is_tensor]
-        self.scalar_params = [(i, p.name, p.type) for i, p in enumerate(self.k.params)
-                              if not p.is_tensor]
         self.written = {n.tensor for n in ir.walk(self.k)
                         if isinstance(n, (ir.Store, ir.AtomicAdd))}
         self.fastmath = bool(options.get("fastmath"))
         self.last_launch_ms: dict[str, float] = {}
 
     def __call__(self, args: list) -> Any:
-        interp = numpy_ref.Interpreter(self.k, self.k.filename)
-        interp.env = {name: np.asarray([args[i]]).astype(compute_numpy(t))
-                      for i, name, t in self.scalar_params}
-        interp.n, interp.loops = 1, []
+        bound = list(args)
         writebacks = []
-        tensors = {}
         for i, name in self.tensor_params:
-            dev, back = self.arrays.to_device(args[i])
-            tensors[name] = dev
+            bound[i], back = self.arrays.to_device(args[i])
             if back is not None and name in self.written:
                 writebacks.append(back)
-        interp.tensors = tensors
+        interp = numpy_ref.Interpreter(self.k, self.k.filename).bind(bound)
+        tensors = interp.tensors
         try:
             with np.errstate(all="ignore"), self.arrays.device_scope(list(tensors.values())):
                 for step in self.program.steps:

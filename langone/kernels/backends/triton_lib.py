@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ...dtypes import DType, fp32
+from ...dtypes import DType
+from .numpy_ref import compute_np
 
 
 # --- types --------------------------------------------------------------------------------
@@ -45,9 +46,8 @@ def tl_type(t: DType) -> str:
     return _TL[t.name]
 
 
-def compute_numpy(t: DType) -> np.dtype:
-    """numpy dtype of a host-side value of logical type ``t`` (halves compute in fp32)."""
-    return fp32.numpy if is_half(t) else t.numpy
+# numpy dtype of a host-side value of logical type ``t`` (halves compute in fp32).
+compute_numpy = compute_np
 
 
 def pointer_signature(t: DType) -> str:
@@ -185,38 +185,6 @@ def _lo_fpow(a, b):
     else:
         return libdevice.pow(a, b)
 ''',
-    "exp": '''
-@triton.jit
-def _lo_exp(x):
-    if _INTERP:
-        return tl.exp(x)
-    else:
-        return libdevice.exp(x)
-''',
-    "log": '''
-@triton.jit
-def _lo_log(x):
-    if _INTERP:
-        return tl.log(x)
-    else:
-        return libdevice.log(x)
-''',
-    "sin": '''
-@triton.jit
-def _lo_sin(x):
-    if _INTERP:
-        return tl.sin(x)
-    else:
-        return libdevice.sin(x)
-''',
-    "cos": '''
-@triton.jit
-def _lo_cos(x):
-    if _INTERP:
-        return tl.cos(x)
-    else:
-        return libdevice.cos(x)
-''',
     "tanh": '''
 @triton.jit
 def _lo_tanh(x):
@@ -304,6 +272,17 @@ def _lo_check(err, bad, idx, lin, code):
     return bad
 ''',
 }
+
+# exp/log/sin/cos: libdevice on a GPU, core math in the interpreter (no libdevice there).
+for _fn in ("exp", "log", "sin", "cos"):
+    HELPERS[_fn] = f"""
+@triton.jit
+def _lo_{_fn}(x):
+    if _INTERP:
+        return tl.{_fn}(x)
+    else:
+        return libdevice.{_fn}(x)
+"""
 HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",)}
 
 

@@ -57,8 +57,7 @@ def shape_guards(k: ir.Kernel) -> tuple:
         specs = {v: _extent_spec(x, index) for v, x in zip(g.vars, g.extents)}
         grid_text = f"{', '.join(g.vars)} in lo.grid(" + \
             ", ".join(ir.fmt_expr(x) for x in g.extents) + ")"
-        assigned = {s.target for s in ir.walk(ir.Kernel("", (), g.body))
-                    if isinstance(s, ir.Assign)}
+        assigned = ir.assigned_names(g.body)
         for access in _unconditional_accesses(g.body):
             for axis, ix in enumerate(access.index):
                 var = ix.id if isinstance(ix, ir.Name) else None
