@@ -140,3 +140,17 @@ def test_four_threads_share_one_stack():
     assert s.in_use == 0 and s.allocation_count == s.free_count > 0
     assert s.cache_hits + s.cache_misses == s.allocation_count
     assert s.reserved == s.cached
+
+
+def test_the_machine_covers_the_fused_default_stack_and_the_layered_ones():
+    # StatisticsAdaptor fuses the default shape (see adaptors._DefaultStack);
+    # PoolMachine builds both that shape and others, so both paths are checked.
+    from langone.tensor.memory import get_pool
+    from langone.tensor.memory.adaptors import _DefaultStack
+
+    plain = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=False))
+    guarded = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=True))
+    assert type(StatisticsAdaptor(LimitingAdaptor(plain))) is _DefaultStack
+    assert type(StatisticsAdaptor(LimitingAdaptor(guarded))) is StatisticsAdaptor
+    assert type(StatisticsAdaptor(LimitingAdaptor(LimitingAdaptor(plain)))) is StatisticsAdaptor
+    assert isinstance(get_pool("cpu"), _DefaultStack)

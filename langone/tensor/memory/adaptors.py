@@ -17,7 +17,9 @@ Example:
 from __future__ import annotations
 
 from ...errors import PoolExhausted
-from .block import Block, release_parked
+from .block import LISTENERS, Block, drain, release_parked
+from .lock import wait_for
+from .pool import PoolMemoryResource, _negative
 from .resource import MemoryResource
 from .sizes import parse_size
 from .stats import MemoryPoolStats
@@ -115,6 +117,12 @@ class StatisticsAdaptor(_Adaptor):
 
     __slots__ = ("_in_use", "_peak", "_allocations", "_frees", "_limiter", "_below")
 
+    def __new__(cls, inner: MemoryResource):
+        if (cls is StatisticsAdaptor and type(inner) is LimitingAdaptor
+                and type(inner.inner) is PoolMemoryResource):
+            cls = _DefaultStack
+        return super().__new__(cls)
+
     def __init__(self, inner: MemoryResource):
         super().__init__(inner)
         self._in_use = self._peak = self._allocations = self._frees = 0
@@ -167,3 +175,74 @@ class StatisticsAdaptor(_Adaptor):
 
     def __repr__(self) -> str:
         return f"StatisticsAdaptor({self.inner!r})"
+
+
+class _DefaultStack(StatisticsAdaptor):
+    """``StatisticsAdaptor(LimitingAdaptor(PoolMemoryResource))``, fused.
+
+    The default stack of every device has exactly this shape, and its
+    alloc+free must fit in 1 us. Walking the three layers costs four Python
+    frames and ~40 attribute accesses per round trip (~1 us here), so for
+    this one shape the constructor of :class:`StatisticsAdaptor` returns
+    this subclass, whose ``allocate`` / ``_deallocate`` do the three layers'
+    work in one frame each: the same checks, counters and free lists (the
+    stateful test in ``tests/test_memory_stateful.py`` runs against it),
+    about 25% faster. Misses still go through ``PoolMemoryResource._refill``.
+    """
+
+    __slots__ = ()
+
+    def allocate(self, nbytes: int) -> Block:
+        # MemoryResource.allocate with Statistics-, Limiting- and
+        # PoolMemoryResource._allocate inlined, in that order.
+        lock = self._lock
+        try:
+            lock.pop()
+        except IndexError:
+            wait_for(lock)
+        try:
+            limiter = self._limiter
+            used = limiter._used + nbytes
+            if used > limiter._limit:
+                raise limiter._exhausted(nbytes)
+            pool = self._below
+            if nbytes <= pool._small:
+                if nbytes < 0:
+                    raise _negative(nbytes)
+                size = (nbytes + 63) & -64 or 64
+            else:
+                mask = pool._big_mask
+                size = (nbytes + mask) & ~mask
+            cached = pool._free.get(size)
+            if cached:
+                slab = cached.pop()
+                pool._hits += 1
+            else:
+                slab = pool._refill(size, nbytes)
+            limiter._used = used
+            in_use = self._in_use + nbytes
+            self._in_use = in_use
+            if in_use > self._peak:
+                self._peak = in_use
+            self._allocations += 1
+        finally:
+            lock.append(True)
+        block = pool._block_cls(slab.ptr, nbytes, slab, self)
+        if self._pending:
+            drain(self)
+        if LISTENERS:
+            self._notify_alloc(block)
+        return block
+
+    def _deallocate(self, block: Block, slab) -> None:
+        nbytes = block.nbytes
+        self._in_use -= nbytes
+        self._frees += 1
+        self._limiter._used -= nbytes
+        pool = self._below
+        cached = pool._free.get(slab.size)
+        if cached is None:                      # a class's first free: keep _sizes sorted
+            pool._deallocate(block, slab)
+        else:
+            cached.append(slab)
+            slab.freed_in = pool._epoch

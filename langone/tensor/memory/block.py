@@ -60,11 +60,11 @@ class Block:
     __slots__ = ("ptr", "nbytes", "_slab", "_owner", "__weakref__")
     device: Device = cpu     # each resource uses a subclass fixing its device
 
-    def __init__(self, ptr: int, nbytes: int, slab: object):
+    def __init__(self, ptr: int, nbytes: int, slab: object, owner: object = None):
         self.ptr = ptr
         self.nbytes = nbytes
         self._slab = slab       # None once freed: what double frees are caught by
-        self._owner = None      # the resource free() goes back to; set on hand-out
+        self._owner = owner     # the resource free() goes back to; set on hand-out
 
     def free(self) -> None:
         """Give the memory back to its resource now.

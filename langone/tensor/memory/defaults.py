@@ -77,8 +77,10 @@ def get_pool(device: str | Device = "cpu") -> MemoryResource:
 
     Example:
         >>> pool = get_pool("cpu")
-        >>> type(pool).__name__, type(pool.inner).__name__, type(pool.inner.inner).__name__
-        ('StatisticsAdaptor', 'LimitingAdaptor', 'PoolMemoryResource')
+        >>> [type(layer).__name__ for layer in (pool.inner, pool.inner.inner)]
+        ['LimitingAdaptor', 'PoolMemoryResource']
+        >>> isinstance(pool, StatisticsAdaptor)
+        True
     """
     stack = _fast.get(device if device.__class__ is str else id(device))
     return stack if stack is not None else _resolve(device)
