@@ -398,6 +398,84 @@ reuse(bench.matmul, lambda r: (f32(r, 17, 23), f32(r, 23, 11), np.zeros((17, 11)
       _matmul, rtol=1e-4, atol=1e-4, name="naive_matmul")
 
 
+# Row accumulations: the numba backend interchanges these loops (k outside j,
+# see langone/kernels/backends/interchange.py); the ones after them it must not.
+
+@case(lambda r: (f32(r, 9, 31), f32(r, 31, 20), f32(r, 20), np.zeros((9, 20), np.float32)),
+      lambda a, b, bias, out: {"out": np.maximum(
+          (a.astype(np.float64) @ b + bias), 0).astype(np.float32)}, rtol=1e-4, atol=1e-4)
+def matmul_bias_relu(a, b, bias, out):
+    for i, j in lo.grid(a.shape[0], b.shape[1]):
+        acc = bias[j]
+        for k in range(a.shape[1]):
+            acc += a[i, k] * b[k, j]
+        out[i, j] = max(acc, 0.0)
+
+
+@case(lambda r: (f32(r, 3, 5, 7), f32(r, 3, 7, 6), np.zeros((3, 5, 6), np.float32)),
+      lambda a, b, out: {"out": (a.astype(np.float64) @ b).astype(np.float32)},
+      rtol=1e-4, atol=1e-4)
+def batched_matmul_3d_grid(a, b, out):
+    for n, i, j in lo.grid(a.shape[0], a.shape[1], b.shape[2]):
+        acc = 0.0
+        for k in range(a.shape[2]):
+            acc = acc + a[n, i, k] * b[n, k, j]
+        out[n, i, j] = acc
+
+
+@case(lambda r: (f32(r, 6, 8), f32(r, 8, 5), np.zeros((6, 5), np.float32)),
+      lambda a, b, out: {"out": (a[:, :, None] + b[None, :, :]).max(axis=1)})
+def max_plus_product(a, b, out):
+    for i, j in lo.grid(a.shape[0], b.shape[1]):
+        best = -lo.inf
+        for k in range(a.shape[1]):
+            best = lo.maximum(best, a[i, k] + b[k, j])
+        out[i, j] = best
+
+
+@case(lambda r: (r.integers(-50, 50, (7, 9)).astype(np.int32),
+                 r.integers(-50, 50, (9, 4)).astype(np.int32), np.zeros((7, 4), np.int64)),
+      lambda a, b, out: {"out": a.astype(np.int64)[:, ::2] @ b.astype(np.int64)[::2]})
+def int_matmul_even_k(a, b, out):
+    for i, j in lo.grid(a.shape[0], b.shape[1]):
+        acc = 0
+        for k in range(0, a.shape[1], 2):
+            acc += a[i, k] * b[k, j]
+        out[i, j] = acc
+
+
+@case(lambda r: (f32(r, 8, 12), f32(r, 10, 12), np.zeros((8, 10), np.float32)),
+      lambda a, b, out: {"out": (a.astype(np.float64) @ b.T).astype(np.float32)},
+      rtol=1e-4, atol=1e-4)
+def matmul_b_transposed_contiguous_k(a, b, out):
+    for i, j in lo.grid(a.shape[0], b.shape[0]):
+        acc = 0.0
+        for k in range(a.shape[1]):
+            acc += a[i, k] * b[j, k]
+        out[i, j] = acc
+
+
+@case(lambda r: (f32(r, 6, 6), np.zeros((6, 6), np.float32)),
+      lambda x, out: {"out": np.cumsum(x, axis=0, dtype=np.float32)}, rtol=1e-4, atol=1e-5)
+def triangular_bound_depends_on_i(x, out):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        acc = 0.0
+        for k in range(i + 1):
+            acc += x[k, j]
+        out[i, j] = acc
+
+
+@case(lambda r: (f32(r, 5, 7), np.zeros((4, 7), np.float32)),
+      lambda x, out: {"out": np.arange(4, dtype=np.float32)[:, None] + np.array(
+          [x[:min(j + 1, 5), j].sum() for j in range(7)], np.float32)}, rtol=1e-4, atol=1e-5)
+def bound_depends_on_j_not_interchanged(x, out):
+    for i, j in lo.grid(out.shape[0], out.shape[1]):
+        acc = 0.0 + i
+        for k in range(min(j + 1, x.shape[0])):
+            acc += x[k, j]
+        out[i, j] = acc
+
+
 @case(lambda r: (f32(r, 100), np.zeros(100, np.float32)),
       lambda x, out: {"out": np.cumsum(x, dtype=np.float32)}, rtol=1e-4, atol=1e-5)
 def sequential_scan_no_grid(x, out):

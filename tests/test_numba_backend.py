@@ -470,6 +470,58 @@ def test_launcher_picks_variant_by_size(monkeypatch):
     assert calls == ["serial", "parallel"]
 
 
+# --- loop interchange of row accumulations (backends/interchange.py) ------------------------
+
+_INTERCHANGED = {"naive_matmul", "matmul_bias_relu", "batched_matmul_3d_grid",
+                 "max_plus_product", "int_matmul_even_k", "triangular_bound_depends_on_i"}
+_KEPT = {"matmul_b_transposed_contiguous_k", "bound_depends_on_j_not_interchanged",
+         "grid2d_global_const", "strided_and_transposed"}
+
+
+def _corpus(names):
+    import kernel_corpus
+    found = [c for c in kernel_corpus.CASES if c.name in names]
+    assert {c.name for c in found} == names
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_INTERCHANGED | _KEPT))
+def test_row_accumulations_interchange_only_where_it_pays_and_is_safe(name):
+    case, = _corpus({name})
+    args = case.make(np.random.default_rng(0))
+    interchanged = "# loop interchange:" in case.kernel.source("numba", *args)
+    assert interchanged == (name in _INTERCHANGED)
+
+
+@pytest.mark.parametrize("name", sorted(_INTERCHANGED))
+def test_interchanged_kernels_equal_the_reference_bit_for_bit(name, variant):
+    # Each accumulator still adds its terms in the order of k: no rounding differs.
+    case, = _corpus({name})
+    both = reference_pair("numba")
+    (ref, _), (got, _) = both(case.kernel, *case.make(np.random.default_rng(1)))
+    for r, g in zip(ref, got):
+        if isinstance(r, np.ndarray):
+            assert_same(g, r)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(0, 9), n=st.integers(0, 300), k=st.integers(0, 9),
+       parallel=st.booleans())
+def test_interchanged_matmul_any_shape(m, n, k, parallel):
+    from langone import bench
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)[:, ::-1]        # strided too
+    old = numba_cpu.PARALLEL_THRESHOLD
+    numba_cpu.PARALLEL_THRESHOLD = 0 if parallel else 10 ** 12
+    try:
+        (ref, _), (got, _) = reference_pair("numba")(
+            bench.matmul, a, b, np.full((m, n), np.nan, np.float32))
+    finally:
+        numba_cpu.PARALLEL_THRESHOLD = old
+    assert_same(got[2], ref[2])
+
+
 def test_elementwise_kernel_with_broadcasting():
     @kernel
     def gelu(x, b):

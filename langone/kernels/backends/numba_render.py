@@ -34,6 +34,7 @@ from typing import Any
 
 from ...dtypes import DType, fp32, fp64, int64
 from .. import ir
+from . import interchange
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
 _RESERVED = {"np", "math", "_m", "_ix", "njit", "prange", "range", "min", "max", "abs",
@@ -283,9 +284,12 @@ class Emitter:
             self.put(d, "else:")
             self.block(s.orelse, d + 1)
 
-    def s_For(self, s: ir.For, d: int) -> None:
+    def range_args(self, s: ir.For) -> str:
         step = self.ex(s.step)
-        rng = f"{self.ex(s.start)}, {self.ex(s.stop)}" + ("" if step == "1" else f", {step}")
+        return f"{self.ex(s.start)}, {self.ex(s.stop)}" + ("" if step == "1" else f", {step}")
+
+    def s_For(self, s: ir.For, d: int) -> None:
+        rng = self.range_args(s)
         found = loop_accumulators(s.body, self.types)
         sticky = []
         for stmt, fn, other in found.values():
@@ -347,6 +351,10 @@ class Emitter:
 
     def loops(self, g: ir.Grid, ext: list, d: int, parallel: bool, first=None) -> int:
         """Nested loops over the grid; returns the body's depth."""
+        rows = interchange.match(g, self.types) if first is None else None
+        if rows is not None:
+            self.interchanged(g, rows, ext, d, parallel)
+            return d
         for i, (v, n) in enumerate(zip(g.vars, ext)):
             if i == 0 and first is not None:
                 self.put(d, f"for {self.names(v)} in range({first}):")
@@ -356,6 +364,42 @@ class Emitter:
             d += 1
         self.block(g.body, d)
         return d
+
+    def interchanged(self, g: ir.Grid, m, ext: list, d: int, parallel: bool) -> None:
+        """A row accumulation with its ``k`` loop outside the innermost grid
+        loop and one accumulator per ``j`` (see :mod:`.interchange`)."""
+        row, j, nj = f"_k_row{self.grid_no}", self.names(g.vars[-1]), ext[-1]
+        alloc = f"{row} = np.empty({nj}, np.{_np_name(self.types[m.acc])})"
+        first = self.names(g.vars[0])
+        self.put(d, f"# loop interchange: {m.loop.var} outside {g.vars[-1]}, "
+                    f"one {m.acc} per {g.vars[-1]}")
+        if parallel:                # chunks of rows, one accumulator row per chunk
+            self.put(d, f"_k_nc = min({ext[0]}, {REDUCTION_CHUNKS})")
+            self.put(d, "for _k_c in prange(_k_nc):")
+            self.put(d + 1, alloc)
+            self.put(d + 1, f"for {first} in range(_k_c * {ext[0]} // _k_nc, "
+                            f"(_k_c + 1) * {ext[0]} // _k_nc):")
+            d += 2
+        else:
+            self.put(d, alloc)
+            self.put(d, f"for {first} in range({ext[0]}):")
+            d += 1
+        for v, n in zip(g.vars[1:-1], ext[1:-1]):
+            self.put(d, f"for {self.names(v)} in range({n}):")
+            d += 1
+        self.put(d, f"for {j} in range({nj}):")
+        self.put(d + 1, f"{row}[{j}] = {self.ex(m.init)}")
+        self.put(d, f"for {self.names(m.loop.var)} in range({self.range_args(m.loop)}):")
+        self.put(d + 1, f"for {j} in range({nj}):")
+        scope = self.names.scope
+        self.names.scope = dict(scope, **{m.acc: f"{row}[{j}]"})
+        try:                         # the update itself, acc read as row[j]
+            self.put(d + 2, f"{row}[{j}] = {self.ex(m.loop.body[0].value)}")
+        finally:
+            self.names.scope = scope
+        self.put(d, f"for {j} in range({nj}):")
+        self.put(d + 1, f"{self.names(m.acc)} = {row}[{j}]")
+        self.block(m.rest, d + 1)
 
     def reduction_grid(self, g: ir.Grid, ext: list, d: int) -> None:
         reds = [(r, self.types[r.var]) for r in g.reductions]
