@@ -17,7 +17,6 @@ from .ir import TensorType, Weak
 
 _WEAK = {bool: Weak("b"), int: Weak("i"), float: Weak("f")}
 
-from ..tensor.devices import cpu as _CPU
 from ..tensor.tensor import Tensor as _Tensor
 
 
@@ -30,11 +29,12 @@ def arg_key(a: Any) -> Any:
     t = type(a)
     if t is float or t is int or t is bool:
         return t
+    # Devices appear by name: a Device hashes in Python, a str in C (~0.3 us a call).
     if t is np.ndarray:
-        return (a.dtype, a.ndim, a.flags.c_contiguous, _CPU)
+        return (a.dtype, a.ndim, a.flags.c_contiguous, "cpu")
     if t is _Tensor:
         d = a._data
-        return (d.dtype, d.ndim, d.flags.c_contiguous, a._device)
+        return (d.dtype, d.ndim, d.flags.c_contiguous, a._device._name)
     if isinstance(a, np.generic):
         return ("scalar", a.dtype)
     return ("other", t)
