@@ -40,6 +40,11 @@ from dataclasses import dataclass
 
 from .. import ir
 
+#: Rows shorter than this keep the original order, chosen at run time: with
+#: few accumulators per row the interchanged inner loop is too short to pay,
+#: while the original ``k`` loop still vectorizes over contiguous data.
+MIN_ROW = 16
+
 #: Accumulator updates kept per element: (op of BinOp or name of Call).
 _UPDATES = {"+", "*", "maximum", "minimum"}
 

@@ -352,9 +352,11 @@ class Emitter:
     def loops(self, g: ir.Grid, ext: list, d: int, parallel: bool, first=None) -> int:
         """Nested loops over the grid; returns the body's depth."""
         rows = interchange.match(g, self.types) if first is None else None
-        if rows is not None:
-            self.interchanged(g, rows, ext, d, parallel)
-            return d
+        if rows is not None:         # short rows: the k loop vectorizes better as it is
+            self.put(d, f"if {ext[-1]} >= {interchange.MIN_ROW}:")
+            self.interchanged(g, rows, ext, d + 1, parallel)
+            self.put(d, "else:")
+            d += 1
         for i, (v, n) in enumerate(zip(g.vars, ext)):
             if i == 0 and first is not None:
                 self.put(d, f"for {self.names(v)} in range({first}):")
