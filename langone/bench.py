@@ -2,7 +2,10 @@
 
 Every LangOne kernel is timed beside its peers in the same run — numpy, and the
 same loop hand-written with numba — because these machines are shared and
-noisy: only ratios measured side by side mean anything. The workloads here are
+noisy: only ratios measured side by side mean anything. The table shows each
+implementation's best time, each ratio as the ratio of best times and, in
+parentheses, as the median of the ratios measured within each round (see
+:func:`paired_ratio`): where the two disagree, the machine was noisy. The workloads here are
 also what ``asv_benchmarks/bench_kernels.py`` times under asv.
 
 Goals (DESIGN.md section 3): fused elementwise >= 2.5x numpy; saxpy near the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -267,46 +271,69 @@ def first_call_ms(cache_dir=None) -> dict:
 
 
 
-def best_times(fns, budget: float = 1.5) -> list[float]:
-    """Best seconds per call of each function, measured in interleaved rounds.
+def interleaved_times(fns, budget: float = 2.0) -> list[list[float]]:
+    """Seconds per call of each function, one sample per round, ``rounds[r][i]``.
 
-    Each function's inner loop is calibrated to ~50 ms; the rounds then take
-    turns (a, b, c, a, b, c, ...) so that a noisy neighbour hits all alike.
+    Each function's inner loop is calibrated to ~50 ms (long enough to amortize
+    the 1-4 ms that a switch between numba's and OpenBLAS's thread pools
+    costs); every round runs each function once, the order rotating from round
+    to round (a b c, b c a, c a b, ...), so that a noisy neighbour, a cache left
+    warm or a thread pool left spinning by the previous function favours none
+    of them on average.
     """
     plan = []
     for fn in fns:
         fn()
         n = 1
         while timeit.timeit(fn, number=n) < 0.05 and n < 1e6:
-            n *= 4
+            n *= 2
         plan.append(n)
-    best = [float("inf")] * len(fns)
-    rounds = max(5, min(25, int(budget / max(0.05 * len(fns), 1e-9))))
-    for _ in range(rounds):
-        for i, (fn, n) in enumerate(zip(fns, plan)):
-            best[i] = min(best[i], timeit.timeit(fn, number=n) / n)
-    return best
+    per_round = sum(timeit.timeit(fn, number=n) for fn, n in zip(fns, plan))
+    rounds = max(9, min(60, int(budget / max(per_round, 1e-9))))
+    samples = []
+    for r in range(rounds):
+        times = [0.0] * len(fns)
+        for step in range(len(fns)):
+            i = (r + step) % len(fns)
+            times[i] = timeit.timeit(fns[i], number=plan[i]) / plan[i]
+        samples.append(times)
+    return samples
+
+
+def paired_ratio(samples: list[list[float]], peer: int, subject: int = 0) -> float:
+    """Median over rounds of ``peer time / subject time`` within each round.
+
+    On these shared machines the memory bandwidth a run gets moves by 20-30%
+    from second to second; a ratio taken within one round sees both sides
+    under the same conditions, and the median of those is far steadier than
+    the ratio of two best times, which may come from different moments.
+    """
+    return statistics.median(row[peer] / row[subject] for row in samples)
 
 
 def run(cases=CASES) -> dict:
     """Times every case (langone, numpy, hand numba) and the first-call probe."""
     rows = []
     for name in cases:
-        t = best_times(case(name))
+        samples = interleaved_times(case(name))
+        t = [min(col) for col in zip(*samples)]
         rows.append({"case": name, "langone_s": t[0], "numpy_s": t[1], "numba_hand_s": t[2],
-                     "vs_numpy": t[1] / t[0], "vs_hand_numba": t[2] / t[0]})
+                     "vs_numpy": t[1] / t[0], "vs_hand_numba": t[2] / t[0],
+                     "vs_numpy_paired": paired_ratio(samples, 1),
+                     "vs_hand_numba_paired": paired_ratio(samples, 2)})
     return {"cases": rows, "first_call": first_call_ms()}
 
 
 def format_table(result: dict) -> str:
+    """The table: best times, and each ratio as best/best and (paired median)."""
     lines = [f"{'case':14s} {'langone':>11s} {'numpy':>11s} {'numba hand':>11s} "
-             f"{'vs numpy':>9s} {'vs hand':>8s}"]
+             f"{'vs numpy (paired)':>18s} {'vs hand (paired)':>17s}"]
     for r in result["cases"]:
         t = (r["langone_s"], r["numpy_s"], r["numba_hand_s"])
         unit, scale = ("us", 1e6) if t[0] < 1e-3 else ("ms", 1e3)
         lines.append(f"{r['case']:14s} {t[0] * scale:8.2f} {unit} {t[1] * scale:8.2f} {unit} "
-                     f"{t[2] * scale:8.2f} {unit} {r['vs_numpy']:8.2f}x "
-                     f"{r['vs_hand_numba']:7.2f}x")
+                     f"{t[2] * scale:8.2f} {unit} {r['vs_numpy']:8.2f}x ({r['vs_numpy_paired']:5.2f}x)"
+                     f" {r['vs_hand_numba']:7.2f}x ({r['vs_hand_numba_paired']:5.2f}x)")
     fc = result["first_call"]
     lines.append(f"new process, cold cache: import {fc['cold']['import_ms']:.0f} ms, first call "
                  f"{fc['cold']['first_call_ms']:.0f} ms; warm cache (AOT {fc['aot']}): import "
