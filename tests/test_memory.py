@@ -40,7 +40,6 @@ def restore_defaults():
     defaults._stacks.clear()
     defaults._stacks.update(saved)
     defaults._fast.clear()
-    defaults._keep.clear()
 
 
 def stack(upstream=None, limit=None, **config):
@@ -629,3 +628,16 @@ def test_token_lock_waits_for_its_holder():
     assert got == [1] and not lock.locked()
     with pytest.raises(RuntimeError, match="not held"):
         lock.release()
+
+
+def test_allocate_accepts_every_device_spelling_and_caches_only_names(restore_defaults):
+    import langone as lo
+    from langone.tensor.devices import Device
+    from langone.tensor.memory import defaults
+    t = lo.zeros(4)
+    for spec in ("cpu", Device("cpu"), t):          # a Tensor: its device
+        block = memory.allocate(64, spec)
+        assert block.device == "cpu"
+        block.free()
+    assert memory.get_pool(t) is memory.get_pool("cpu") is memory.get_pool(Device("cpu"))
+    assert all(type(key) in (str, Device) for key in defaults._fast)   # t not kept alive

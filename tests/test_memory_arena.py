@@ -24,7 +24,6 @@ def pool():
     defaults._stacks.clear()
     defaults._stacks.update(saved)
     defaults._fast.clear()
-    defaults._keep.clear()
 
 
 def test_allocations_in_an_arena_are_bumped_from_one_buffer(pool):

@@ -94,7 +94,7 @@ def empty_buffer(shape: tuple[int, ...], npdt: np.dtype, dev: Device):
     if dev.type == "cpu":
         if nbytes == 0:
             return np.empty(shape, npdt)
-        buf = np.asarray(allocate(nbytes, dev))
+        buf = np.asarray(allocate(nbytes, dev._name))   # a str: the fastest key
         if buf.size != nbytes:
             buf = buf[:nbytes]
         buf = buf.view(npdt)

@@ -34,11 +34,10 @@ active_arena: contextvars.ContextVar = contextvars.ContextVar("langone_arena", d
 open_arenas: list = []
 
 _stacks: dict[str, MemoryResource] = {}      # canonical device name -> stack
-# What allocate() looks up first: the device argument itself when it is a
-# string, else id() of the Device object (Device hashes in Python: ~10x slower).
-# _keep holds those objects so that their ids cannot be reused.
+# What allocate() looks up first: the device argument itself. A Device equals
+# and hashes like its canonical name, so both spellings find one entry; name
+# strings (what Tensors pass) hash in C, Device objects in Python (slower).
 _fast: dict[object, MemoryResource] = {}
-_keep: list[object] = []
 _MAX_FAST = 256
 _build_lock = threading.Lock()
 
@@ -62,8 +61,9 @@ def allocate(nbytes: int, device: str | Device = "cpu") -> Block:
     """
     if nbytes.__class__ is not int:
         nbytes = operator.index(nbytes)
-    stack = _fast.get(device if device.__class__ is str else id(device))
-    if stack is None:
+    try:
+        stack = _fast[device]
+    except (KeyError, TypeError):              # new, or not hashable (a Tensor...)
         stack = _resolve(device)
     if open_arenas:
         arena = active_arena.get()
@@ -82,8 +82,10 @@ def get_pool(device: str | Device = "cpu") -> MemoryResource:
         >>> isinstance(pool, StatisticsAdaptor)
         True
     """
-    stack = _fast.get(device if device.__class__ is str else id(device))
-    return stack if stack is not None else _resolve(device)
+    try:
+        return _fast[device]
+    except (KeyError, TypeError):
+        return _resolve(device)
 
 
 def configure(device: str | Device = "cpu", config: MemoryPoolConfig | None = None,
@@ -106,7 +108,6 @@ def configure(device: str | Device = "cpu", config: MemoryPoolConfig | None = No
     with _build_lock:
         _stacks[str(dev)] = stack
         _fast.clear()
-        _keep.clear()
     return stack
 
 
@@ -137,12 +138,8 @@ def _resolve(device) -> MemoryResource:
     with _build_lock:
         if len(_fast) >= _MAX_FAST:
             _fast.clear()
-            _keep.clear()
-        if device.__class__ is str:
+        if type(device) in (str, Device):       # not Tensors and arrays: kept alive
             _fast[device] = stack
-        else:
-            _keep.append(device)
-            _fast[id(device)] = stack
     return stack
 
 
