@@ -7,6 +7,7 @@ import random
 import threading
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
@@ -154,3 +155,28 @@ def test_the_machine_covers_the_fused_default_stack_and_the_layered_ones():
     assert type(StatisticsAdaptor(LimitingAdaptor(guarded))) is StatisticsAdaptor
     assert type(StatisticsAdaptor(LimitingAdaptor(LimitingAdaptor(plain)))) is StatisticsAdaptor
     assert isinstance(get_pool("cpu"), _DefaultStack)
+
+
+def test_fused_stack_counts_blocks_its_limiter_hands_out_itself():
+    # The fused stack reads live bytes off its limiter; blocks allocated from
+    # the limiter directly count against the limit but not in the stack's stats.
+    pool = PoolMemoryResource(HostUpstream(), MemoryPoolConfig(debug=False))
+    limiter = LimitingAdaptor(pool, 10_000)
+    stack = StatisticsAdaptor(limiter)
+    direct = limiter.allocate(6000)
+    mine = stack.allocate(3000)
+    s = stack.stats()
+    assert (s.in_use, s.peak, limiter.used) == (3000, 3000, 9000)
+    with pytest.raises(PoolExhausted, match="only 1000 B available"):
+        stack.allocate(2000)
+    direct.free()
+    again = stack.allocate(2000)
+    mine.free()
+    again.free()
+    s = stack.stats()
+    assert (s.in_use, s.peak, limiter.used) == (0, 5000, 0)
+    assert s.allocation_count == s.free_count == 2
+    assert s.cache_hits + s.cache_misses == 3          # the pool's: the direct one too
+    reuse = stack.allocate(3000)                        # a free-list hit, counted by the stack
+    reuse.free()
+    assert (stack.stats().cache_hits, pool.info().cache_hits) == (1, 1)

@@ -62,7 +62,7 @@ class PoolMemoryResource(MemoryResource):
     __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_hits",
                  "_misses", "_peak_reserved", "_small", "_big_mask", "_fit", "_max",
                  "_epoch", "_next_cleanup",
-                 "_front", "_back", "_block_cls", "_miss_log")
+                 "_front", "_back", "_block_cls", "_miss_log", "_fused")
 
     def __new__(cls, upstream=None, config: MemoryPoolConfig | None = None):
         debug = config.debug if config is not None else MemoryPoolConfig().debug
@@ -92,6 +92,7 @@ class PoolMemoryResource(MemoryResource):
         self._back = cfg.guard_bytes
         self._block_cls = block_class(self.upstream.block_base, self.device)
         self._miss_log: list[tuple[int, int]] = []   # for "pool_miss" events, if listened to
+        self._fused: list = []       # fused stacks over this pool: they count their own hits
 
     # -- the hot path (lock held) --------------------------------------------------
     def _allocate(self, nbytes: int) -> Block:
@@ -221,9 +222,10 @@ class PoolMemoryResource(MemoryResource):
 
     def _info(self) -> PoolInfo:
         largest = next((s for s in reversed(self._sizes) if self._free[s]), 0)
+        hits = self._hits + sum(s._allocations - s._refills for s in self._fused)
         return PoolInfo(self._reserved, self._cached(),
                         sum(len(self._free[s]) for s in self._sizes), largest,
-                        self._hits, self._misses, self._peak_reserved)
+                        hits, self._misses, self._peak_reserved)
 
     def _available(self) -> int:
         cached = self._cached()
