@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from langone.errors import DeviceNotFound
-from langone.tensor import devices as D
+from langone.tensor.devices import host as C
+from langone.tensor.devices import discovery as G
+from langone.tensor.devices import names as N
 from langone.tensor.devices import (CPUDeviceInfo, Device, GPUDeviceInfo, cpu, cpu_info,
                                     device, devices)
 
@@ -28,7 +30,7 @@ NO_GPU = r"no CUDA device found \(checked NVML, CuPy, torch\)"
 @pytest.fixture(autouse=True)
 def fresh_discovery(monkeypatch):
     """Each test discovers from scratch; the real cache is restored afterwards."""
-    monkeypatch.setattr(D, "_DISCOVERY", None)
+    monkeypatch.setattr(G, "_DISCOVERY", None)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
 
@@ -90,9 +92,9 @@ def test_device_function_fast_paths_return_shared_instances():
 
 
 def test_device_name_cache_is_bounded():
-    for i in range(2 * D._MAX_NAMES):
+    for i in range(2 * N._MAX_NAMES):
         assert device(f"cuda:{i}").index == i
-    assert len(D._BY_NAME) <= D._MAX_NAMES
+    assert len(N._BY_NAME) <= N._MAX_NAMES
 
 
 def test_objects_carrying_a_device():
@@ -230,7 +232,7 @@ def fake_torch(props_list, *, hip=None, available=True):
 @pytest.fixture
 def libs(monkeypatch):
     """Install fake (or absent: None) driver libraries; the CUDA driver 'loads'."""
-    monkeypatch.setattr(D, "_cuda_driver_loadable", lambda: True)
+    monkeypatch.setattr(G, "_cuda_driver_loadable", lambda: True)
 
     def install(pynvml=None, cupy=None, torch=None):
         for name, module in (("pynvml", pynvml), ("cupy", cupy), ("torch", torch)):
@@ -243,7 +245,7 @@ def libs(monkeypatch):
 def test_no_library_installed_means_no_gpu(libs):
     libs()
     assert devices() == [cpu]
-    assert D._discover().notes == ("NVML: not installed", "CuPy: not installed",
+    assert G._discover().notes == ("NVML: not installed", "CuPy: not installed",
                                    "torch: not installed")
     assert cpu.is_available() and not Device("cuda").is_available()
     for call in (lambda: Device("cuda:3").info(), Device("cuda:3").require_available):
@@ -257,7 +259,7 @@ def test_nvml_library_missing_and_no_cuda_driver_skips_cupy_and_torch(libs, monk
     cupy = fake_cupy([a100_props()])
     libs(pynvml=fake_nvml([], init_error=NVMLError_LibraryNotFound("NVML Shared Library "
                                                                    "Not Found")), cupy=cupy)
-    monkeypatch.setattr(D, "_cuda_driver_loadable", lambda: False)
+    monkeypatch.setattr(G, "_cuda_driver_loadable", lambda: False)
     assert devices() == [cpu]                     # the fake CuPy would have found an A100
     with pytest.raises(DeviceNotFound, match=rf"{NO_GPU}: NVML: NVMLError_LibraryNotFound: "
                                              r"NVML Shared Library Not Found; CuPy, torch: "
@@ -310,7 +312,7 @@ def test_old_gpu_without_optional_nvml_queries_uses_tables(libs):
 def test_failing_free_memory_query_gives_none(libs):
     nv = fake_nvml([h100()])
     libs(pynvml=nv)
-    D._discover()
+    G._discover()
     nv.nvmlDeviceGetMemoryInfo = lambda h: (_ for _ in ()).throw(FakeNVMLError("GPU is lost"))
     info = Device("cuda").info()
     assert info.available_memory is None
@@ -323,7 +325,7 @@ def test_failing_free_memory_query_gives_none(libs):
 ])
 def test_cuda_visible_devices_order(env, order):
     uuids = ["GPU-aaaa", "GPU-bbbb", "GPU-cccc"]
-    assert D._cuda_visible_order(3, uuids, env) == order
+    assert G._cuda_visible_order(3, uuids, env) == order
 
 
 def test_cuda_visible_devices_renumbers_nvml_gpus(libs, monkeypatch):
@@ -358,14 +360,14 @@ def test_torch_is_asked_when_nvml_and_cupy_find_nothing(libs):
     assert (info.source, info.name, info.available_memory) == ("torch", props.name, 20 * GiB)
     assert info.multiprocessor_count == 128 and info.compute_throughput is None
     assert info.memory_bandwidth == 864e9
-    assert D._discover().gpus[0].source == "torch"
+    assert G._discover().gpus[0].source == "torch"
 
 
 def test_notes_say_why_each_library_found_nothing(libs):
     err = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
     libs(pynvml=fake_nvml([]), cupy=fake_cupy([], count_error=err),
          torch=fake_torch([], available=False))
-    assert D._discover().notes == (
+    assert G._discover().notes == (
         "NVML: no NVIDIA GPU listed",
         "CuPy: RuntimeError: cudaErrorInsufficientDriver: CUDA driver version is insufficient",
         "torch: torch.cuda.is_available() is False")
@@ -376,7 +378,7 @@ def test_rocm_torch_is_not_taken_for_cuda(libs):
                             minor=4, multi_processor_count=304)
     libs(torch=fake_torch([props], hip="6.2"))
     assert devices() == [cpu]
-    assert "ROCm build" in D._discover().notes[-1]
+    assert "ROCm build" in G._discover().notes[-1]
 
 
 def test_gpu_info_str_is_readable(libs):
@@ -431,7 +433,7 @@ def test_cpu_info_of_this_machine_is_populated_and_sane():
 
 
 def test_cpu_info_reads_available_memory_live(monkeypatch):
-    monkeypatch.setattr(D, "_available_memory", lambda: 12345)
+    monkeypatch.setattr(C, "_available_memory", lambda: 12345)
     assert cpu_info().available_memory == 12345
     assert cpu_info(refresh=True).available_memory == 12345
 
@@ -486,17 +488,17 @@ Model\t\t: Raspberry Pi 4 Model B Rev 1.4
 
 
 def test_parse_cpuinfo_x86_and_raspberry_pi():
-    x86 = D._parse_cpuinfo(X86_CPUINFO)
-    assert D._cpu_name(x86) == "AMD EPYC 9654 96-Core Processor"
+    x86 = C._parse_cpuinfo(X86_CPUINFO)
+    assert C._cpu_name(x86) == "AMD EPYC 9654 96-Core Processor"
     assert x86["cpu family"] == "25" and x86["cpu mhz"] == "2400.000"
-    assert D._simd_features(set(x86["flags"].split()), "x86_64") == (
+    assert C._simd_features(set(x86["flags"].split()), "x86_64") == (
         "sse2", "sse3", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
         "avx512f", "avx512_bf16")
-    pi = D._parse_cpuinfo(PI_CPUINFO)
-    assert D._cpu_name(pi) == "Raspberry Pi 4 Model B Rev 1.4"
-    assert D._ARM_VENDORS[pi["cpu implementer"]] == "ARM"
-    assert D._simd_features(set(pi["features"].split()), "aarch64") == ("neon", "asimd")
-    assert D._cpu_name({"model": "17"}) is None            # x86 model number is no name
+    pi = C._parse_cpuinfo(PI_CPUINFO)
+    assert C._cpu_name(pi) == "Raspberry Pi 4 Model B Rev 1.4"
+    assert C._ARM_VENDORS[pi["cpu implementer"]] == "ARM"
+    assert C._simd_features(set(pi["features"].split()), "aarch64") == ("neon", "asimd")
+    assert C._cpu_name({"model": "17"}) is None            # x86 model number is no name
 
 
 @pytest.mark.parametrize("simd, arch, vendor, family, flops_per_cycle", [
@@ -508,15 +510,15 @@ def test_parse_cpuinfo_x86_and_raspberry_pi():
     (("neon",), "armv7l", "ARM", None, 4),
 ])
 def test_peak_fp32_estimate(simd, arch, vendor, family, flops_per_cycle):
-    assert D._peak_fp32(4, 2e9, simd, arch, vendor, family) == 4 * 2e9 * flops_per_cycle
-    assert D._peak_fp32(4, None, simd, arch, vendor, family) is None
+    assert C._peak_fp32(4, 2e9, simd, arch, vendor, family) == 4 * 2e9 * flops_per_cycle
+    assert C._peak_fp32(4, None, simd, arch, vendor, family) is None
 
 
 @pytest.mark.parametrize("text, size", [("32K", 32768), ("1024K", 1 << 20), ("2M", 2 << 20),
                                         ("512", 512), ("2 MiB", 2 << 20), ("1.5 MiB", 3 << 19),
                                         ("", None), ("big", None)])
 def test_parse_size(text, size):
-    assert D._parse_size(text) == size
+    assert C._parse_size(text) == size
 
 
 def test_cache_sizes_from_sysfs(tmp_path):
@@ -527,13 +529,13 @@ def test_cache_sizes_from_sysfs(tmp_path):
         (entry / "level").write_text(f"{level}\n")
         (entry / "type").write_text(f"{kind}\n")
         (entry / "size").write_text(f"{size}\n")
-    assert D._cache_sizes_sysfs(tmp_path) == {1: 48 << 10, 2: 2 << 20, 3: 36 << 20}
-    assert D._cache_sizes_sysfs(tmp_path / "missing") == {}
+    assert C._cache_sizes_sysfs(tmp_path) == {1: 48 << 10, 2: 2 << 20, 3: 36 << 20}
+    assert C._cache_sizes_sysfs(tmp_path / "missing") == {}
 
 
 def test_cache_sizes_from_lscpu_output():
     out = "NAME ONE-SIZE\nL1d     32768\nL1i     32768\nL2    1048576\nL3   33554432\n"
-    assert D._parse_lscpu_caches(out) == {1: 32768, 2: 1048576, 3: 33554432}
+    assert C._parse_lscpu_caches(out) == {1: 32768, 2: 1048576, 3: 33554432}
 
 
 def dimm(speed: int, width: int = 64, size: int = 16384, configured: int | None = None,
@@ -549,24 +551,24 @@ def dimm(speed: int, width: int = 64, size: int = 16384, configured: int | None 
 
 
 def test_dimm_bandwidth_from_smbios_type_17():
-    assert D._dimm_bandwidth(dimm(3200)) == 3200e6 * 8                  # DDR4-3200: 25.6 GB/s
-    assert D._dimm_bandwidth(dimm(3200, configured=2933)) == 2933e6 * 8  # configured wins
-    assert D._dimm_bandwidth(dimm(2400, length=0x1C)) == 2400e6 * 8      # SMBIOS 2.3: rated
-    assert D._dimm_bandwidth(dimm(3200, size=0)) == 0                    # empty slot
-    assert D._dimm_bandwidth(dimm(0)) == 0 and D._dimm_bandwidth(b"\x11") == 0
+    assert C._dimm_bandwidth(dimm(3200)) == 3200e6 * 8                  # DDR4-3200: 25.6 GB/s
+    assert C._dimm_bandwidth(dimm(3200, configured=2933)) == 2933e6 * 8  # configured wins
+    assert C._dimm_bandwidth(dimm(2400, length=0x1C)) == 2400e6 * 8      # SMBIOS 2.3: rated
+    assert C._dimm_bandwidth(dimm(3200, size=0)) == 0                    # empty slot
+    assert C._dimm_bandwidth(dimm(0)) == 0 and C._dimm_bandwidth(b"\x11") == 0
     extended = bytearray(dimm(0xFFFF, length=0x5C))
     extended[0x58:0x5C] = (70000).to_bytes(4, "little")
-    assert D._dimm_bandwidth(bytes(extended)) == 70000e6 * 8
+    assert C._dimm_bandwidth(bytes(extended)) == 70000e6 * 8
 
 
 def test_dmi_memory_bandwidth_sums_dimms_and_gives_none_when_unreadable(tmp_path):
     for i, raw in enumerate([dimm(3200), dimm(3200), dimm(3200, size=0)]):
         (tmp_path / f"17-{i}").mkdir()
         (tmp_path / f"17-{i}" / "raw").write_bytes(raw)
-    assert D._dmi_memory_bandwidth(tmp_path) == 2 * 25.6e9
+    assert C._dmi_memory_bandwidth(tmp_path) == 2 * 25.6e9
     (tmp_path / "17-9" / "raw").mkdir(parents=True)            # reading it fails: OSError
-    assert D._dmi_memory_bandwidth(tmp_path) is None
-    assert D._dmi_memory_bandwidth(tmp_path / "none") is None
+    assert C._dmi_memory_bandwidth(tmp_path) is None
+    assert C._dmi_memory_bandwidth(tmp_path / "none") is None
 
 
 @pytest.mark.parametrize("files, total, limit", [
@@ -578,5 +580,5 @@ def test_dmi_memory_bandwidth_sums_dimms_and_gives_none_when_unreadable(tmp_path
     ({}, 8 * GiB, None),
 ])
 def test_cgroup_memory_limit(monkeypatch, files, total, limit):
-    monkeypatch.setattr(D, "_read", files.get)
-    assert D._cgroup_memory_limit(total) == limit
+    monkeypatch.setattr(C, "_read", files.get)
+    assert C._cgroup_memory_limit(total) == limit
