@@ -172,6 +172,46 @@ def test_elementwise_returns_pooled_tensor_and_reductions_return_scalars():
     assert isinstance(r, np.int64) and r == 45
 
 
+@lo.kernel
+def affine_mix(x, y, a):
+    return a * x + y
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_elementwise_same_key_with_new_shapes_and_layouts(backend):
+    # The flat fast path is keyed by dtypes, ndims and contiguity, not shapes:
+    # calls that share a key but not a shape (or later break contiguity) must
+    # still broadcast, and every result must match plain numpy.
+    k = affine_mix.on(backend)
+    rng = np.random.default_rng(3)
+    cases = [((4, 5), (4, 5)), ((4, 5), (4, 5)), ((4, 5), (1, 5)), ((3, 1), (1, 6)),
+             ((2, 3), (2, 3)), ((0, 3), (0, 3)), ((6,), (6,))]
+    for xs, ys in cases + cases[::-1]:
+        x = rng.standard_normal(xs).astype(np.float32)
+        y = rng.standard_normal(ys).astype(np.float32)
+        for xx, yy in ((x, y), (lo.tensor(x), lo.tensor(y))):
+            got = k(xx, yy, 2.0)
+            assert got.shape == np.broadcast_shapes(xs, ys)
+            np.testing.assert_allclose(got.numpy(), 2.0 * x + y, rtol=1e-6)
+    big = rng.standard_normal((6, 8)).astype(np.float32)
+    for x in (big[:, ::2], big.T[:4]):                   # non-contiguous, same ndim
+        got = k(x, np.ones_like(x), 2.0)
+        np.testing.assert_allclose(got.numpy(), 2.0 * x + 1, rtol=1e-6)
+
+
+def test_elementwise_check_mode_still_compares_on_repeated_calls(monkeypatch):
+    from langone.kernels import kernel as kernel_module
+    seen = []
+    real = kernel_module._compare
+    monkeypatch.setattr(kernel_module, "_compare",
+                        lambda *a: seen.append(a[0]) or real(*a))
+    k = lo.kernel(affine_mix.py_func, check=True)
+    x = np.ones((3, 4), np.float32)
+    for _ in range(3):
+        assert (k(x, x, 2.0).numpy() == 3).all()
+    assert seen == ["affine_mix"] * 3
+
+
 def test_lo_backends_lists_usable():
     assert {"numpy", "numba"} <= set(lo.backends())
 

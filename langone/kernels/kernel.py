@@ -23,7 +23,9 @@ from .. import events
 from ..events import _listeners  # mutated in place, never rebound: one truth test per call
 from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileError, KernelError,
                       ResultMismatch)
-from ..tensor.creation import empty as _empty
+from ..tensor._backend import empty_buffer
+from ..tensor.devices import device as parse_device
+from ..tensor.tensor import wrap
 from . import backends, ir
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
@@ -72,7 +74,7 @@ class Specialization:
     """One compiled (signature, backend) pair and how to launch it."""
 
     __slots__ = ("kernel", "stages", "backend", "fn", "out_dtype", "elementwise",
-                 "source", "device")
+                 "source", "device", "_out")
 
     def __init__(self, kernel: "Kernel", stages: Stages, backend_name: str):
         self.kernel = kernel
@@ -86,10 +88,20 @@ class Specialization:
         self.elementwise = final.kind == "elementwise"
         self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
         self.device = None               # set by Kernel._specialize (fixed by the key)
+        self._out = None                 # (numpy dtype, Device) of an elementwise result
 
     @property
     def ir(self) -> ir.Kernel:
         return self.stages.final
+
+    def new_output(self, shape: tuple):
+        """An uninitialized result tensor of ``shape`` from the pool (elementwise
+        kernels): the dtype and device are fixed by the specialization, so this
+        skips the argument parsing of ``lo.empty``."""
+        if self._out is None:
+            self._out = (self.out_dtype.numpy, parse_device(self.device))
+        npdt, dev = self._out
+        return wrap(empty_buffer(shape, npdt, dev), self.out_dtype, dev)
 
 
 class Kernel:
@@ -113,6 +125,7 @@ class Kernel:
             "last": None}
         self._entries: dict = {}
         self._elementwise = False         # set after the first specialization
+        self._flat_plans: dict = {}       # elementwise: arg key -> (entry, tensor positions)
         self._check = check
 
     # -- the untyped IR, parsed once ------------------------------------------
@@ -205,12 +218,44 @@ class Kernel:
         return entry
 
     def _call_elementwise(self, args: tuple):
+        plan = self._flat_plans.get(tuple(map(arg_key, args)))
+        if plan is not None:
+            out = self._call_flat(plan, args)
+            if out is not None:
+                return out
+        return self._call_broadcast(args)
+
+    def _call_flat(self, plan: tuple, args: tuple):
+        """The common case on one screen: every tensor the expression uses is
+        C-contiguous (the key says so) and, checked here, of one shape; the
+        kernel then runs over flat 1-D views. None: not the case this time."""
+        entry, tensors = plan
+        vals = list(map(unwrap, args))
+        shape = vals[tensors[0]].shape
+        for p in tensors:
+            if vals[p].shape != shape:
+                return None
+        if len(shape) != 1:
+            if not shape:
+                return None
+            for p in tensors:
+                vals[p] = vals[p].reshape(-1)
+        out = entry.new_output(shape)
+        vals.append(out._data if len(shape) == 1 else out._data.reshape(-1))
+        if _listeners and events.has_listeners("launch"):
+            events.emit("launch", kernel=self.__name__, backend=entry.backend)
+        entry.fn(vals)
+        return out
+
+    def _call_broadcast(self, args: tuple):
         views, out_shape, nd = _broadcast_views(args, self)
-        key = tuple(map(arg_key, args)) + (nd,)
-        entry = self._entries.get(key)
+        key = tuple(map(arg_key, args))
+        entry = self._entries.get(key + (nd,))
         if entry is None:
-            entry = self._specialize(args, key)
-        out = _empty(out_shape, dtype=entry.out_dtype, device=entry.device)
+            entry = self._specialize(args, key + (nd,))
+        if nd == 1 and not self._check and entry.device == "cpu":
+            self._remember_flat(entry, args, key)
+        out = entry.new_output(out_shape)
         out_view = out._data.reshape(-1) if nd == 1 else out._data
         if _listeners and events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
@@ -219,6 +264,13 @@ class Kernel:
             expected = self.on("numpy")(*args)
             _compare(self.__name__, entry.backend, "result", out._data, expected._data)
         return out
+
+    def _remember_flat(self, entry: Specialization, args: tuple, key: tuple) -> None:
+        """Let later calls with this key take :meth:`_call_flat`, if it can apply."""
+        arrays = _ew_arrays(args, self)
+        tensors = tuple(i for i, a in enumerate(arrays) if a is not None)
+        if tensors and all(arrays[i].flags.c_contiguous for i in tensors):
+            self._flat_plans[key] = (entry, tensors)
 
     # -- views on the same kernel --------------------------------------------------
     def on(self, backend: str) -> "Kernel":
@@ -325,6 +377,8 @@ def _elementwise_signature(sig: tuple, args: tuple, k: "Kernel") -> tuple:
 
 def _out_shape(arrays: list, k: "Kernel") -> tuple:
     shapes = [a.shape for a in arrays if a is not None]
+    if shapes and shapes.count(shapes[0]) == len(shapes):
+        return shapes[0]                 # all alike: np.broadcast_shapes costs ~1 us
     try:
         return np.broadcast_shapes(*shapes) if shapes else ()
     except ValueError:
