@@ -374,3 +374,27 @@ def defined_names() -> frozenset:
         found.update(re.findall(r"^local (\w+)", code, re.M))
     found.update(("HU", "F32", "I64", "P2", "T64", "odd32"))
     return frozenset(found)
+
+
+# --- parentheses ---------------------------------------------------------------------
+
+def paren(text: str) -> str:
+    """``text`` as an operand: parenthesized unless it is one token or already wrapped."""
+    simple = text.replace("_", "").replace(".", "").isalnum()
+    return text if simple or (text.startswith("(") and balanced(text[1:-1])) else f"({text})"
+
+
+def balanced(inner: str) -> bool:
+    """Whether the parentheses of ``inner`` balance without going negative."""
+    depth = 0
+    for ch in inner:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def strip(text: str) -> str:
+    """``text`` without one pair of enclosing parentheses, if they enclose all of it."""
+    return text[1:-1] if text.startswith("(") and text.endswith(")") and \
+        balanced(text[1:-1]) else text
