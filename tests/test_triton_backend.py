@@ -1,6 +1,6 @@
 """The Triton backend: semantics vs the numpy reference (Triton's interpreter on
 machines without a GPU), ahead-of-time compilation of the whole kernel corpus for
-sm_80/sm_90 (and AMD gfx942), errors for what Triton cannot express, the autotune
+sm_80/sm_90 and AMD gfx942, errors for what Triton cannot express, the autotune
 cache, and GPU tests that run only where CUDA is.
 
 The shared corpus (test_kernel_corpus.py) already runs every corpus kernel on
@@ -488,14 +488,12 @@ def test_corpus_compiles_ahead_of_time_for_sm80_and_sm90(case):
 
 @pytest.mark.skipif(not triton_aot.target_supported(triton_aot.GFX942),
                     reason="this Triton wheel has no AMD backend")
-@pytest.mark.parametrize("name", ["saxpy", "softmax_rows", "collatz_while_break", "dot",
-                                  "atomic_histogram", "bf16_and_fp16_storage"])
-def test_kernels_compile_ahead_of_time_for_amd_gfx942(name):
-    case = next(c for c in CASES if c.name == name)
-    (c,) = [c for c in triton_aot.compile_kernel(_corpus_program(case),
-                                                  targets=(triton_aot.GFX942,))
-            if c.kernel.endswith("0")][:1]
-    assert c.binary and "amdgcn" in c.asm
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_compiles_ahead_of_time_for_amd_gfx942(case):
+    compiled = triton_aot.compile_kernel(_corpus_program(case), targets=(triton_aot.GFX942,))
+    assert compiled and {c.target for c in compiled} == {"gfx942"}
+    for c in compiled:
+        assert c.binary and "amdgcn" in c.asm, f"{c.kernel} has no hsaco for gfx942"
 
 
 OWN_KERNELS = [
