@@ -296,14 +296,14 @@ def interleaved_times(fns, budget: float = 2.0) -> list[list[float]]:
     warm or a thread pool left spinning by the previous function favours none
     of them on average.
     """
-    plan = []
+    plan, per_round = [], 0.0
     for fn in fns:
         fn()
         n = 1
-        while timeit.timeit(fn, number=n) < 0.05 and n < 1e6:
+        while (took := timeit.timeit(fn, number=n)) < 0.05 and n < 1e6:
             n *= 2
         plan.append(n)
-    per_round = sum(timeit.timeit(fn, number=n) for fn, n in zip(fns, plan))
+        per_round += took
     rounds = max(9, min(60, int(budget / max(per_round, 1e-9))))
     samples = []
     for r in range(rounds):

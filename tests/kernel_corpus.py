@@ -434,6 +434,16 @@ def max_plus_product(a, b, out):
         out[i, j] = best
 
 
+@case(lambda r: (f32(r, 5, 8), f32(r, 8, 16), np.zeros((5, 16), np.float32)),
+      lambda a, b, out: {"out": (a[:, :, None] + b[None, :, :]).min(axis=1)})
+def min_plus_builtin_min(a, b, out):
+    for i, j in lo.grid(a.shape[0], b.shape[1]):
+        best = lo.inf
+        for k in range(a.shape[1]):
+            best = min(best, a[i, k] + b[k, j])
+        out[i, j] = best
+
+
 @case(lambda r: (r.integers(-50, 50, (7, 9)).astype(np.int32),
                  r.integers(-50, 50, (9, 4)).astype(np.int32), np.zeros((7, 4), np.int64)),
       lambda a, b, out: {"out": a.astype(np.int64)[:, ::2] @ b.astype(np.int64)[::2]})

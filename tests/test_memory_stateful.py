@@ -34,7 +34,7 @@ class PoolMachine(RuleBasedStateMachine):
                                   auto_cleanup=auto, max_pool_size=max_pool, debug=debug,
                                   guard_bytes=16, cleanup_interval=interval)
         resource = PoolMemoryResource(self.upstream, config)
-        if nested:                  # the limiter's own (not inlined) path, limiting too
+        if nested:                  # layer by layer (not the fused stack), limiting twice
             resource = LimitingAdaptor(resource, 120_000)
         self.stack = StatisticsAdaptor(LimitingAdaptor(resource, limit))
         self.live = []              # (block, fill value)
@@ -177,6 +177,21 @@ def test_fused_stack_counts_blocks_its_limiter_hands_out_itself():
     assert (s.in_use, s.peak, limiter.used) == (0, 5000, 0)
     assert s.allocation_count == s.free_count == 2
     assert s.cache_hits + s.cache_misses == 3          # the pool's: the direct one too
-    reuse = stack.allocate(3000)                        # a free-list hit, counted by the stack
+    reuse = stack.allocate(3000)                        # a free-list hit
     reuse.free()
     assert (stack.stats().cache_hits, pool.info().cache_hits) == (1, 1)
+
+
+@pytest.mark.parametrize("block_size", [64, 256, 4096])
+def test_inlined_size_classes_match_the_config(block_size):
+    # PoolMemoryResource._allocate and _DefaultStack.allocate each write the
+    # size-class rule out for speed; both must agree with MemoryPoolConfig.
+    config = MemoryPoolConfig(default_block_size=block_size, debug=False)
+    pool = PoolMemoryResource(HostUpstream(), config)
+    fused = StatisticsAdaptor(LimitingAdaptor(PoolMemoryResource(HostUpstream(), config)))
+    for nbytes in [0, 1, 63, 64, 65, block_size - 1, block_size, block_size + 1,
+                   3 * block_size + 5, 100_000]:
+        for resource in (pool, fused):
+            block = resource.allocate(nbytes)
+            assert block._slab.size == config.size_class(nbytes), (resource, nbytes)
+            block.free()

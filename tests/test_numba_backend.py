@@ -473,7 +473,7 @@ def test_launcher_picks_variant_by_size(monkeypatch):
 # --- loop interchange of row accumulations (backends/interchange.py) ------------------------
 
 _INTERCHANGED = {"naive_matmul", "matmul_bias_relu", "batched_matmul_3d_grid",
-                 "max_plus_product", "int_matmul_even_k", "triangular_bound_depends_on_i"}
+                 "max_plus_product", "min_plus_builtin_min", "int_matmul_even_k", "triangular_bound_depends_on_i"}
 _KEPT = {"matmul_b_transposed_contiguous_k", "bound_depends_on_j_not_interchanged",
          "grid2d_global_const", "strided_and_transposed"}
 

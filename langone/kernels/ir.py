@@ -348,6 +348,34 @@ def read_names(stmts) -> set:
     return {n.id for n in walk_stmts(stmts) if isinstance(n, Name)}
 
 
+def accumulation(s: Stmt) -> tuple[str, bool, Expr] | None:
+    """``(op, acc_first, e)`` when ``s`` is an accumulating update of its target
+    ``acc``: ``acc = acc + e`` or ``* e`` (either order; ``acc_first`` False),
+    ``acc = max(acc, e)`` / ``min`` (Python's, whose NaN handling depends on
+    the order: ``acc`` must come first), or ``lo.maximum`` / ``lo.minimum``
+    with ``acc`` on either side; ``e`` does not read ``acc``. Else None.
+    """
+    if not isinstance(s, Assign):
+        return None
+    v, acc = s.value, s.target
+    found = None
+    if isinstance(v, BinOp) and v.op in ("+", "*"):
+        for a, b in ((v.left, v.right), (v.right, v.left)):
+            if isinstance(a, Name) and a.id == acc:
+                found = (v.op, False, b)
+                break
+    elif isinstance(v, Call) and v.fn in ("max", "min", "maximum", "minimum") \
+            and len(v.args) == 2:
+        a, b = v.args
+        if isinstance(a, Name) and a.id == acc:
+            found = (v.fn, True, b)
+        elif isinstance(b, Name) and b.id == acc and v.fn in ("maximum", "minimum"):
+            found = (v.fn, False, a)
+    if found is None or any(isinstance(n, Name) and n.id == acc for n in walk(found[2])):
+        return None
+    return found
+
+
 def map_exprs(node: Any, fn) -> Any:
     """Rebuild ``node`` bottom-up, applying ``fn`` to every expression."""
     if isinstance(node, tuple):

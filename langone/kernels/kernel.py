@@ -87,19 +87,23 @@ class Specialization:
                            kernel.__name__, final)
         self.elementwise = final.kind == "elementwise"
         self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
-        self.device = None               # set by Kernel._specialize (fixed by the key)
+        self.device = None               # set by place() (the key fixes it)
         self._out = None                 # (numpy dtype, Device) of an elementwise result
 
     @property
     def ir(self) -> ir.Kernel:
         return self.stages.final
 
+    def place(self, device: str) -> None:
+        """Fix the device this specialization runs on (and its results live on)."""
+        self.device = device
+        if self.elementwise:
+            self._out = (self.out_dtype.numpy, parse_device(device))
+
     def new_output(self, shape: tuple):
         """An uninitialized result tensor of ``shape`` from the pool (elementwise
         kernels): the dtype and device are fixed by the specialization, so this
         skips the argument parsing of ``lo.empty``."""
-        if self._out is None:
-            self._out = (self.out_dtype.numpy, parse_device(self.device))
         npdt, dev = self._out
         return wrap(empty_buffer(shape, npdt, dev), self.out_dtype, dev)
 
@@ -210,7 +214,7 @@ class Kernel:
                 stages = run_pipeline(untyped, sig, info)
                 sh["typed"][sig] = stages
             entry = Specialization(self, stages, backend)
-            entry.device = device_of(args)
+            entry.place(device_of(args))
             events.emit("compile", kernel=self.__name__, backend=backend,
                         signature=str(sig))
             self._entries[key] = entry
@@ -218,12 +222,13 @@ class Kernel:
         return entry
 
     def _call_elementwise(self, args: tuple):
-        plan = self._flat_plans.get(tuple(map(arg_key, args)))
+        key = tuple(map(arg_key, args))
+        plan = self._flat_plans.get(key)
         if plan is not None:
             out = self._call_flat(plan, args)
             if out is not None:
                 return out
-        return self._call_broadcast(args)
+        return self._call_broadcast(args, key)
 
     def _call_flat(self, plan: tuple, args: tuple):
         """The common case on one screen: every tensor the expression uses is
@@ -247,13 +252,13 @@ class Kernel:
         entry.fn(vals)
         return out
 
-    def _call_broadcast(self, args: tuple):
+    def _call_broadcast(self, args: tuple, key: tuple):
         views, out_shape, nd = _broadcast_views(args, self)
-        key = tuple(map(arg_key, args))
         entry = self._entries.get(key + (nd,))
         if entry is None:
             entry = self._specialize(args, key + (nd,))
-        if nd == 1 and not self._check and entry.device == "cpu":
+        if nd == 1 and key not in self._flat_plans and not self._check \
+                and entry.device == "cpu":
             self._remember_flat(entry, args, key)
         out = entry.new_output(out_shape)
         out_view = out._data.reshape(-1) if nd == 1 else out._data

@@ -6,7 +6,7 @@ A 2-D or 3-D grid whose innermost iteration is
 
     acc = init                        # may read the grid variables
     for k in range(start, stop, step):
-        acc = acc + e                 # or *, or lo.maximum / lo.minimum
+        acc = acc + e                 # any update of ir.accumulation: * max min ...
     ...                               # statements that use acc (out[i, j] = acc)
 
 walks ``e``'s tensors across rows when one of them is indexed ``[..., k, j]``
@@ -45,10 +45,6 @@ from .. import ir
 #: while the original ``k`` loop still vectorizes over contiguous data.
 MIN_ROW = 16
 
-#: Accumulator updates kept per element: (op of BinOp or name of Call).
-_UPDATES = {"+", "*", "maximum", "minimum"}
-
-
 @dataclass(frozen=True)
 class RowAccumulation:
     """A grid body that :func:`match` found interchangeable.
@@ -57,16 +53,12 @@ class RowAccumulation:
         acc: the accumulator's name.
         init: its initial value (an expression of the grid variables).
         loop: the sequential ``k`` loop (its body is the one update).
-        update: the update's operator: ``+``, ``*``, ``maximum`` or ``minimum``.
-        operand: ``e``, the term folded into ``acc`` each step.
         rest: the statements after the loop, run per ``j`` with ``acc`` final.
     """
 
     acc: str
     init: ir.Expr
     loop: ir.For
-    update: str
-    operand: ir.Expr
     rest: tuple
 
 
@@ -81,12 +73,10 @@ def match(g: ir.Grid, types: dict) -> RowAccumulation | None:
     acc, j, k = first.target, g.vars[-1], loop.var
     if acc in g.vars or acc == k or k in g.vars:
         return None
-    found = _update(loop.body[0], acc)
-    if found is None:
+    found = ir.accumulation(loop.body[0])
+    if found is None or loop.body[0].target != acc or acc not in types:
         return None
-    update, operand = found
-    if acc not in types:
-        return None
+    operand = found[2]
     local = ir.assigned_names(g.body)
     bounds = set().union(*(_names(e) for e in (loop.start, loop.stop, loop.step)))
     if bounds & (local | {j}) or _names(first.value) & local:
@@ -95,23 +85,7 @@ def match(g: ir.Grid, types: dict) -> RowAccumulation | None:
         return None
     if k in ir.read_names(rest) | ir.bound_names(rest) or not _walks_rows(operand, j, k):
         return None
-    return RowAccumulation(acc, first.value, loop, update, operand, tuple(rest))
-
-
-def _update(s: ir.Stmt, acc: str):
-    """``(op, e)`` when ``s`` is ``acc = acc op e`` (e not reading acc)."""
-    if not isinstance(s, ir.Assign) or s.target != acc:
-        return None
-    v = s.value
-    pairs = []
-    if isinstance(v, ir.BinOp) and v.op in ("+", "*"):
-        pairs = [(v.op, v.left, v.right), (v.op, v.right, v.left)]
-    elif isinstance(v, ir.Call) and v.fn in ("maximum", "minimum") and len(v.args) == 2:
-        pairs = [(v.fn, v.args[0], v.args[1]), (v.fn, v.args[1], v.args[0])]
-    for op, a, e in pairs:
-        if op in _UPDATES and isinstance(a, ir.Name) and a.id == acc and acc not in _names(e):
-            return op, e
-    return None
+    return RowAccumulation(acc, first.value, loop, tuple(rest))
 
 
 def _walks_rows(operand: ir.Expr, j: str, k: str) -> bool:

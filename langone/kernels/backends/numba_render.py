@@ -112,14 +112,8 @@ def _wrap_int(text: str, t: DType) -> str:
 
 # --- sequential-loop accumulators -----------------------------------------------------------
 
-_ACC_FN = {("+", False): "radd", ("*", False): "rmul", ("max", True): "maxnum",
-           ("min", True): "minnum", ("maximum", True): "fmaximum",
-           ("minimum", True): "fminimum", ("maximum", False): "fmaximum",
-           ("minimum", False): "fminimum"}
-
-
-def _reads(node, name: str) -> int:
-    return sum(1 for n in ir.walk(node) if isinstance(n, ir.Name) and n.id == name)
+_ACC_FN = {"+": "radd", "*": "rmul", "max": "maxnum", "min": "minnum",
+           "maximum": "fmaximum", "minimum": "fminimum"}
 
 
 def loop_accumulators(body: tuple, types: dict) -> dict:
@@ -136,30 +130,19 @@ def loop_accumulators(body: tuple, types: dict) -> dict:
     """
     found = {}
     for s in body:
-        if not isinstance(s, ir.Assign) or not getattr(types.get(s.target), "is_floating",
-                                                        False):
+        if not getattr(types.get(getattr(s, "target", None)), "is_floating", False):
             continue
-        v, acc = s.value, s.target
-        key = other = None
-        if isinstance(v, ir.BinOp) and v.op in ("+", "*"):
-            for a, b in ((v.left, v.right), (v.right, v.left)):
-                if isinstance(a, ir.Name) and a.id == acc:
-                    key, other = (v.op, False), b
-                    break
-        elif isinstance(v, ir.Call) and v.fn in ("max", "min", "maximum", "minimum"):
-            a, b = v.args
-            if isinstance(a, ir.Name) and a.id == acc:
-                key, other = (v.fn, True), b
-            elif isinstance(b, ir.Name) and b.id == acc and v.fn in ("maximum", "minimum"):
-                key, other = (v.fn, False), a
-        if key is None or _reads(other, acc):
+        update = ir.accumulation(s)
+        if update is None:
             continue
+        op, _, other = update
+        acc = s.target
         uses = sum(1 for n in ir.walk_stmts(body)
                    if (isinstance(n, ir.Name) and n.id == acc) or
                    (isinstance(n, ir.Assign) and n.target == acc) or
                    (isinstance(n, ir.For) and n.var == acc))
         if uses == 2:                   # its own read and its own write, nothing else
-            found[id(s)] = (s, _ACC_FN[key], other)
+            found[id(s)] = (s, _ACC_FN[op], other)
     return found
 
 

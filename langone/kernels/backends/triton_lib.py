@@ -207,9 +207,8 @@ def _lo_rsum(x):
 
 
 @triton.jit
-def _lo_rmax(x):
-    # NaN-propagating for floats (the reference reduces with np.max).
-    m = tl.reduce(x, 0, tl.standard._elementwise_max)
+def _lo_nan_if_any(x, m):
+    # NaN-propagating for floats (the reference reduces with np.max / np.min).
     if x.dtype.is_floating():
         m = tl.where(tl.reduce((x != x).to(tl.int32), 0, tl.standard._elementwise_max) > 0,
                      (_INF - _INF), m)
@@ -217,12 +216,13 @@ def _lo_rmax(x):
 
 
 @triton.jit
+def _lo_rmax(x):
+    return _lo_nan_if_any(x, tl.reduce(x, 0, tl.standard._elementwise_max))
+
+
+@triton.jit
 def _lo_rmin(x):
-    m = tl.reduce(x, 0, tl.standard._elementwise_min)
-    if x.dtype.is_floating():
-        m = tl.where(tl.reduce((x != x).to(tl.int32), 0, tl.standard._elementwise_max) > 0,
-                     (_INF - _INF), m)
-    return m
+    return _lo_nan_if_any(x, tl.reduce(x, 0, tl.standard._elementwise_min))
 
 
 @triton.jit

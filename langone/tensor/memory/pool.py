@@ -62,7 +62,7 @@ class PoolMemoryResource(MemoryResource):
     __slots__ = ("upstream", "config", "_free", "_sizes", "_reserved", "_hits",
                  "_misses", "_peak_reserved", "_small", "_big_mask", "_fit", "_max",
                  "_epoch", "_next_cleanup",
-                 "_front", "_back", "_block_cls", "_miss_log", "_fused")
+                 "_front", "_back", "_block_cls", "_miss_log")
 
     def __new__(cls, upstream=None, config: MemoryPoolConfig | None = None):
         debug = config.debug if config is not None else MemoryPoolConfig().debug
@@ -92,7 +92,6 @@ class PoolMemoryResource(MemoryResource):
         self._back = cfg.guard_bytes
         self._block_cls = block_class(self.upstream.block_base, self.device)
         self._miss_log: list[tuple[int, int]] = []   # for "pool_miss" events, if listened to
-        self._fused: list = []       # fused stacks over this pool: they count their own hits
 
     # -- the hot path (lock held) --------------------------------------------------
     def _allocate(self, nbytes: int) -> Block:
@@ -103,13 +102,16 @@ class PoolMemoryResource(MemoryResource):
         else:
             mask = self._big_mask
             size = (nbytes + mask) & ~mask
+        slab = self._take(size, nbytes)
+        return self._block_cls(slab.ptr, nbytes, slab)
+
+    def _take(self, size: int, nbytes: int) -> Slab:
+        """A slab of class ``size``: the warmest cached one, else a refill."""
         cached = self._free.get(size)
         if cached:
-            slab = cached.pop()
             self._hits += 1
-        else:
-            slab = self._refill(size, nbytes)
-        return self._block_cls(slab.ptr, nbytes, slab)
+            return cached.pop()
+        return self._refill(size, nbytes)
 
     def _deallocate(self, block: Block, slab: Slab) -> None:
         size = slab.size
@@ -222,10 +224,9 @@ class PoolMemoryResource(MemoryResource):
 
     def _info(self) -> PoolInfo:
         largest = next((s for s in reversed(self._sizes) if self._free[s]), 0)
-        hits = self._hits + sum(s._allocations - s._refills for s in self._fused)
         return PoolInfo(self._reserved, self._cached(),
                         sum(len(self._free[s]) for s in self._sizes), largest,
-                        hits, self._misses, self._peak_reserved)
+                        self._hits, self._misses, self._peak_reserved)
 
     def _available(self) -> int:
         cached = self._cached()
@@ -257,13 +258,7 @@ class GuardedPoolMemoryResource(PoolMemoryResource):
         if nbytes < 0:
             raise _negative(nbytes)
         front, back = self._front, self._back
-        size = self.config.size_class(nbytes + front + back)
-        cached = self._free.get(size)
-        if cached:
-            slab = cached.pop()
-            self._hits += 1
-        else:
-            slab = self._refill(size, nbytes)
+        slab = self._take(self.config.size_class(nbytes + front + back), nbytes)
         pattern = bytes((GUARD_BYTE,))
         self.upstream.write(slab, 0, pattern * front)
         self.upstream.write(slab, front + nbytes, pattern * back)
