@@ -22,6 +22,18 @@ class _TargetError(Exception):
     pass
 
 
+def _import(name: str):
+    """Import ``package.module``; a missing module is a one-line error."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise _TargetError(f"cannot import {name!r} ({exc}); check the name and "
+                           f"sys.path, or pass a file: path/to/module.py:kernel") from None
+    except SyntaxError as exc:
+        raise _TargetError(f"{name} does not parse: {exc.msg} "
+                           f"({exc.filename}:{exc.lineno})") from None
+
+
 def load_target(spec: str):
     """The object named by ``path/to/module.py:name`` or ``package.module:name``."""
     where, sep, attr = spec.rpartition(":")
@@ -39,10 +51,13 @@ def load_target(spec: str):
         sys.modules[name] = module
         try:
             modspec.loader.exec_module(module)
+        except SyntaxError as exc:     # the user's file does not parse: say where
+            raise _TargetError(f"{where} does not parse: {exc.msg} "
+                               f"({exc.filename}:{exc.lineno})") from None
         finally:
             sys.path.remove(str(path.parent))
     else:
-        module = importlib.import_module(where)
+        module = _import(where)
     obj = getattr(module, attr, None)
     if obj is None:
         found = sorted(n for n, v in vars(module).items()
@@ -50,6 +65,16 @@ def load_target(spec: str):
         raise _TargetError(f"{where} has no {attr!r}; kernels it defines: "
                            f"{', '.join(found) or 'none'}")
     return obj
+
+
+def _write_error(exc: OSError, out: Path) -> str:
+    """One line saying why ``out`` could not be written and what to do."""
+    reason = exc.strerror or str(exc)
+    parent = out.parent if not out.is_dir() else out
+    if not parent.is_dir():
+        return (f"cannot write {out}: the directory {parent} does not exist; "
+                f"create it first or pass another -o")
+    return f"cannot write {out}: {reason}; pass -o a path you can write to"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         kern = load_target(args.target)
         name = getattr(kern, "__name__", "kernel")
         out = Path(args.output) if args.output else Path(f"{name}.lua")
+        if args.output and args.output.endswith(("/", "\\")) and not out.is_dir():
+            # Path() drops the trailing slash: "-o dir/" would write a file named dir
+            raise _TargetError(f"cannot write into {args.output}: no such directory; "
+                               f"create it first or pass another -o")
         source = export(kern, args.signature, out, debug=args.debug, fastmath=args.fastmath)
     except (_TargetError, LangOneError) as exc:
         print(f"langone lua-export: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"langone lua-export: {_write_error(exc, out)}", file=sys.stderr)
         return 2
     if out.is_dir():
         out = out / f"{name}.lua"

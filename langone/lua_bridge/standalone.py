@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import tempfile
@@ -113,11 +114,11 @@ def parse_signature(signature, params: tuple, kernel_name: str) -> tuple:
 def _as_kernel(kernel):
     if getattr(kernel, "__langone_kernel__", False):
         return kernel
-    if callable(kernel):
+    if inspect.isfunction(kernel):      # other callables: the error below, not lo.kernel's
         from ..kernels.kernel import kernel as make_kernel
         return make_kernel(kernel)
     raise KernelArgumentError(f"export() needs a @lo.kernel (or a plain function), "
-                              f"got {type(kernel).__name__}")
+                              f"got {type(kernel).__name__} {kernel!r:.60}")
 
 
 def typed_kernel(kernel, signature) -> ir.Kernel:
@@ -133,7 +134,10 @@ def typed_kernel(kernel, signature) -> ir.Kernel:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:      # name the user's file, not our temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
