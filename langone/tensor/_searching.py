@@ -33,36 +33,52 @@ def _adopt(x: Tensor, arr: Any) -> Tensor:
     return wrap(arr, None, x.device)
 
 
-def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
+def _along(x: Tensor, axis: int | None) -> tuple[Any, int]:
+    """The data to sort and the axis: ``axis=None`` sorts the flattened tensor,
+    as numpy's ``sort``/``argsort`` do (the Array API has no None here)."""
+    if axis is None:
+        return x._data.reshape(-1), -1
+    return x._data, axis
+
+
+def sort(x: Any, /, *, axis: int | None = -1, descending: bool = False,
+         stable: bool = True) -> Tensor:
     """A sorted copy along ``axis``; ``descending=True`` keeps equal elements in order.
+
+    ``axis=None`` sorts the flattened tensor and returns a 1-D tensor (numpy's meaning).
 
     Example:
         >>> import langone as lo
         >>> lo.sort(lo.asarray([2.0, 3.0, 1.0]), descending=True).tolist()
         [3.0, 2.0, 1.0]
+        >>> lo.sort(lo.asarray([[3, 1], [2, 0]]), axis=None).tolist()
+        [0, 1, 2, 3]
     """
     x = _as_tensor(x)
+    data, axis = _along(x, axis)
     xp = array_module(x.device)
-    res = empty_buffer(x.shape, x.dtype.numpy, x.device)
+    res = empty_buffer(data.shape, x.dtype.numpy, x.device)
     if descending:
         # Sorting the reversed input stably, then reversing, keeps ties in input order.
-        res[...] = xp.flip(x._data, axis=axis)
+        res[...] = xp.flip(data, axis=axis)
         res.sort(axis=axis, kind="stable")
         return wrap(xp.flip(res, axis=axis), x.dtype, x.device)
-    res[...] = x._data
+    res[...] = data
     res.sort(axis=axis, kind="stable" if stable else None)
     return wrap(res, x.dtype, x.device)
 
 
-def argsort(x: Any, /, *, axis: int = -1, descending: bool = False,
+def argsort(x: Any, /, *, axis: int | None = -1, descending: bool = False,
             stable: bool = True) -> Tensor:
-    """Indices that sort ``x`` along ``axis`` (int64)."""
+    """Indices that sort ``x`` along ``axis`` (int64); ``axis=None``: indices into
+    the flattened tensor, as numpy's."""
     x = _as_tensor(x)
+    data, axis = _along(x, axis)
     xp = array_module(x.device)
     if not descending:
-        return _adopt(x, xp.argsort(x._data, axis=axis, kind="stable" if stable else None))
-    n = x.shape[axis] if x.ndim else 1
-    flipped = xp.argsort(xp.flip(x._data, axis=axis), axis=axis, kind="stable")
+        return _adopt(x, xp.argsort(data, axis=axis, kind="stable" if stable else None))
+    n = data.shape[axis] if data.ndim else 1
+    flipped = xp.argsort(xp.flip(data, axis=axis), axis=axis, kind="stable")
     return _adopt(x, n - 1 - xp.flip(flipped, axis=axis))
 
 
