@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InvalidOperation
 from ..tensor.tensor import Tensor
+from .errors import InferenceInputError
 from .model import LoadedModel, bind_openvino
 from .runtime import compile_config, normalize_precision, openvino, resolve_device
 from .sources import load_source, path_key
@@ -66,6 +67,8 @@ def load_model(model: Any, device: str | None = None, precision: Any = None,
         >>> m = lo.load_model("model.onnx", device="CPU", precision="bf16")  # doctest: +SKIP
         >>> y = m(x)                                                          # doctest: +SKIP
     """
+    _check_not_inputs(device, precision, "lo.load_model(model, device, precision)",
+                      "call the loaded model with them: m(x1, x2)")
     bind_openvino()
     if isinstance(model, LoadedModel):
         if device is None and precision is None and cache_dir is None and not options:
@@ -128,6 +131,9 @@ _NO_OPTIONS: dict = {}
 def _resolve(model: Any, device: Any, precision: Any, options: dict) -> tuple:
     """(LoadedModel, options of map) for an ``infer`` call."""
     global _MEMO
+    _check_not_inputs(device, precision, "lo.infer(model, x, device, precision)",
+                      "pass them together as x: lo.infer(model, (x1, x2)) or a dict "
+                      "by input name")
     many = {k: options.pop(k) for k in _MAP_OPTIONS if k in options}
     if model.__class__ is LoadedModel and device is None and precision is None \
             and not options:
@@ -164,6 +170,32 @@ def _unchanged(m: LoadedModel) -> bool:
             if entry[0] is m:
                 entry[1] = time.monotonic() + _RECHECK_S
     return same
+
+
+def _check_not_inputs(device: Any, precision: Any, signature: str, advice: str) -> None:
+    """An input array passed where the device or precision goes (``lo.infer(path,
+    x1, x2)``) is a mistake about inputs: say so instead of showing the array as a
+    device name.
+
+    Raises:
+        InferenceInputError: ``device`` or ``precision`` holds data.
+    """
+    for role, value in (("device", device), ("precision", precision)):
+        if isinstance(value, (np.ndarray, Tensor, list, tuple, dict)) or (
+                not isinstance(value, (str, type)) and hasattr(value, "__array__")):
+            raise InferenceInputError(
+                f"{signature}: the {role} argument got {_describe(value)}, not a {role} "
+                f"name ({'CPU, GPU, AUTO' if role == 'device' else 'fp32, fp16, bf16'}, ...)."
+                f" To give the model several inputs, {advice}")
+
+
+def _describe(value: Any) -> str:
+    """``"a float32 ndarray of shape (1, 16)"``, ``"a list"``: what was passed."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    kind = type(value).__name__
+    if shape is None:
+        return f"a {kind}"
+    return f"a {dtype} {kind} of shape {tuple(shape)}"
 
 
 def _is_many(x: Any) -> bool:
