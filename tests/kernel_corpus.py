@@ -558,3 +558,63 @@ def make_closure_kernel():
 
 
 make_closure_kernel()
+
+
+# --- indices, bounds and conversions (issue 10: exceptions 5 and 6) ------------------------
+
+@case(lambda r: (f32(r, 9), np.zeros(9, np.float32)),
+      lambda x, out: {"out": np.roll(x, 1)})
+def index_minus_one_wraps(x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[i - 1]                  # x[-1] at i = 0: the last element, as in Python
+
+
+@case(lambda r: (f32(r, 6), np.zeros(6, np.float32)),
+      lambda x, out: {"out": x[-1] + x[np.arange(6) - 6]})
+def index_literal_and_computed_negative(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[-1] + x[i - x.shape[0]]
+
+
+@case(lambda r: (f32(r, 7), np.zeros(8, np.float32)),
+      lambda x, out: {"out": np.concatenate([[0], x]).astype(np.float32)})
+def store_shifted_by_one(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i + 1] = x[i]
+
+
+@case(lambda r: (f32(r, 10), np.array([0, 9, -1, -10, 4, 3]), np.zeros(6, np.float32)),
+      lambda x, idx, out: {"out": x[idx]})
+def gather_with_negative_indices(x, idx, out):
+    for i in lo.grid(idx.shape[0]):
+        out[i] = x[idx[i]]
+
+
+_EDGE = np.array([np.nan, np.inf, -np.inf, 3e9, -3e9, 1e19, -1e19, 300.7, -300.7, 2.7,
+                  -2.7, -0.0, 70000.5])
+
+
+def _astype(v, t):
+    with np.errstate(invalid="ignore"):
+        return v.astype(t)                 # numpy's conversion on x86-64: the rule
+
+
+@case(lambda r: (_EDGE.copy(), np.zeros(13, np.int32), np.zeros(13, np.int64),
+                 np.zeros(13, np.int8), np.zeros(13, np.int16), np.zeros(13, np.uint8)),
+      lambda x, a, b, c, d, e: {"a": _astype(x, np.int32), "b": _astype(x, np.int64),
+                                "c": _astype(x, np.int8), "d": _astype(x, np.int16),
+                                "e": _astype(x, np.uint8)})
+def float_to_int_stores(x, a, b, c, d, e):
+    for i in lo.grid(x.shape[0]):
+        a[i] = x[i]
+        b[i] = x[i]
+        c[i] = x[i]
+        d[i] = x[i]
+        e[i] = x[i]
+
+
+@case(lambda r: (_EDGE.astype(np.float32), np.zeros(13, np.int32)),
+      lambda x, out: {"out": _astype(x, np.int32)})
+def float_to_int32_explicit_cast(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = lo.int32(x[i])

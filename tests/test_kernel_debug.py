@@ -29,5 +29,7 @@ def test_debug_bounds_error_names_file_line_and_axis(backend):
                                                r"out of bounds for axis 0 of 'x' with size 10"
                                                r" \(in kernel 'shifted_copy'\)"):
         shifted_copy.on(backend)(x, out, 3)
-    with pytest.raises(IndexError, match="index -1 is out of bounds"):
-        shifted_copy.on(backend)(x, out, -1)         # negative: no silent wrap-around
+    shifted_copy.on(backend)(x, out, -1)             # negative: counts from the end
+    np.testing.assert_array_equal(out, np.concatenate([x[-1:], x[:7]]))
+    with pytest.raises(IndexError, match="index -11 is out of bounds"):
+        shifted_copy.on(backend)(x, out, -11)        # the index as the kernel wrote it

@@ -113,6 +113,9 @@ def unsupported(k: ir.Kernel, options: dict) -> str | None:
     """Why kernel ``k`` has no AOT tier, or None when it can have one."""
     if options.get("debug"):
         return "debug=True kernels raise from compiled code: JIT only"
+    if numba_render.uses_checks(k):
+        return ("run-time bounds checks (data-dependent indices) raise from compiled "
+                "code: JIT only; boundscheck=False gives an AOT tier")
     if numba_render.has_parallel_variant(k, options) and \
             not any(p.is_tensor for p in k.params):
         return "a kernel without tensor arguments always launches in parallel"

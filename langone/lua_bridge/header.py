@@ -100,8 +100,10 @@ def header(k: ir.Kernel, em: Emitter) -> str:
         "-- Memory layout: row-major (C order). Element (i, j) of a contiguous 2-D tensor",
         "-- t is t[i * t_n1 + j]; a strided tensor's element is t[i * t_s0 + j * t_s1]",
         "-- with strides counted in elements, not bytes. fp16/bf16 are uint16_t bits,",
-        "-- bool is uint8_t 0/1. Indices are not bounds-checked"
-        + (" (except in this debug build)." if em.debug else "."),
+        "-- bool is uint8_t 0/1. Indices are checked here only where LangOne's launch-time"
+        "\n-- shape guards cannot prove them in range"
+        + (" (every access in this debug build)." if em.debug else
+           " (e.g. x[idx[i]]); call it with shapes the guards accept."),
         "--",
         "-- Example:",
         *_example(k, em),

@@ -143,7 +143,7 @@ def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
     """The generated module's source and its cache key (imports no numba)."""
     source = numba_render.render_module(kernel, options, cache=cache.enabled(options))
     extra = ""
-    if options.get("debug"):         # messages carry positions: key on them too
+    if options.get("debug") or numba_render.uses_checks(kernel):   # messages carry positions
         extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
                       if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
     return source, cache.cache_key("numba", ir.ir_hash(kernel), options, source, extra)
@@ -195,6 +195,8 @@ def make_launcher(k: ir.Kernel, serial, parallel):
     elif parallel is not None:
         def choose(args):
             return max([args[i].size for i in tensors]) >= threshold
+    if parallel is not None and choose is not None and numba_render.uses_checks(k):
+        parallel, choose = _checked_parallel(k, parallel, choose, tensors)
 
     if not halves and not half_scalars and ret is None and choose is not None:
         def launch(args):              # the common case, kept minimal
@@ -212,6 +214,24 @@ def make_launcher(k: ir.Kernel, serial, parallel):
         r = fn(*args)
         return r if ret is None else ret(r)
     return launch
+
+
+def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list):
+    """The parallel function with its error record (see ``numba_math.check_index_p``)."""
+    from .numba_math import raise_recorded     # numba_math imports numba: only now
+    sites = numba_render.parallel_sites(k, {})
+    zeros, i64 = np.zeros, np.int64
+
+    def checked(*args):
+        err = zeros(3, i64)
+        r = parallel(*args, err)
+        if err[0]:
+            raise_recorded(err, sites)
+        return r
+
+    def choose_checked(args):   # a size-0 tensor has no element to stand in for a bad index
+        return choose(args) and min([args[i].size for i in tensors]) > 0
+    return checked, choose_checked
 
 
 BACKEND = NumbaBackend()

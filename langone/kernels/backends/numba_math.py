@@ -388,7 +388,27 @@ class KernelBoundsError(KernelIndexError):
 
 @njit(**_INLINE)
 def check_index(i, n, where):
-    """``i`` if ``0 <= i < n``, else KernelBoundsError (negative indices too)."""
+    """``i`` if ``0 <= i < n``, else KernelBoundsError. ``i`` is normalized
+    (``passes/lower_index``): a negative ``i`` was ``i - n`` in the kernel."""
     if i < 0 or i >= n:
-        raise KernelBoundsError(where, i, n)
+        raise KernelBoundsError(where, i - n if i < 0 else i, n)
     return i
+
+
+@njit(**_INLINE)
+def check_index_p(i, n, err, site):
+    """``check_index`` for ``prange`` loops, which a ``raise`` would keep serial:
+    a bad index is recorded in ``err`` (site, index, size) and replaced by 0;
+    the launcher raises after the loop and runs size-0 tensors serially."""
+    if i < 0 or i >= n:
+        err[0] = site
+        err[1] = i - n if i < 0 else i
+        err[2] = n
+        return 0
+    return i
+
+
+def raise_recorded(err, sites: tuple) -> None:
+    """Raise what ``check_index_p`` recorded, if anything."""
+    if err[0]:
+        raise KernelBoundsError(sites[int(err[0]) - 1], int(err[1]), int(err[2]))

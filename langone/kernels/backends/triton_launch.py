@@ -279,6 +279,8 @@ class Launcher:
             return
         loc, tensor, axis = dk.checks[code - 1]
         size = interp.tensors[tensor].shape[axis]
+        if value < 0:                 # normalized by passes/lower_index: it was value - size
+            value -= size
         raise KernelIndexError(
             f"{self.k.filename}:{loc.line}: index {value} is out of bounds for axis {axis} "
             f"of {tensor!r} with size {size} (in kernel {self.k.name!r})")

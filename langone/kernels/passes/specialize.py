@@ -36,39 +36,8 @@ def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
             raise info.error(e.loc, f"{e.tensor}.shape[{e.axis}] is out of range: "
                                     f"{e.tensor!r} has {tt.ndim} dimension(s)")
         return replace(e, axis=axis)
-    body = ir.map_exprs(k.body, fix)
-    body = _normalize_negative_indices(body, tensors)
-    return replace(k, body=body)
-
-
-def _normalize_negative_indices(body: tuple, tensors: dict) -> tuple:
-    """``x[-1]`` with a constant negative index means ``x[x.shape[0] - 1]``."""
-    def fix_index(name: str, index: tuple) -> tuple:
-        out = []
-        for axis, ix in enumerate(index):
-            if isinstance(ix, ir.UnaryOp) and ix.op == "-" and \
-                    isinstance(ix.operand, ir.Const) and isinstance(ix.operand.value, int):
-                ix = ir.Const(ix.loc, ix.operand.type, -ix.operand.value)
-            if isinstance(ix, ir.Const) and isinstance(ix.value, int) and ix.value < 0 \
-                    and name in tensors:
-                ix = ir.BinOp(ix.loc, None, "+", ir.Shape(ix.loc, None, name, axis),
-                              ir.Const(ix.loc, ix.type, ix.value))
-            out.append(ix)
-        return tuple(out)
-
-    def fix(e):
-        if isinstance(e, ir.Load):
-            return replace(e, index=fix_index(e.tensor, e.index))
-        return e
-
-    def fix_stmt(s):
-        if isinstance(s, (ir.Store, ir.AtomicAdd)):
-            return replace(s, index=fix_index(s.tensor, s.index))
-        for f in ("body", "orelse"):
-            if hasattr(s, f):
-                s = replace(s, **{f: tuple(fix_stmt(x) for x in getattr(s, f))})
-        return s
-    return tuple(fix_stmt(s) for s in ir.map_exprs(body, fix))
+    # Negative indices (literal or computed) are the lower_index pass's business.
+    return replace(k, body=ir.map_exprs(k.body, fix))
 
 
 def elementwise_as_scalar_kernel(k: ir.Kernel) -> ir.Kernel:

@@ -1,0 +1,66 @@
+"""Index lowering: negative indices count from the end; accesses the bounds
+analysis cannot prove are marked for a run-time range check.
+
+After this pass a renderer sees only indices that are non-negative and in
+range, or accesses whose ``checks`` axes it range-checks (raising
+:class:`~langone.errors.KernelIndexError`); it decides nothing about either.
+``x[i - 1]`` becomes ``x[(i - 1) + x.shape[0] if i - 1 < 0 else i - 1]`` and
+``x[-1]`` becomes ``x[-1 + x.shape[0]]``; ``x[i]`` and ``x[i + 1]`` stay as
+they are (their range cannot be negative). See :mod:`.guards` for the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from ...dtypes import bool_, int64
+from .. import ir
+from .guards import AccessPlan, plan
+
+_ACCESSES = (ir.Load, ir.Store, ir.AtomicAdd)
+
+
+def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
+    """``k`` with normalized indices and run-time checks per :func:`.guards.plan`."""
+    options = options or {}
+    p = plan(k, boundscheck=options.get("boundscheck", True) is not False,
+             debug=bool(options.get("debug")))
+    if not p.accesses:
+        return k
+    return replace(k, body=tuple(_rebuild(s, p.accesses) for s in k.body))
+
+
+def _rebuild(node, accesses: dict):
+    """A copy of ``node`` with every planned access lowered (plans are keyed by
+    the original nodes, so this walks top-down rather than with map_exprs)."""
+    changes = {}
+    for f in fields(node):
+        if f.name in ("loc", "type"):
+            continue
+        v = getattr(node, f.name)
+        if isinstance(v, (ir.Expr, ir.Stmt)):
+            nv = _rebuild(v, accesses)
+        elif isinstance(v, tuple) and any(isinstance(x, (ir.Expr, ir.Stmt)) for x in v):
+            nv = tuple(_rebuild(x, accesses) if isinstance(x, (ir.Expr, ir.Stmt)) else x
+                       for x in v)
+        else:
+            continue
+        if nv != v:                # eq compares checks too; positions are kept either way
+            changes[f.name] = nv
+    new = replace(node, **changes) if changes else node
+    ap: AccessPlan | None = accesses.get(id(node)) if isinstance(node, _ACCESSES) else None
+    if ap is None:
+        return new
+    index = tuple(normalized(ix, new.tensor, axis) if axis in ap.normalize else ix
+                  for axis, ix in enumerate(new.index))
+    return replace(new, index=index, checks=ap.checks)
+
+
+def normalized(ix: ir.Expr, tensor: str, axis: int) -> ir.Expr:
+    """``ix`` counted from the end of ``tensor``'s ``axis`` when negative (Python)."""
+    size = ir.Shape(ix.loc, int64, tensor, axis)
+    wrapped = ir.BinOp(ix.loc, int64, "+", ix, size)
+    if isinstance(ix, ir.Const):
+        return wrapped if ix.value < 0 else ix
+    negative = ir.Compare(ix.loc, bool_, "<", ix, ir.Const(ix.loc, int64, 0))
+    return ir.Select(ix.loc, int64, negative, wrapped, ix, True)
