@@ -1,0 +1,72 @@
+"""Float-to-int conversion lowering: one rule on every backend (exception 5).
+
+numpy converts arrays with ``astype(..., casting="unsafe")``; on x86-64 that
+is the CPU's truncating conversion, which gives the integer minimum for NaN,
+±inf and out-of-range values. Narrow targets go through int32 and wrap:
+
+* to int32 / int64 (``W`` bits): ``trunc(v)`` if ``-2**(W-1) <= v < 2**(W-1)``,
+  else ``-2**(W-1)`` (NaN fails both comparisons);
+* to int8 / int16 / uint8 / uint16: the int32 value, wrapped to the width
+  (``300.7 -> int8 44``, ``-2.7 -> uint8 254``, ``3e9 -> int8 0``).
+
+Each float-to-int :class:`~langone.kernels.ir.Cast` (explicit ``lo.int32(v)``,
+``int(v)``, and the conversions type inference adds at stores) becomes
+``Select``/``Compare`` around an in-range ``Cast`` plus a wrapping integer
+``Cast``, so renderers only ever convert in-range values and need no rule of
+their own. uint32/uint64 targets are left as they are (unsigned values are a
+later issue).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ...dtypes import DType, bool_, fp32, int32, int64
+from .. import ir
+
+_NARROW = {"int8", "int16", "uint8", "uint16"}
+
+
+def lower_casts(k: ir.Kernel) -> ir.Kernel:
+    return replace(k, body=ir.map_exprs(k.body, _lower))
+
+
+def _lower(e: ir.Expr) -> ir.Expr:
+    if not isinstance(e, ir.Cast) or not _float_to_int(e):
+        return e
+    t: DType = e.type
+    wide = int64 if t is int64 else int32
+    if isinstance(e.value, ir.Const):
+        return ir.Const(e.loc, t, convert(float(e.value.value), t))
+    v = e.value
+    if v.type.itemsize == 2:                 # fp16/bf16 compute in fp32: compare there
+        v = ir.Cast(v.loc, fp32, v)
+    bits = wide.itemsize * 8
+    lo, hi = ir.Const(v.loc, v.type, -2.0 ** (bits - 1)), ir.Const(v.loc, v.type, 2.0 ** (bits - 1))
+    minimum = ir.Const(v.loc, wide, -2 ** (bits - 1))
+    inner = ir.Select(v.loc, wide, ir.Compare(v.loc, bool_, "<", v, hi),
+                      ir.Cast(v.loc, wide, v), minimum, True)
+    out = ir.Select(v.loc, wide, ir.Compare(v.loc, bool_, ">=", v, lo), inner, minimum, True)
+    return out if wide is t else ir.Cast(e.loc, t, out)
+
+
+def _float_to_int(e: ir.Cast) -> bool:
+    src, t = e.value.type, e.type
+    return isinstance(src, DType) and src.is_floating and isinstance(t, DType) and \
+        t.is_integer and (t is int32 or t is int64 or t.name in _NARROW)
+
+
+def convert(v: float, t: DType) -> int:
+    """The rule on one Python float: what every backend computes for ``t(v)``."""
+    bits = 64 if t is int64 else 32
+    if math.isnan(v) or not -2.0 ** (bits - 1) <= v < 2.0 ** (bits - 1):
+        r = -2 ** (bits - 1)
+    else:
+        r = int(v)                               # truncates toward zero
+    if t.name in _NARROW:
+        span = 1 << (t.itemsize * 8)
+        r %= span
+        if t.name.startswith("int") and r >= span // 2:
+            r -= span
+    return r
