@@ -9,7 +9,7 @@ PIP     = $(PY) -m pip
 PIP_FLAGS ?= --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-asv docs clean venv luajit
+.PHONY: demo test bench bench-asv docs clean venv luajit fuzz
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,12 @@ docs: $(VENV)/.installed-all
 
 clean:
 	rm -rf $(VENV) .pytest_cache asv_benchmarks/.asv build *.egg-info site
+
+# Whole-kernel differential fuzzing, long: thousands of generated kernels on every backend
+# against the python backend (tests/kernel_gen.py). Not part of `make test`, which runs a
+# fixed 40. LANGONE_FUZZ_SEED picks another range; LANGONE_FUZZ_KNOWN=none hunts known bugs.
+LANGONE_FUZZ_COUNT ?= 2000
+LANGONE_FUZZ_SEED ?= 1000
+fuzz: $(VENV)/.installed-test
+	LANGONE_FUZZ_COUNT=$(LANGONE_FUZZ_COUNT) LANGONE_FUZZ_SEED=$(LANGONE_FUZZ_SEED) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/test_kernel_diff_fuzz.py

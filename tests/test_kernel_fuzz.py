@@ -1,5 +1,7 @@
 """Fuzzing the frontend and type inference: mutated corpus kernels and random
-source must produce either a compiled kernel or a LangOne error, nothing else."""
+source must produce either a compiled kernel or a LangOne error, nothing else.
+What compiles is also executed (numpy_ref; numba on a fixed, seeded sample) on the
+original corpus case's inputs: only LangOne errors may escape."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import copy
 import inspect
 import random
 import textwrap
+import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import langone as lo
@@ -85,26 +89,96 @@ for _case in CASES:
     _SOURCES.append((_case, _tree))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.integers(0, len(_SOURCES) - 1), st.integers(0, 2**32), st.integers(1, 3))
-def test_mutated_kernels_raise_only_langone_errors(index, seed, n_mutations):
+def _mutant(index, seed, n_mutations):
+    """(case, source) of a mutated corpus kernel, or None when Python cannot print it."""
     case, tree = _SOURCES[index]
     tree = copy.deepcopy(tree)
     rng = random.Random(seed)
     for _ in range(n_mutations):
         _mutate(tree, rng)
     try:
-        source = ast.unparse(ast.fix_missing_locations(tree))
+        return case, ast.unparse(ast.fix_missing_locations(tree)), tree
     except Exception:
-        return                                   # the mutation made an unprintable tree
+        return None                              # the mutation made an unprintable tree
+
+
+def _executable(tree) -> bool:
+    """Whether running the mutant is sure to end and cannot corrupt memory through a
+    known open bug, so that only its errors are in question:
+
+    * no ``while`` (a deleted counter update loops forever) and no huge constant (a
+      ``range(2**70)`` runs forever);
+    * every subscript is a loop variable, a tuple of them, or a small literal: indices like
+      ``x[i + 1]`` or ``x[idx[i]]`` are known open bugs on numba (writes past the end of a
+      view, segfaults on data-dependent indices; issue 10 items 3-4), which would kill the
+      test process instead of failing a test.
+    """
+    loop_vars = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.While):
+            return False
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool) and abs(node.value) > 10_000:
+            return False
+        if isinstance(node, ast.For):
+            loop_vars |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            for part in parts:
+                if isinstance(part, ast.Name) and part.id in loop_vars:
+                    continue
+                if isinstance(part, ast.Constant) and isinstance(part.value, int) \
+                        and not isinstance(part.value, bool) and 0 <= part.value < 4:
+                    continue
+                if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
+                    continue                     # x.shape[k]
+                return False
+    return True
+
+
+def _compile_and_run(index, seed, n_mutations, backends):
+    made = _mutant(index, seed, n_mutations)
+    if made is None:
+        return
+    case, source, tree = made
     fn = load_function(source, case.kernel.__name__)
     if fn is None:
         return                                   # Python rejected it before LangOne saw it
     args = case.make(np.random.default_rng(0))
+    kern = lo.kernel(fn)
     try:
-        lo.kernel(fn).stages(*args)
+        kern.stages(*args)
     except LangOneError:
-        pass
+        return
+    if not _executable(tree):
+        return
+    for backend in backends:
+        run_args = copy.deepcopy(args)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                kern.on(backend)(*run_args)
+            except LangOneError:
+                pass
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize=True)
+@given(st.integers(0, len(_SOURCES) - 1), st.integers(0, 2**32), st.integers(1, 3))
+def test_mutated_kernels_raise_only_langone_errors(index, seed, n_mutations):
+    """Compiles to a kernel or a LangOne error; what compiles runs on numpy_ref."""
+    _compile_and_run(index, seed, n_mutations, ["numpy"])
+
+
+# A fixed, seeded sample also runs on numba (each numba compile costs about a second).
+_NUMBA_SAMPLE = [(random.Random(n).randrange(len(_SOURCES)), n, 1 + n % 3) for n in range(80)]
+
+
+@pytest.mark.skipif("numba" not in lo.backends(), reason="numba is not usable here")
+@pytest.mark.parametrize("index, seed, n_mutations", _NUMBA_SAMPLE)
+def test_mutated_kernels_run_on_numba_with_only_langone_errors(index, seed, n_mutations):
+    _compile_and_run(index, seed, n_mutations, ["numpy", "numba"])
 
 
 _ident = st.sampled_from(["x", "y", "n", "i", "acc", "out"])

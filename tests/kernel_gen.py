@@ -1,0 +1,1095 @@
+"""A generator of random, well-typed LangOne kernels for differential fuzzing.
+
+In the spirit of Csmith / YARPGen / NNSmith: every generated kernel is a plain
+Python function that the kernel language defines (DESIGN.md section 1), so each
+backend must give what the function computes as plain Python over numpy arrays
+(with the declared exceptions). The generator never produces what the language
+leaves unspecified:
+
+* each grid iteration stores only at exactly its own grid point (``out[i, j]``),
+  reads outputs only there, and never reads what another iteration writes;
+* indices are grid variables or ``range`` variables bounded by a shape, never
+  out of range, never data-dependent;
+* integer ``//`` and ``%`` divide by a positive value; ``**`` takes a small
+  non-negative literal exponent; float-to-int conversions see bounded values;
+* values that may differ by ulps between backends (transcendental results) never
+  reach a discontinuous operation (comparisons, ``floor``/``ceil``, ``//``, ``%``,
+  int casts), so a kernel either compares bitwise or within a tolerance.
+
+Integer overflow wraps (defined); float edge values (NaN, +-inf, -0.0) and the
+integer extremes appear in the data.
+
+``generate(seed)`` is deterministic: it returns a :class:`GenKernel` with the
+source text, the feature flags it used and ``make_args()`` that rebuilds fresh,
+identical arguments (including their strided, transposed and negative-stride
+views) every time it is called.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import ml_dtypes
+import numpy as np
+
+import langone as lo
+
+BF16 = ml_dtypes.bfloat16
+
+# --- known open bugs --------------------------------------------------------------------------
+# Feature combinations the generator avoids while the bug is open (the in-suite fuzz must stay
+# green). Remove a flag once the bug is fixed; `make fuzz` can run with
+# LANGONE_FUZZ_KNOWN=none to generate them anyway. Findings: /tmp/w/fuzz_findings.md.
+KNOWN_BUGS = {
+    # Loop variables (grid and range) are Python ints, weak under NEP 50: `x_i8[i] + i` is
+    # int8 in plain Python; every backend types it int64. While open, the generator wraps
+    # every loop-variable value in `lo.int64(...)` (which makes plain Python agree).
+    "loopvar_weak",
+    # lo.exp/log/... of an integer: numpy gives float16 for int8/uint8 (float32 for int16);
+    # the backends compute float32/float64. While open, math functions take floats only.
+    "math_on_small_int",
+    # numba reassociates sequential `range` float sums (known, issue 10 item 3): sequential
+    # float accumulations are compared within a tolerance rather than bitwise.
+    "seq_float_accum_reassoc",
+    # lo.maximum / lo.minimum grid reductions drop NaN (known, issue 10 item 3): while open
+    # their float terms are made NaN-free with lo.where(t == t, t, 0.0).
+    "nan_lo_minmax_reduction",
+    # Triton converts integers to bf16 wrongly: int8/int16/int64 -> bf16 (a cast or a store)
+    # raises a raw InterpreterError ("Cannot bitcast data-type of size 8 to data-type of
+    # size 32"), int32 -> bf16 gives 0.0. While open, Triton skips kernels that use bf16.
+    "triton_int_to_bf16",
+    # Triton: float % int (`x[i] % 3`) raises a raw InterpreterError on `bitwise_and`
+    # (issue 10 item 7). While open, Triton skips kernels with a float % int.
+    "triton_float_mod_int",
+    # Triton: a size-1 axis of a negative-stride view (`a[::-1]` of length 1) reaches
+    # torch.from_numpy, which raises a raw ValueError (np.ascontiguousarray keeps the
+    # negative stride of a size-1 axis). While open, Triton skips such arguments.
+    "triton_size1_negative_stride",
+    # Triton: float ** odd int literal (`x[i] ** 3`, `** 1`) raises a raw InterpreterError on
+    # `bitwise_and`. While open, Triton skips kernels with float ** odd.
+    "triton_float_pow_odd",
+    # Lua: a float-to-int cast of a value in (-1, 0] keeps the sign of zero
+    # (`lo.float32(lo.int32(-0.5))` is -0.0; Python gives 0.0). While open, the sign of zeros
+    # is not compared on Lua for kernels with a float-to-int cast.
+    "lua_int_cast_negative_zero",
+}
+
+# backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.
+ZERO_SIGN_RELAXED = {
+    "lua": [("lua_int_cast_negative_zero", lambda gk: "float_to_int_cast" in gk.flags)],
+}
+
+# backend -> [(known bug, does this kernel hit it?)]: the runner skips that backend there.
+SKIP_BACKEND = {
+    "triton": [
+        ("triton_int_to_bf16",
+         lambda gk: "dtype_bfloat16" in gk.flags or "lo.bf16(" in gk.source),
+        ("triton_float_mod_int", lambda gk: "float_mod_int" in gk.flags),
+        ("triton_float_pow_odd", lambda gk: "float_pow_odd" in gk.flags),
+        ("triton_size1_negative_stride",
+         lambda gk: "layout_reversed" in gk.flags and 1 in gk.shape),
+    ],
+}
+
+
+def skipped(gk, backend: str, known: set | None = None) -> list:
+    """The known bugs for which ``backend`` is skipped on this kernel."""
+    known = known_bugs() if known is None else known
+    return [bug for bug, hit in SKIP_BACKEND.get(backend, []) if bug in known and hit(gk)]
+
+FLOAT_TYPES = ["float16", "bfloat16", "float32", "float64"]
+INT_TYPES = ["int8", "int16", "int32", "int64", "uint8"]
+ALL_TYPES = INT_TYPES + FLOAT_TYPES
+CAST_NAME = {"int8": "lo.int8", "int16": "lo.int16", "int32": "lo.int32", "int64": "lo.int64",
+             "uint8": "lo.uint8", "float16": "lo.float16", "bfloat16": "lo.bf16",
+             "float32": "lo.float32", "float64": "lo.float64"}
+TRANSCENDENTAL = ["lo.exp", "lo.log", "lo.sqrt", "lo.sin", "lo.cos", "lo.tanh"]
+
+
+def np_dtype(name: str):
+    return np.dtype(BF16) if name == "bfloat16" else np.dtype(name)
+
+
+def is_int(t: str) -> bool:
+    return t in INT_TYPES or t == "wi"
+
+
+def is_float(t: str) -> bool:
+    return t in FLOAT_TYPES or t == "wf"
+
+
+def _sample(t: str):
+    if t == "wi":
+        return 1
+    if t == "wf":
+        return 1.5
+    if t == "bool":
+        return np.True_
+    return np_dtype(t).type(1)
+
+
+_TYPE_CACHE: dict = {}
+
+
+def result_type(template: str, *types: str) -> str:
+    """The type plain Python/numpy gives ``template`` (``{0} + {1}``) for operand types."""
+    key = (template, types)
+    if key not in _TYPE_CACHE:
+        env = {"lo": lo, "np": np}
+        names = []
+        for n, t in enumerate(types):
+            env[f"_a{n}"] = _sample(t)
+            names.append(f"_a{n}")
+        with np.errstate(all="ignore"):
+            v = eval(template.format(*names), env)
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, np.ndarray) and v.dtype == bool):
+            out = "bool"
+        elif isinstance(v, int):
+            out = "wi"
+        elif isinstance(v, float):
+            out = "wf"
+        else:
+            dt = np.asarray(v).dtype
+            out = "bfloat16" if dt == np.dtype(BF16) else dt.name
+        _TYPE_CACHE[key] = out
+    return _TYPE_CACHE[key]
+
+
+def widen(t: str) -> str:
+    """Declared exception 4: loop accumulators are int64 / at least float32."""
+    if is_int(t) or t == "bool":
+        return "int64"
+    if t in ("float16", "bfloat16"):
+        return "float32"
+    if t == "wf":
+        return "float64"
+    return t
+
+
+@dataclass
+class E:
+    text: str
+    t: str                      # a dtype name, "wi"/"wf" (weak Python scalar) or "bool"
+    inexact: bool = False       # may differ by ulps across backends (transcendentals)
+    bound: int = 0              # for "wi": an upper bound of the (non-negative) value
+
+
+@dataclass
+class TensorArg:
+    name: str
+    dtype: str
+    layout: str                 # contiguous | strided | transposed | reversed
+    is_output: bool
+    edge_p: float               # probability of an edge value per element
+    init: str = "random"        # outputs: zeros | random
+
+
+@dataclass
+class GenKernel:
+    seed: int
+    name: str
+    source: str
+    shape: tuple
+    tensors: list
+    scalars: list               # (name, value) of scalar parameters
+    params: list
+    flags: set = field(default_factory=set)
+
+    def make_args(self):
+        """Fresh arguments (same values, same views every call) and the base arrays."""
+        rng = np.random.default_rng(self.seed)
+        args, bases = [], []
+        by_name = {}
+        for t in self.tensors:
+            view, base = _make_tensor(rng, t, self.shape)
+            by_name[t.name] = view
+            bases.append((t.name, base))
+        for name, value in self.scalars:
+            by_name[name] = value
+        for p in self.params:
+            args.append(by_name[p])
+        return args, bases
+
+
+def _values(rng, dtype: str, n: int, edge_p: float) -> np.ndarray:
+    dt = np_dtype(dtype)
+    if dtype in INT_TYPES:
+        info = np.iinfo(dt)
+        lo_, hi_ = (0, 40) if dtype == "uint8" else (-20, 21)
+        vals = rng.integers(lo_, hi_, n).astype(np.int64)
+        edges = np.array(sorted({0, 1, int(info.min), int(info.max), max(int(info.min), -1)}),
+                         dtype=np.int64)
+        mask = rng.random(n) < edge_p
+        vals[mask] = edges[rng.integers(0, len(edges), int(mask.sum()))]
+        return vals.astype(dt)
+    # dyadic values k/8 in [-8, 8]: exact in every float type, sums exact in any order
+    vals = rng.integers(-64, 65, n).astype(np.float64) / 8.0
+    edges = np.array([0.0, -0.0, np.nan, np.inf, -np.inf])
+    mask = rng.random(n) < edge_p
+    vals[mask] = edges[rng.integers(0, len(edges), int(mask.sum()))]
+    return vals.astype(dt)
+
+
+def _make_tensor(rng, t: TensorArg, shape: tuple):
+    nd = len(shape)
+    if t.layout == "strided":
+        base_shape = (shape[0] * 2,) + shape[1:]
+    elif t.layout == "transposed":
+        base_shape = shape[::-1]
+    else:
+        base_shape = shape
+    size = int(np.prod(base_shape))
+    if t.is_output and t.init == "zeros":
+        base = np.zeros(base_shape, np_dtype(t.dtype))
+    else:
+        base = _values(rng, t.dtype, size, t.edge_p).reshape(base_shape)
+    if t.layout == "strided":
+        view = base[::2]
+    elif t.layout == "transposed":
+        view = base.T
+    elif t.layout == "reversed":
+        view = base[::-1] if nd == 1 or rng.random() < 0.5 else base[:, ::-1]
+    else:
+        view = base
+    assert view.shape == shape
+    return view, base
+
+
+class _Gen:
+    def __init__(self, seed: int, known: set):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.known = known
+        self.flags: set = set()
+        self.lines: list = []
+        self.counter = 0
+        self.scopes: list = []          # list of dict name -> type
+        self.loop_index = {}            # grid axis -> index expression currently usable
+        self.grid_vars: list = []
+        self.range_vars: list = []      # (name, axis) of range variables usable as index
+        self.counters: list = []        # while counters (values only)
+
+    # --- helpers ------------------------------------------------------------------------
+    def fresh(self, prefix="t"):
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def emit(self, depth, text):
+        for line in text.split("\n"):
+            self.lines.append("    " * depth + line)
+
+    def locals(self):
+        out = {}
+        for s in self.scopes:
+            out.update(s)
+        return out
+
+    def chance(self, p):
+        return self.rng.random() < p
+
+    # --- expressions --------------------------------------------------------------------
+    def loopvar(self, name, bound):
+        if "loopvar_weak" in self.known:
+            return E(f"lo.int64({name})", "int64", bound=bound)
+        self.flags.add("loopvar_weak")
+        return E(name, "wi", bound=bound)
+
+    def index(self, tensor, replace=None):
+        idx = list(self.grid_vars)
+        if replace is not None:
+            axis, var = replace
+            idx[axis] = var
+        return f"{tensor.name}[{', '.join(idx)}]"
+
+    def leaf(self, want=None):
+        """want: None, 'int', 'float', 'num' (int or float, no bool)."""
+        r = self.rng
+        opts = []
+        ins = [t for t in self.inputs if want is None or want == "num"
+               or (want == "int") == (t.dtype in INT_TYPES)]
+        for t in ins:
+            opts += [("read", t)] * 4
+        if self.range_vars:
+            for t in ins:
+                opts += [("rread", t)] * 4
+        for name, t in self.locals().items():
+            if t != "bool" and (want in (None, "num") or (want == "int") == is_int(t)):
+                opts.append(("local", (name, t)))
+        for name, t in self.scalar_types.items():
+            if want in (None, "num") or (want == "int") == is_int(t):
+                opts.append(("local", (name, t)))
+        if want != "float":
+            opts += [("lit_i", None), ("gridvar", None)]
+            if r.random() < 0.3:
+                opts.append(("shape", None))
+            if self.range_vars:
+                opts.append(("rangevar", None))
+        if want != "int":
+            opts.append(("lit_f", None))
+        kind, arg = r.choice(opts)
+        if kind == "read":
+            return E(self.index(arg), arg.dtype)
+        if kind == "rread":
+            var, axis = r.choice(self.range_vars)
+            return E(self.index(arg, (axis, var)), arg.dtype)
+        if kind == "local":
+            name, t = arg
+            return E(name, t, inexact=name in self.inexact_locals, bound=5)
+        if kind == "lit_i":
+            v = r.randrange(0, 8)
+            return E(str(v), "wi", bound=v)
+        if kind == "lit_f":
+            return E(r.choice(["0.5", "2.0", "1.5", "-0.25", "3.0", "-2.0", "0.0"]), "wf")
+        if kind == "gridvar":
+            return self.loopvar(r.choice(self.grid_vars), 5)
+        if kind == "rangevar":
+            return self.loopvar(r.choice(self.range_vars)[0], 5)
+        # shape
+        t = r.choice(self.tensors)
+        return E(f"{t.name}.shape[{r.randrange(len(self.shape))}]", "wi", bound=5)
+
+    def cast(self, e: E, to: str) -> E:
+        """Convert e to type ``to`` without leaving the well-defined territory."""
+        if e.t == to:
+            return e
+        if is_float(e.t) and to in INT_TYPES:
+            if e.inexact:
+                return E(f"{CAST_NAME[to]}(0)", to)
+            self.flags.add("float_to_int_cast")
+            inner = f"lo.where(abs({e.text}) < 100.0, {e.text}, 0.0)"
+            return E(f"{CAST_NAME[to]}({inner})", to)
+        if e.t == "bool" and to in FLOAT_TYPES + INT_TYPES:
+            return E(f"{CAST_NAME[to]}({e.text})", to)
+        return E(f"{CAST_NAME[to]}({e.text})", to, e.inexact)
+
+    def strong(self, e: E) -> E:
+        if e.t == "wi":
+            return E(f"lo.int32({e.text})", "int32", e.inexact)
+        if e.t == "wf":
+            return E(f"lo.float64({e.text})", "float64", e.inexact)
+        return e
+
+    def expr(self, depth=0, want=None, exact=False) -> E:
+        r = self.rng
+        if depth >= self.max_depth or r.random() < 0.3:
+            e = self.leaf(want)
+            if exact and e.inexact:
+                return self.leaf("int") if want != "float" else E("1.0", "wf")
+            return e
+        kind = r.choices(["arith", "div", "floordiv", "pow", "bit", "shift", "unary", "math",
+                          "minmax", "where", "ifexp", "cast"],
+                         [8, 2, 2, 1, 2, 1, 2, 3, 2, 1, 1, 2])[0]
+        if kind == "arith":
+            a = self.expr(depth + 1, want, exact)
+            b = self.expr(depth + 1, want, exact)
+            op = r.choice(["+", "-", "*"])
+            if a.t == "wi" and b.t == "wi":
+                if op == "-" or a.bound * max(b.bound, 1) > 60:
+                    op = "+"
+                bound = a.bound + b.bound if op == "+" else a.bound * b.bound
+                return E(f"({a.text} {op} {b.text})", "wi", bound=bound)
+            if a.t in ("wi", "wf") and b.t in ("wi", "wf"):
+                a = self.strong(a)
+            if op == "-" and b.t == "wi" and a.t == "uint8":
+                pass                         # uint8 - small weak int: wraps, defined
+            t = result_type("{} %s {}" % op, a.t, b.t)
+            return self.check(E(f"({a.text} {op} {b.text})", t, a.inexact or b.inexact), want)
+        if kind == "div" and want != "int":
+            a = self.expr(depth + 1, "num", exact)
+            b = self.strong(self.expr(depth + 1, "num", exact))
+            t = result_type("{} / {}", a.t, b.t)
+            return self.check(E(f"({a.text} / {b.text})", t, a.inexact or b.inexact), want)
+        if kind == "floordiv":
+            op = r.choice(["//", "%"])
+            a = self.expr(depth + 1, want or "num", True)
+            if is_int(a.t) and want != "float":
+                if r.random() < 0.5:
+                    b = E(str(r.randrange(1, 8)), "wi")
+                else:
+                    inner = self.expr(depth + 1, "int", True)
+                    b = E(f"({inner.text} % 5 + 1)", result_type("{} % 5 + 1", inner.t))
+            else:
+                a = self.strong(a) if a.t in ("wi", "wf") else a
+                b = self.expr(depth + 1, "num", True)
+            if op == "%" and is_float(a.t) and is_int(b.t):
+                self.flags.add("float_mod_int")
+            t = result_type("{} %s {}" % op, a.t, b.t)
+            return self.check(E(f"({a.text} {op} {b.text})", t), want)
+        if kind == "pow":
+            a = self.strong(self.expr(depth + 1, want or "num", exact))
+            n = r.randrange(0, 4)
+            t = result_type("{} ** %d" % n, a.t)
+            if is_float(t) and n % 2:
+                self.flags.add("float_pow_odd")
+            return self.check(E(f"({a.text} ** {n})", t, a.inexact), want)
+        if kind in ("bit", "shift") and want != "float":
+            a = self.strong(self.expr(depth + 1, "int", True))
+            if kind == "shift":
+                op = r.choice(["<<", ">>"])
+                b = E(str(r.randrange(0, 4)), "wi")
+            else:
+                op = r.choice(["&", "|", "^"])
+                b = self.expr(depth + 1, "int", True)
+            if r.random() < 0.2:
+                return E(f"(~{a.text})", a.t)
+            t = result_type("{} %s {}" % op, a.t, b.t)
+            return E(f"({a.text} {op} {b.text})", t)
+        if kind == "unary":
+            a = self.strong(self.expr(depth + 1, want or "num", exact))
+            fn = r.choice(["-", "abs", "lo.abs"])
+            text = f"(-{a.text})" if fn == "-" else f"{fn}({a.text})"
+            return self.check(E(text, result_type(text.replace(a.text, "{}"), a.t), a.inexact),
+                              want)
+        if kind == "math" and want != "int":
+            a = self.expr(depth + 1, "num", exact)
+            if is_int(a.t) and "math_on_small_int" in self.known:
+                a = self.cast(a, r.choice(["float32", "float64"]))
+            elif is_int(a.t):
+                self.flags.add("math_on_small_int")
+            a = self.strong(a)
+            if exact or a.inexact and r.random() < 0.5:
+                fn = r.choice(["lo.floor", "lo.ceil", "lo.abs"]) if not a.inexact else "lo.abs"
+            else:
+                fn = r.choice(TRANSCENDENTAL + ["lo.floor", "lo.ceil"])
+            if fn in ("lo.floor", "lo.ceil") and is_int(a.t):
+                fn = "lo.abs"
+            inexact = a.inexact or fn in TRANSCENDENTAL
+            if fn in TRANSCENDENTAL:
+                self.flags.add("transcendental")
+            return self.check(E(f"{fn}({a.text})", result_type(fn + "({})", a.t), inexact), want)
+        if kind == "minmax":
+            a = self.strong(self.expr(depth + 1, want or "num", exact))
+            b = self.cast(self.expr(depth + 1, want or "num", exact), a.t)
+            fn = r.choice(["min", "max", "lo.minimum", "lo.maximum"])
+            t = result_type(fn + "({}, {})", a.t, b.t)
+            return self.check(E(f"{fn}({a.text}, {b.text})", t, a.inexact or b.inexact), want)
+        if kind == "where":
+            c = self.cond(depth + 1)
+            a = self.strong(self.expr(depth + 1, want or "num", exact))
+            b = self.cast(self.expr(depth + 1, want or "num", exact), a.t)
+            return self.check(E(f"lo.where({c.text}, {a.text}, {b.text})", a.t,
+                                a.inexact or b.inexact), want)
+        if kind == "ifexp":
+            c = self.cond(depth + 1)
+            a = self.strong(self.expr(depth + 1, want or "num", exact))
+            b = self.cast(self.expr(depth + 1, want or "num", exact), a.t)
+            return E(f"({a.text} if {c.text} else {b.text})", a.t, a.inexact or b.inexact)
+        if kind == "cast":
+            a = self.expr(depth + 1, "num", exact)
+            if want == "int":
+                to = r.choice(INT_TYPES)
+            elif want == "float":
+                to = r.choice(FLOAT_TYPES)
+            else:
+                to = r.choice(ALL_TYPES)
+            if to in ("float16", "bfloat16"):
+                self.flags.add("half")
+            return self.cast(a, to)
+        return self.leaf(want)
+
+    def check(self, e: E, want) -> E:
+        """Keep the requested kind (a float where an int is wanted gets a safe cast)."""
+        if want == "int" and not is_int(e.t):
+            return self.cast(e, "int32")
+        if want == "float" and not is_float(e.t):
+            return self.cast(e, "float32")
+        return e
+
+    def cond(self, depth=0) -> E:
+        r = self.rng
+        k = r.random()
+        if depth < self.max_depth and k < 0.25:
+            a, b = self.cond(depth + 1), self.cond(depth + 1)
+            op = r.choice(["and", "or"])
+            return E(f"({a.text} {op} {b.text})", "bool")
+        if depth < self.max_depth and k < 0.35:
+            return E(f"(not {self.cond(depth + 1).text})", "bool")
+        a = self.expr(depth + 1, "num", True)
+        b = self.expr(depth + 1, "num", True)
+        op = r.choice(["<", "<=", ">", ">=", "==", "!="])
+        if r.random() < 0.15:
+            c = self.expr(depth + 1, "num", True)
+            op2 = r.choice(["<", "<="])
+            return E(f"({a.text} {op} {b.text} {op2} {c.text})", "bool")
+        return E(f"({a.text} {op} {b.text})", "bool")
+
+    # --- statements ---------------------------------------------------------------------
+    def store(self, depth):
+        out = self.rng.choice(self.outputs)
+        want = "int" if out.dtype in INT_TYPES else "num"
+        e = self.expr(0, want)
+        if e.t == "bool":
+            e = self.cast(e, "int32")
+        if out.dtype in INT_TYPES and e.t != out.dtype and e.t != "wi":
+            if self.chance(0.7):                    # an explicit cast wraps in plain Python too
+                e = self.cast(e, out.dtype)
+            else:
+                self.flags.add("narrowing_int_store")  # exception 5: plain numpy would raise
+        self.emit(depth, f"{self.index(out)} = {e.text}")
+        if e.inexact:
+            self.inexact_outputs.add(out.name)
+
+    def new_local(self, depth):
+        e = self.expr(0, self.rng.choice([None, "int", "float"]))
+        if e.t in ("wi", "wf"):
+            e = self.strong(e)
+        name = self.fresh()
+        self.emit(depth, f"{name} = {e.text}")
+        self.scopes[-1][name] = e.t
+        if e.inexact:
+            self.inexact_locals.add(name)
+
+    def reassign(self, depth):
+        locs = [(n, t) for n, t in self.locals().items() if t in ALL_TYPES]
+        if not locs:
+            return self.new_local(depth)
+        name, t = self.rng.choice(locs)
+        e = self.expr(0, "int" if t in INT_TYPES else "num")
+        if self.rng.random() < 0.4 and result_type("{} + {}", t, e.t) == t:
+            op = self.rng.choice(["+=", "-=", "*="])
+            self.emit(depth, f"{name} {op} {e.text}")
+        else:
+            e = self.cast(e, t)
+            self.emit(depth, f"{name} = {e.text}")
+        if e.inexact:
+            self.inexact_locals.add(name)
+
+    def block(self, depth, n, nest):
+        self.scopes.append({})
+        for _ in range(n):
+            self.stmt(depth, nest)
+        self.scopes.pop()
+
+    def if_stmt(self, depth, nest):
+        self.flags.add("if")
+        self.emit(depth, f"if {self.cond().text}:")
+        self.block(depth + 1, self.rng.randint(1, 2), nest + 1)
+        for _ in range(self.rng.randrange(0, 2)):
+            self.flags.add("elif")
+            self.emit(depth, f"elif {self.cond().text}:")
+            self.block(depth + 1, self.rng.randint(1, 2), nest + 1)
+        if self.chance(0.5):
+            self.emit(depth, "else:")
+            self.block(depth + 1, self.rng.randint(1, 2), nest + 1)
+
+    def acc_update(self, name, t, op, term: E):
+        if op == "+=":
+            return f"{name} += {term.text}"
+        if op == "*=":
+            return f"{name} *= {term.text}"
+        return f"{name} = {op}({name}, {term.text})"
+
+    def range_loop(self, depth, nest):
+        r = self.rng
+        axis = r.randrange(len(self.shape))
+        t = r.choice(self.tensors)
+        n = f"{t.name}.shape[{axis}]"
+        form = r.randrange(5)
+        rng_text = [f"range({n})", f"range({r.randint(1, 2)}, {n})", f"range({n} - 1, -1, -1)",
+                    f"range(0, {n}, 2)", f"range({n} - 1, 0, -2)"][form]
+        self.flags.add("range")
+        kind = r.choice(["float", "int"])
+        term = self.term_for_loop(kind, axis, r)
+        op = r.choice(["+=", "+=", "*=", "max", "min", "lo.maximum", "lo.minimum"])
+        if op in ("max", "min"):
+            self.flags.add("seq_builtin_minmax")   # plain Python keeps the term's type
+        acc = self.fresh("s")
+        init = self.init_for(op, kind)
+        acc_t = widen(result_type("{} + {}", init[1], term.t))
+        self.emit(depth, f"{acc} = {init[0]}")
+        if kind == "float":
+            self.flags.add("seq_float_accum")
+        self.emit(depth, f"for {term.var} in {rng_text}:")
+        body = depth + 1
+        if r.random() < 0.4:
+            self.flags.add("continue")
+            self.emit(body, f"if {self.cond_in_loop(term.var, axis).text}:")
+            self.emit(body + 1, "continue")
+        self.emit(body, self.acc_update(acc, acc_t, op, term))
+        if r.random() < 0.3:
+            self.flags.add("break")
+            self.emit(body, f"if {self.cond_in_loop(term.var, axis).text}:")
+            self.emit(body + 1, "break")
+        self.range_vars.pop()
+        self.scopes[-1][acc] = acc_t
+        if term.inexact:
+            self.inexact_locals.add(acc)
+
+    def term_for_loop(self, kind, axis, r):
+        var = self.fresh("r")
+        self.range_vars.append((var, axis))
+        e = self.expr(1, kind)
+        if e.t in ("wi", "wf"):
+            e = self.strong(e)
+        if e.t == "bool":
+            e = self.cast(e, "int64")
+        e.var = var
+        return e
+
+    def cond_in_loop(self, var, axis):
+        return self.cond(1)
+
+    def init_for(self, op, kind):
+        if self.chance(0.7):
+            # a strong init already of the widened type: plain Python then computes
+            # exactly what the rule (exception 4) says, so the plain check applies
+            if kind == "int":
+                v = "1" if op == "*=" else "0"
+                return f"lo.int64({v})", "int64"
+            ft = self.rng.choice(["float32", "float64"])
+            v = {"*=": "1.0", "max": "-lo.inf", "lo.maximum": "-lo.inf", "min": "lo.inf",
+                 "lo.minimum": "lo.inf"}.get(op, "0.0")
+            return f"{CAST_NAME[ft]}({v})", ft
+        self.flags.add("weak_acc_init")
+        if op == "*=":
+            return ("1", "wi") if kind == "int" else ("1.0", "wf")
+        if op in ("max", "lo.maximum") and kind == "float":
+            return ("-lo.inf", "wf") if self.chance(0.7) else ("0.0", "wf")
+        if op in ("min", "lo.minimum") and kind == "float":
+            return ("lo.inf", "wf") if self.chance(0.7) else ("0.0", "wf")
+        return ("0", "wi") if kind == "int" else ("0.0", "wf")
+
+    def while_loop(self, depth, nest):
+        r = self.rng
+        self.flags.add("while")
+        c = self.fresh("c")
+        w = self.fresh("w")
+        kind = r.choice(["int", "float"])
+        bound = r.randint(1, 5)
+        self.emit(depth, f"{c} = 0")
+        init = self.init_for("+=", kind)
+        self.emit(depth, f"{w} = {init[0]}")
+        self.emit(depth, f"while {c} < {bound}:")
+        self.emit(depth + 1, f"{c} += 1")
+        term = self.expr(1, kind)
+        if term.t in ("wi", "wf"):
+            term = self.strong(term)
+        if r.random() < 0.4:
+            self.flags.add("continue")
+            self.emit(depth + 1, f"if {self.cond(1).text}:")
+            self.emit(depth + 2, "continue")
+        self.emit(depth + 1, f"{w} += {term.text}")
+        if r.random() < 0.4:
+            self.flags.add("break")
+            self.emit(depth + 1, f"if {self.cond(1).text}:")
+            self.emit(depth + 2, "break")
+        if kind == "float":
+            self.flags.add("seq_float_accum")
+        self.scopes[-1][w] = widen(result_type("{} + {}", init[1], term.t))
+        if term.inexact:
+            self.inexact_locals.add(w)
+
+    def reduction_update(self, depth):
+        term = self.expr(0, self.red_kind)
+        if term.t in ("wi", "wf"):
+            term = self.strong(term)
+        if term.t == "bool":
+            term = self.cast(term, "int64")
+        if self.red_kind == "float" and self.red_op in ("lo.minimum", "lo.maximum") \
+                and "nan_lo_minmax_reduction" in self.known:
+            tmp = self.fresh("m")
+            self.emit(depth, f"{tmp} = {term.text}")
+            term = E(f"lo.where({tmp} == {tmp}, {tmp}, 0.0)", term.t, term.inexact)
+        self.emit(depth, self.acc_update("acc", self.red_t, self.red_op, term))
+        self.red_terms.append(term)
+
+    def stmt(self, depth, nest):
+        r = self.rng
+        choices = ["store", "local", "reassign"]
+        weights = [4, 3, 2]
+        if nest < 2:
+            choices += ["if", "range", "while"]
+            weights += [2, 2, 1]
+        if self.red_op and nest < 2:
+            choices.append("reduce")
+            weights.append(2)
+        kind = r.choices(choices, weights)[0]
+        if kind == "store":
+            self.store(depth)
+        elif kind == "local":
+            self.new_local(depth)
+        elif kind == "reassign":
+            self.reassign(depth)
+        elif kind == "if":
+            self.if_stmt(depth, nest)
+        elif kind == "range":
+            self.range_loop(depth, nest)
+        elif kind == "while":
+            self.while_loop(depth, nest)
+        else:
+            self.reduction_update(depth)
+
+    # --- the whole kernel ---------------------------------------------------------------
+    def generate(self) -> GenKernel:
+        r = self.rng
+        nd = r.choice([1, 1, 2, 2, 2, 3])
+        shape = tuple(r.choice([1, 2, 3, 4, 5]) for _ in range(nd))
+        if r.random() < 0.03:
+            shape = (0,) + shape[1:]
+        self.shape = shape
+        self.max_depth = r.choice([2, 3, 3])
+        layouts = ["contiguous", "strided", "reversed"] + (["transposed"] if nd >= 2 else [])
+        edge_p = r.choice([0.0, 0.1, 0.25])
+        types_pool = r.sample(ALL_TYPES, r.randint(2, 4))
+        self.inputs = [TensorArg(f"x{n}", r.choice(types_pool), r.choice(layouts), False,
+                                 edge_p) for n in range(r.randint(1, 3))]
+        self.outputs = [TensorArg(f"out{n}", r.choice(types_pool), r.choice(layouts), True,
+                                  edge_p, r.choice(["zeros", "random"]))
+                        for n in range(r.randint(1, 2))]
+        self.tensors = self.inputs + self.outputs
+        for t in self.tensors:
+            if t.layout != "contiguous":
+                self.flags.add("layout_" + t.layout)
+            self.flags.add("dtype_" + t.dtype)
+            if t.dtype in ("float16", "bfloat16"):
+                self.flags.add("half")
+        scalars = []
+        self.scalar_types = {}
+        if r.random() < 0.4:
+            kind = r.choice(["int", "float", "f32", "i16"])
+            value = {"int": r.randrange(0, 6), "float": r.choice([0.5, -1.25, 2.0]),
+                     "f32": np.float32(r.choice([0.5, -3.0])),
+                     "i16": np.int16(r.choice([-7, 3]))}[kind]
+            t = {"int": "wi", "float": "wf", "f32": "float32", "i16": "int16"}[kind]
+            scalars.append(("s0", value))
+            self.scalar_types["s0"] = t
+        self.grid_vars = ["i", "j", "k"][:nd]
+        self.inexact_locals = set()
+        self.inexact_outputs = set()
+        self.red_terms = []
+        self.red_op = None
+        if r.random() < 0.5:
+            self.red_kind = r.choice(["int", "float"])
+            self.red_op = r.choice(["+=", "+=", "*=", "min", "max", "lo.minimum", "lo.maximum"])
+            init, init_t = self.init_for(self.red_op, self.red_kind)
+            self.red_t = "int64" if self.red_kind == "int" else "float32"
+            self.flags.add("reduction")
+            self.flags.add(f"reduction_{self.red_kind}_{self.red_op}")
+        self.scopes = [{}]
+        params = [t.name for t in self.tensors] + [s[0] for s in scalars]
+        name = f"fuzz_{self.seed}"
+        self.emit(0, f"def {name}({', '.join(params)}):")
+        if self.red_op:
+            self.emit(1, f"acc = {init}")
+        grid_args = ", ".join(f"out0.shape[{a}]" for a in range(nd))
+        self.emit(1, f"for {', '.join(self.grid_vars)} in lo.grid({grid_args}):")
+        self.scopes.append({})
+        for _ in range(r.randint(1, 5)):
+            self.stmt(2, 0)
+        if self.red_op and not self.red_terms:
+            self.reduction_update(2)
+        self.store(2)                          # every kernel stores something
+        if self.red_op:
+            self.emit(1, "return acc")
+        if self.inexact_outputs or self.inexact_locals or any(t.inexact for t in self.red_terms):
+            self.flags.add("inexact")
+        if any(t.inexact for t in self.red_terms):
+            self.flags.add("inexact_reduction")
+        source = "\n".join(self.lines) + "\n"
+        return GenKernel(self.seed, name, source, shape, self.tensors, scalars, params,
+                         self.flags)
+
+
+def generate(seed: int, known: set | None = None) -> GenKernel:
+    """A random well-typed kernel, deterministic in ``seed``."""
+    return _Gen(seed, known_bugs() if known is None else known).generate()
+
+
+def known_bugs() -> set:
+    """KNOWN_BUGS, less what LANGONE_FUZZ_KNOWN says: "none" (hunt them all) or a
+    comma-separated list of flags to keep."""
+    import os
+    env = os.environ.get("LANGONE_FUZZ_KNOWN")
+    if env is None:
+        return set(KNOWN_BUGS)
+    return set() if env.strip() in ("", "none") else set(env.split(",")) & KNOWN_BUGS
+
+
+if __name__ == "__main__":                   # python tests/kernel_gen.py SEED
+    import sys
+    g = generate(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(g.source)
+    print(sorted(g.flags))
+
+
+# --- the differential runner ------------------------------------------------------------------
+#
+# Comparison rules (documented tolerance):
+# * integer and bool arrays, and the dtype of a returned value: always exact;
+# * float arrays of kernels without transcendental calls, float grid reductions or (while the
+#   numba reassociation bug is open) sequential float accumulations: bitwise, NaN equal to NaN
+#   whatever its payload, and the sign of zeros compared;
+# * otherwise within rtol = atol = TOLERANCE[the narrowest float type the kernel touches]:
+#   fp64 1e-9, fp32 1e-5 (a few ulps through a short chain of math calls), fp16 1e-2 and
+#   bf16 4e-2 (declared exception 3: halves are computed in fp32 and rounded at stores, so a
+#   one-ulp fp32 difference may round to the neighbouring half), NaN positions and infinities
+#   matching exactly.
+TOLERANCE = {"float64": 1e-9, "float32": 1e-5, "float16": 1e-2, "bfloat16": 4e-2}
+
+
+def oracle_backend() -> str:
+    """The python backend (the rule, executable) once it exists; numpy_ref until then."""
+    import os
+    forced = os.environ.get("LANGONE_FUZZ_ORACLE")
+    if forced:
+        return forced
+    return "python" if "python" in lo.backends() else "numpy"
+
+
+def load(gk: GenKernel):
+    from kernel_factory import load_function
+    fn = load_function(gk.source, gk.name)
+    assert fn is not None, gk.source
+    return lo.kernel(fn)
+
+
+@dataclass
+class Outcome:
+    backend: str
+    status: str                  # ok | error (a LangOne error) | crash (anything else)
+    result: object = None
+    arrays: dict = field(default_factory=dict)
+    error: BaseException | None = None
+
+    def describe(self) -> str:
+        if self.status != "ok":
+            return f"{self.status}: {type(self.error).__name__}: {str(self.error)[:300]}"
+        parts = [f"{n}={a.tolist()!r}" for n, a in self.arrays.items()
+                 if n.startswith("out")]
+        if self.result is not None:
+            parts.append(f"return={self.result!r}")
+        return "; ".join(parts)
+
+
+def _quiet():
+    import contextlib
+    import warnings
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(np.errstate(all="ignore"))
+    return stack
+
+
+def run_on(gk: GenKernel, kern, backend: str) -> Outcome:
+    from langone.errors import LangOneError
+    args, bases = gk.make_args()
+    with _quiet():
+        try:
+            result = kern.on(backend)(*args)
+        except LangOneError as exc:
+            return Outcome(backend, "error", error=exc)
+        except Exception as exc:                       # noqa: BLE001 - that is the finding
+            return Outcome(backend, "crash", error=exc)
+    if hasattr(result, "numpy"):
+        result = result.numpy()
+    return Outcome(backend, "ok", result, {n: b.copy() for n, b in bases})
+
+
+def run_plain(gk: GenKernel, kern) -> Outcome:
+    """The kernel's own function as plain Python (for the findings' write-ups)."""
+    args, bases = gk.make_args()
+    with _quiet():
+        try:
+            result = kern.py_func(*args)
+        except Exception as exc:                       # noqa: BLE001
+            return Outcome("plain", "crash", error=exc)
+    return Outcome("plain", "ok", result, {n: b.copy() for n, b in bases})
+
+
+def tolerance(gk: GenKernel, what: str) -> float:
+    """0.0 for a bitwise comparison, else the relative (and absolute) tolerance."""
+    f = gk.flags
+    loose = "inexact" in f
+    if what == "result":
+        loose = loose or (f & {"reduction_float_+=", "reduction_float_*="}) != set() \
+            or "inexact_reduction" in f
+    if "seq_float_accum" in f and "seq_float_accum_reassoc" in known_bugs():
+        loose = True
+    if not loose:
+        return 0.0
+    for t in ("bfloat16", "float16", "float32"):
+        if f"dtype_{t}" in f or (t == "float32" and "reduction" in f):
+            return TOLERANCE[t]
+    return TOLERANCE["float64"]
+
+
+def _diff(got, want, rtol, zero_sign=True) -> str | None:
+    got, want = np.asarray(got), np.asarray(want)
+    if got.dtype != want.dtype:
+        return f"dtype {got.dtype} != {want.dtype}"
+    if got.shape != want.shape:
+        return f"shape {got.shape} != {want.shape}"
+    if want.dtype.kind not in "fV" and want.dtype != np.dtype(BF16):
+        bad = got != want
+    else:
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        gn, wn = np.isnan(g), np.isnan(w)
+        if rtol:
+            with np.errstate(all="ignore"):
+                close = (g == w) | (np.abs(g - w) <= rtol * (1 + np.abs(w)))
+            bad = (gn != wn) | (~wn & ~close)
+        else:
+            bad = (gn != wn) | (~wn & (g != w))
+            if zero_sign:
+                bad |= ~wn & (np.signbit(g) != np.signbit(w))
+    if np.any(bad):
+        idx = np.argwhere(np.atleast_1d(bad))[:4].tolist()
+        return (f"differs at {idx}: got {np.atleast_1d(got)[np.atleast_1d(bad)][:4].tolist()} "
+                f"want {np.atleast_1d(want)[np.atleast_1d(bad)][:4].tolist()}")
+    return None
+
+
+def compare(gk: GenKernel, ref: Outcome, got: Outcome) -> list:
+    """Problems of ``got`` against the oracle ``ref`` (empty: they agree)."""
+    if got.status == "crash":
+        return [f"{got.backend} raised a non-LangOne error: {got.describe()}"]
+    if ref.status != got.status:
+        return [f"{ref.backend}: {ref.describe()[:200]} but {got.backend}: "
+                f"{got.describe()[:300]}"]
+    if ref.status == "error":
+        if type(ref.error) is not type(got.error):
+            return [f"error classes differ: {ref.backend} {type(ref.error).__name__}, "
+                    f"{got.backend} {type(got.error).__name__}: {got.error}"]
+        return []
+    problems = []
+    zero_sign = not any(bug in known_bugs() and hit(gk)
+                        for bug, hit in ZERO_SIGN_RELAXED.get(got.backend, []))
+    for name, want in ref.arrays.items():
+        d = _diff(got.arrays[name], want, tolerance(gk, name), zero_sign)
+        if d:
+            problems.append(f"{got.backend} {name}: {d}")
+    if (ref.result is None) != (got.result is None):
+        problems.append(f"{got.backend} returned {got.result!r}, {ref.backend} {ref.result!r}")
+    elif ref.result is not None:
+        d = _diff(got.result, ref.result, tolerance(gk, "result"), zero_sign)
+        if d:
+            problems.append(f"{got.backend} return value: {d}")
+    return problems
+
+
+# Features whose plain-Python run is not the rule itself (the declared exceptions 3-5, which the
+# python backend emulates): halves computed in fp32, weakly initialized accumulators that the
+# rule widens, builtin min/max accumulators (plain Python keeps the term's narrower type),
+# narrowing integer stores (plain numpy raises OverflowError where the rule wraps).
+NOT_PLAIN = {"half", "weak_acc_init", "seq_builtin_minmax", "narrowing_int_store"}
+
+
+def plain_comparable(gk: GenKernel) -> bool:
+    return not (gk.flags & NOT_PLAIN)
+
+
+def compare_plain(gk: GenKernel, ref: Outcome, plain: Outcome) -> list:
+    """The oracle against the kernel's own function run as plain Python (values only)."""
+    if plain.status != "ok":
+        if ref.status == "ok":
+            return [f"plain Python raised {plain.describe()} but {ref.backend} ran"]
+        return []
+    if ref.status != "ok":
+        return [f"{ref.backend}: {ref.describe()[:300]} but plain Python ran"]
+    if ref.result is not None and plain.result is not None:
+        want = np.asarray(ref.result)
+        got = np.asarray(plain.result)
+        if got.dtype != want.dtype and got.dtype.kind == want.dtype.kind:
+            plain.result = got.astype(want.dtype)
+    plain.backend = "plain Python"
+    return compare(gk, plain, Outcome(ref.backend, ref.status, ref.result, ref.arrays))
+
+
+def run_oracle(gk: GenKernel, oracle: str | None = None) -> tuple:
+    """(kernel, the oracle's Outcome): reusable across backends through fuzz_one(pre=...)."""
+    kern = load(gk)
+    return kern, run_on(gk, kern, oracle or oracle_backend())
+
+
+def fuzz_one(gk: GenKernel, backends: list, oracle: str | None = None,
+             plain: bool = True, pre: tuple | None = None) -> list:
+    """Run one generated kernel everywhere; the list of problems found (empty: all agree).
+
+    Every backend is compared with the oracle (python, else numpy_ref); with ``plain``, the
+    oracle is also compared with the function run as plain Python where that is the rule
+    exactly (see NOT_PLAIN).
+    """
+    oracle = oracle or oracle_backend()
+    kern, ref = pre if pre is not None else run_oracle(gk, oracle)
+    if ref.status == "crash":
+        return [f"oracle {oracle} raised a non-LangOne error: {ref.describe()}"]
+    problems = []
+    if plain and plain_comparable(gk):
+        problems += compare_plain(gk, ref, run_plain(gk, kern))
+    for b in backends:
+        if b != oracle and not skipped(gk, b):
+            problems += compare(gk, ref, run_on(gk, kern, b))
+    return problems
+
+
+# --- minimizing a finding ---------------------------------------------------------------------
+
+def _signature(problems: list) -> str:
+    import re
+    return "|".join(sorted({re.sub(r"[-+]?\d[\d.e+-]*|\[.*", "#", p)[:70] for p in problems}))
+
+
+def minimize(gk: GenKernel, backends: list, oracle: str | None = None, rounds: int = 3):
+    """Greedy statement deletion keeping the same kind of problem (Csmith's C-Reduce, lite).
+
+    Returns a GenKernel whose source is as small as this finds, with the same arguments.
+    """
+    import ast
+    import dataclasses
+    want = _signature(fuzz_one(gk, backends, oracle))
+    if not want:
+        return gk
+    tree = ast.parse(gk.source)
+    counter = [0]
+
+    def attempt(candidate_tree):
+        try:
+            src = ast.unparse(ast.fix_missing_locations(candidate_tree)) + "\n"
+        except Exception:                                 # noqa: BLE001
+            return None
+        counter[0] += 1
+        cand = dataclasses.replace(gk, source=src.replace(f"def {gk.name}(",
+                                                          f"def {gk.name}_m{counter[0]}("),
+                                   name=f"{gk.name}_m{counter[0]}")
+        try:
+            got = _signature(fuzz_one(cand, backends, oracle))
+        except Exception:                                 # noqa: BLE001
+            return None
+        return cand if got == want else None
+
+    best = gk
+    for _ in range(rounds):
+        changed = False
+        bodies = [n for n in ast.walk(tree) if hasattr(n, "body") and isinstance(n.body, list)]
+        for node in bodies:
+            for field_name in ("body", "orelse"):
+                stmts = getattr(node, field_name, None)
+                if not isinstance(stmts, list):
+                    continue
+                i = 0
+                while i < len(stmts):
+                    if isinstance(stmts[i], (ast.Return, ast.FunctionDef)):
+                        i += 1
+                        continue
+                    saved = stmts[i]
+                    replaced = len(stmts) == 1
+                    if replaced:
+                        stmts[i] = ast.Pass()
+                    else:
+                        del stmts[i]
+                    cand = attempt(tree)
+                    if cand is not None:
+                        best, changed = cand, True
+                        if replaced:
+                            i += 1
+                        continue
+                    if replaced:
+                        stmts[i] = saved
+                    else:
+                        stmts.insert(i, saved)
+                    i += 1
+        if not changed:
+            break
+    return best
