@@ -14,6 +14,9 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
+import linecache
+import sys
 import threading
 from typing import Any
 
@@ -26,7 +29,7 @@ from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileErro
 from ..tensor._backend import empty_buffer
 from ..tensor.devices import device as parse_device
 from ..tensor.tensor import wrap
-from . import backends, ir
+from . import backends, ir, launch_checks
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
 from .signature import array_of, arg_key, device_of, host_array, param_type, unwrap
@@ -34,40 +37,19 @@ from .signature import array_of, arg_key, device_of, host_array, param_type, unw
 _DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
 
 
-def _guarded(fn, guards: tuple, name: str, k: ir.Kernel):
-    """``fn`` behind the launch-time shape guards (see passes/guards.py)."""
-    if not guards:
-        return fn
-    # (tensor, axis, extent tensor, extent axis) for the common shape-vs-shape case.
-    shapes = tuple((g.tensor, g.axis, g.extent[1], g.extent[2]) for g in guards
-                   if g.extent[0] == "shape")
-    others = tuple(g for g in guards if g.extent[0] != "shape")
-
-    def check(args):
-        for g in others:
-            need = g.extent[1] if g.extent[0] == "const" else int(args[g.extent[1]])
-            if args[g.tensor].shape[g.axis] < need:
-                raise _guard_error(name, k, args, g, need)
-        for g, (t, axis, et, ea) in zip([g for g in guards if g.extent[0] == "shape"], shapes):
-            if args[t].shape[axis] < args[et].shape[ea]:
-                raise _guard_error(name, k, args, g, args[et].shape[ea])
+def _returning_tensor(fn, dtype, dev):
+    """``fn`` whose returned value (a reduction's) becomes a 0-d Tensor on the
+    arguments' device, the one rule on every backend. A device backend may
+    return a device 0-d array: it is wrapped as is, so nothing syncs until
+    the value is read (``float(t)``, ``t.item()``)."""
+    npdt = dtype.numpy
 
     def run(args):
-        for t, axis, et, ea in shapes:
-            if args[t].shape[axis] < args[et].shape[ea]:
-                check(args)                       # slow path: find the guard, explain it
-        if others:
-            check(args)
-        return fn(args)
+        r = fn(args)
+        if isinstance(r, (np.generic, int, float, bool)):
+            r = np.asarray(r, npdt)
+        return wrap(r, dtype, dev)
     return run
-
-
-def _guard_error(name: str, k: ir.Kernel, args: list, g, need: int) -> KernelArgumentError:
-    p = k.params[g.tensor].name
-    return KernelArgumentError(
-        f"{k.filename}:{g.line}: kernel {name!r} indexes {g.text} for "
-        f"{g.grid} = {need}, but argument {p!r} has shape {tuple(args[g.tensor].shape)}; "
-        f"it needs {p}.shape[{g.axis}] >= {need}")
 
 
 class Specialization:
@@ -82,9 +64,11 @@ class Specialization:
         self.backend = backend_name
         b = backends.get(backend_name)
         final = stages.final
-        self.source = b.render(final, kernel.options)
-        self.fn = _guarded(b.compile(final, kernel.options), stages.findings["shape_guards"],
-                           kernel.__name__, final)
+        options = kernel.options
+        if getattr(b, "wants_function", False):      # the python backend runs the function
+            options = {**options, "function": kernel.py_func}
+        self.source = b.render(final, options)
+        self.fn = launch_checks.wrap(b.compile(final, options), stages, kernel.__name__)
         self.elementwise = final.kind == "elementwise"
         self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
         self.device = None               # set by place() (the key fixes it)
@@ -99,6 +83,9 @@ class Specialization:
         self.device = device
         if self.elementwise:
             self._out = (self.out_dtype.numpy, parse_device(device))
+        elif self.stages.final.return_type is not None:
+            self.fn = _returning_tensor(self.fn, self.stages.final.return_type,
+                                        parse_device(device))
 
     def new_output(self, shape: tuple):
         """An uninitialized result tensor of ``shape`` from the pool (elementwise
@@ -115,14 +102,17 @@ class Kernel:
 
     def __init__(self, fn, *, backend: str | None = None, precision: str | None = None,
                  cache: bool = True, debug: bool = False, check: bool = False,
-                 fastmath: bool = False, _shared: dict | None = None):
+                 fastmath: bool = False, boundscheck: bool = True,
+                 _shared: dict | None = None):
+        if _shared is None:               # .on() views reuse an already checked function
+            _check_kernel_function(fn)
         self.py_func = fn
         self.__name__ = getattr(fn, "__name__", "kernel")
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
         self.backend = backend
         self.options = {"precision": precision, "cache": cache, "debug": debug,
-                        "check": check, "fastmath": fastmath}
+                        "check": check, "fastmath": fastmath, "boundscheck": boundscheck}
         # Shared between a kernel and its .on(...) views: one frontend, one typing.
         self._shared = _shared if _shared is not None else {
             "untyped": None, "info": None, "typed": {}, "lock": threading.RLock(),
@@ -154,7 +144,9 @@ class Kernel:
         return code.co_varnames[:code.co_argcount]
 
     # -- calling ------------------------------------------------------------------
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:                        # one truth test: the hot path stays cheap
+            raise self._keyword_error(kwargs)
         if self._elementwise:
             return self._call_elementwise(args)
         key = tuple(map(arg_key, args))
@@ -169,6 +161,14 @@ class Kernel:
         if _listeners and events.has_listeners("launch"):
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
         return entry.fn(list(map(unwrap, args)))
+
+    def _keyword_error(self, kwargs: dict) -> KernelArgumentError:
+        """Keyword arguments at launch are not supported yet: say how to call."""
+        names = ", ".join(self.params)
+        return KernelArgumentError(
+            f"{self.__name__}() got keyword argument(s) {', '.join(map(repr, kwargs))}: "
+            f"keyword arguments are not supported yet; pass {names} positionally, "
+            f"as {self.__name__}({names})")
 
     def _choose_backend(self, args: tuple) -> str:
         if self.backend is not None:
@@ -211,7 +211,7 @@ class Kernel:
                 return entry
             stages = sh["typed"].get(sig)
             if stages is None:
-                stages = run_pipeline(untyped, sig, info)
+                stages = run_pipeline(untyped, sig, info, self.options)
                 sh["typed"][sig] = stages
             entry = Specialization(self, stages, backend)
             entry.place(device_of(args))
@@ -419,9 +419,43 @@ def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
     return views, out_shape, nd
 
 
+def _check_kernel_function(fn) -> None:
+    """Refuse what cannot be a kernel when it is decorated, not at its first call.
+
+    Raises:
+        KernelCompileError: ``fn`` is already a kernel, or not a Python function;
+            the error points at the user's line that called ``lo.kernel``.
+    """
+    if getattr(fn, "__langone_kernel__", False):
+        name = getattr(fn, "__name__", "kernel")
+        raise _decoration_error(
+            f"{name!r} is already a kernel; lo.kernel was applied to it twice",
+            "apply @lo.kernel once; use kernel.on(backend) for another backend", name)
+    if not inspect.isfunction(fn):
+        raise _decoration_error(
+            f"lo.kernel expects a Python function, got {type(fn).__name__} {fn!r:.60}",
+            "decorate a def function: @lo.kernel above 'def name(args): ...'")
+
+
+def _decoration_error(message: str, hint: str, name: str | None = None
+                      ) -> KernelCompileError:
+    """A compile error at the first frame outside LangOne (the decorating line)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("langone"):
+        frame = frame.f_back
+    if frame is None:
+        return KernelCompileError(message, hint=hint, kernel=name)
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    line = linecache.getline(filename, lineno) or None
+    col = len(line) - len(line.lstrip()) if line else None
+    exc = KernelCompileError(message, filename=filename, lineno=lineno, col=col,
+                             source_line=line, hint=hint, kernel=name)
+    return exc.with_traceback(None)
+
+
 def kernel(fn=None, *, backend: str | None = None, precision: str | None = None,
            cache: bool = True, debug: bool = False, check: bool = False,
-           fastmath: bool = False):
+           fastmath: bool = False, boundscheck: bool = True):
     """Compile a Python function into a LangOne kernel (usable bare or with options).
 
     Args:
@@ -433,10 +467,14 @@ def kernel(fn=None, *, backend: str | None = None, precision: str | None = None,
         debug: bounds-check every tensor access (IndexError naming the line).
         check: also run the numpy reference and raise on any mismatch.
         fastmath: let the backend reassociate floating-point math.
+        boundscheck: range-check the accesses the launch-time guards cannot prove
+            (data-dependent indices such as ``x[idx[i]]``); False skips those
+            checks (an out-of-range index is then undefined behaviour). Negative
+            indices count from the end either way.
     """
     def wrap(f):
         k = Kernel(f, backend=backend, precision=precision, cache=cache, debug=debug,
-                   check=check, fastmath=fastmath)
+                   check=check, fastmath=fastmath, boundscheck=boundscheck)
         functools.update_wrapper(k, f, updated=())
         return k
     return wrap(fn) if fn is not None else wrap

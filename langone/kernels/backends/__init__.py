@@ -14,6 +14,7 @@ from ...errors import BackendUnavailable
 
 #: name -> "module:attribute" of the backend object (imported on first use).
 _REGISTRY: dict[str, str] = {
+    "python": "langone.kernels.backends.python_ref:BACKEND",
     "numpy": "langone.kernels.backends.numpy_ref:BACKEND",
     "numba": "langone.kernels.backends.numba_cpu:BACKEND",
     "triton": "langone.kernels.backends.triton_gpu:BACKEND",

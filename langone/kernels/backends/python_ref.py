@@ -1,0 +1,204 @@
+"""The ``python`` backend: the kernel language's rule, made executable.
+
+A kernel means what its own Python function computes when run as plain Python
+over numpy arrays and numpy scalars (NumPy 2 rules), with ``lo.grid`` as
+ordinary nested loops. This backend does exactly that: it runs the user's own
+function body, with ``lo`` bound to plain-numpy meanings
+(:mod:`langone.kernels.pylang`), and emulates only the language's declared
+exceptions (DESIGN.md, section 1):
+
+1. grid iterations run in order (any order is allowed; this is one of them);
+2. reductions are not reassociated (the other backends may, within tolerance);
+3. fp16/bf16 values are computed in fp32: loads and half casts give fp32
+   scalars, stores round to the tensor's dtype (round-to-nearest-even);
+4. scalar accumulators are widened: the first assignment of each accumulator
+   (a grid reduction or an ``acc = acc op e`` loop accumulator) is converted
+   to the accumulator's widened type;
+5. stores convert like ``astype(..., casting="unsafe")``;
+6. an out-of-range access is a :class:`~langone.errors.KernelIndexError` at the
+   kernel's line; negative indices count from the end, as in Python.
+
+It is slow by design and never chosen by default. Every other backend is
+tested against it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from typing import Any
+
+import numpy as np
+
+from ...errors import KernelCompileError, KernelIndexError, KernelRuntimeError
+from .. import ir, pylang
+from ..frontend import get_source, intrinsic_table
+
+_ACC_HOOK = "__langone_accumulator__"
+
+
+def accumulators(k: ir.Kernel) -> set[str]:
+    """Names widened by exception 4: grid reductions and loop accumulators."""
+    out = {r.var for n in ir.walk(k) if isinstance(n, ir.Grid) for r in n.reductions}
+    for n in ir.walk(k):
+        if isinstance(n, (ir.For, ir.While)):
+            out |= {s.target for s in n.body if ir.accumulation(s) is not None}
+    return out
+
+
+class _WidenFirstAssignments(ast.NodeTransformer):
+    """``acc = v`` -> ``acc = __langone_accumulator__("acc", v)`` for the
+    assignments of an accumulator that are not its own updates."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in self.names \
+                and not _reads(node.value, node.targets[0].id):
+            node.value = ast.Call(ast.Name(_ACC_HOOK, ast.Load()),
+                                  [ast.Constant(node.targets[0].id), node.value], [])
+        return node
+
+
+def _reads(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _namespace(fn) -> dict:
+    """The function's globals (and closure values) with every LangOne
+    language object replaced by its plain-Python meaning."""
+    import langone
+    from .. import language
+    table = intrinsic_table()
+    ns = dict(fn.__globals__)
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            ns[name] = cell.cell_contents
+        except ValueError:          # an empty cell: reading it fails, as in Python
+            pass
+    for name, value in list(ns.items()):
+        if value is langone or value is language:
+            ns[name] = pylang
+        elif _is_langone_object(value) and id(value) in table:
+            replacement = pylang.replacement(table[id(value)], value)
+            if replacement is not None:
+                ns[name] = replacement
+    return ns
+
+
+def _is_langone_object(value: Any) -> bool:
+    """Objects LangOne defines (``from langone import exp``); numpy's and the
+    builtins keep their own meaning."""
+    mod = getattr(value, "__module__", None) or type(value).__module__
+    return isinstance(mod, str) and mod.startswith("langone")
+
+
+def build_function(fn, k: ir.Kernel):
+    """The kernel's own function, recompiled with exception 4's widening hook,
+    bound to the plain-Python namespace. Line numbers are the file's."""
+    node, info = get_source(fn)
+    node = copy.deepcopy(node)
+    node.decorator_list = []
+    node.args.defaults, node.args.kw_defaults = [], []
+    node = _WidenFirstAssignments(accumulators(k)).visit(node)
+    module = ast.Module([node], type_ignores=[])
+    ast.increment_lineno(module, info.line_offset)
+    ast.fix_missing_locations(module)
+    ns = _namespace(fn)
+    widened = {n: t for n, t in k.locals if n in accumulators(k)}
+    ns[_ACC_HOOK] = lambda name, v: pylang.convert(v, widened[name]) if name in widened else v
+    code = compile(module, info.filename, "exec")
+    exec(code, ns)                               # defines the function in ns only
+    return ns[node.name], info
+
+
+class PythonRun:
+    """Runs one typed kernel's function on host arrays and scalars."""
+
+    def __init__(self, fn, k: ir.Kernel):
+        self.k = k
+        self.fn, self.info = build_function(fn, k)
+        self.written = _written_tensors(k)
+
+    def __call__(self, args: list[Any]) -> Any:
+        vals = []
+        for p, a in zip(self.k.params, args):
+            if p.is_tensor:
+                vals.append(pylang.Array(np.asarray(a), p.name, p.type.dtype))
+            else:
+                vals.append(pylang.hold(a))
+        with np.errstate(all="ignore"):
+            try:
+                result = self.fn(*vals)
+            except IndexError as exc:
+                raise KernelIndexError(f"{self.where(exc)}: {exc} "
+                                       f"(in kernel {self.k.name!r})") from None
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError) as exc:
+                raise KernelRuntimeError(f"{self.where(exc)}: {type(exc).__name__}: {exc} "
+                                         f"(in kernel {self.k.name!r}, python backend)"
+                                         ) from None
+        if result is None or self.k.return_type is None:
+            return None
+        return pylang.convert(result, self.k.return_type, hold=False)
+
+    def where(self, exc: BaseException) -> str:
+        """``file:line`` of the kernel frame the exception passed through."""
+        tb, line = exc.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.info.filename and \
+                    tb.tb_frame.f_code.co_name == self.fn.__name__:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return f"{self.info.filename}:{line}" if line else self.info.filename
+
+
+def _written_tensors(k: ir.Kernel) -> set[str]:
+    return {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.AtomicAdd))}
+
+
+class PythonBackend:
+    """Backend protocol: ``render`` (what runs) and ``compile`` (a callable)."""
+
+    name = "python"
+    devices = ("cpu",)
+    wants_function = True                   # compile() needs the kernel's own function
+
+    def available(self) -> str | None:
+        return None
+
+    def render(self, kernel: ir.Kernel, options: dict) -> str:
+        fn = options.get("function")
+        if fn is None:
+            return "# python backend: runs the kernel's own function as plain Python\n"
+        node, _ = get_source(fn)
+        return "# python backend: the kernel's own function, run as plain Python\n" + \
+            ast.unparse(node)
+
+    def compile(self, kernel: ir.Kernel, options: dict):
+        fn = options.get("function")
+        if fn is None:
+            raise KernelCompileError("the python backend needs the kernel's function",
+                                     kernel=kernel.name)
+        if kernel.kind == "elementwise":
+            return _elementwise(fn, kernel)
+        return PythonRun(fn, kernel)
+
+
+def _elementwise(fn, k: ir.Kernel):
+    """Elementwise kernels: the function applied to whole arrays (numpy
+    broadcasting is the kernel's meaning), result converted into ``out``."""
+    ns_fn, _ = build_function(fn, k)
+
+    def run(args):
+        *ins, out = args
+        vals = [pylang.hold_array(a) if isinstance(a, np.ndarray) else pylang.hold(a)
+                for a in ins]
+        with np.errstate(all="ignore"):
+            res = np.asarray(ns_fn(*vals))
+        out[...] = pylang.store_convert(np.broadcast_to(res, out.shape), out.dtype)
+    return run
+
+
+BACKEND = PythonBackend()

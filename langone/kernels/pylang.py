@@ -1,0 +1,196 @@
+"""The kernel language's ``lo`` names with their plain-Python meanings.
+
+The ``python`` backend (:mod:`langone.kernels.backends.python_ref`) binds a
+kernel's ``lo`` to this module and runs the kernel's own function. Here
+``lo.grid`` is a plain loop, ``lo.atomic_add`` a plain update, math is numpy's
+on numpy scalars, and casts convert like numpy's ``astype``. Halves follow the
+language's declared exception 3: fp16/bf16 values are held as fp32 scalars.
+
+Example:
+    >>> from langone.kernels import pylang
+    >>> pylang.fp16(1.0009765625 + 2**-12)      # rounded to fp16, held in fp32
+    np.float32(1.0009766)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..dtypes import DType
+from .language import grid  # noqa: F401  (re-exported: plain nested loops)
+
+inf = math.inf
+nan = math.nan
+pi = math.pi
+
+
+def _is_half(dt: np.dtype) -> bool:
+    return dt.kind == "f" and dt.itemsize == 2 or dt.name == "bfloat16"
+
+
+def hold(v: Any) -> Any:
+    """A value as the language computes with it: halves become fp32."""
+    dt = getattr(v, "dtype", None)
+    if dt is not None and _is_half(dt):
+        return v.astype(np.float32) if isinstance(v, np.ndarray) else np.float32(v)
+    return v
+
+
+def hold_array(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float32) if _is_half(a.dtype) else a
+
+
+def store_convert(v: Any, dt: np.dtype) -> Any:
+    """``v`` converted for a store into an array of ``dt``: numpy's unsafe
+    ``astype`` (exception 5), which rounds halves to nearest-even."""
+    with np.errstate(all="ignore"):
+        return np.asarray(v).astype(dt)
+
+
+def convert(v: Any, t: DType, hold_halves: bool = True, *, hold: bool | None = None) -> Any:
+    """``v`` as a value of logical type ``t`` (a numpy scalar, or an array)."""
+    keep = hold_halves if hold is None else hold
+    r = store_convert(v, t.numpy)
+    if r.ndim == 0:
+        r = r[()]
+    return globals()["hold"](r) if keep else r
+
+
+class Array:
+    """A tensor argument as the kernel sees it: numpy indexing (negative
+    indices count from the end; out of range is an IndexError naming the
+    tensor), half loads as fp32, stores converted like ``astype``."""
+
+    __slots__ = ("a", "name", "half", "shape", "ndim")
+
+    def __init__(self, a: np.ndarray, name: str, dtype: DType):
+        self.a = a
+        self.name = name
+        self.half = _is_half(a.dtype)
+        self.shape = a.shape
+        self.ndim = a.ndim
+
+    def __getitem__(self, idx):
+        try:
+            v = self.a[idx]
+        except IndexError as exc:
+            raise self._index_error(exc) from None
+        return np.float32(v) if self.half else v
+
+    def __setitem__(self, idx, v) -> None:
+        try:
+            self.a[idx] = store_convert(v, self.a.dtype)
+        except IndexError as exc:
+            raise self._index_error(exc) from None
+
+    def _index_error(self, exc: IndexError) -> IndexError:
+        # numpy: "index 10 is out of bounds for axis 0 with size 10": name the tensor.
+        msg = re.sub(r"(for axis \d+) with", rf"\1 of {self.name!r} with", str(exc))
+        return IndexError(msg if msg != str(exc) else f"{exc} (tensor {self.name!r})")
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def atomic_add(tensor: Array, index, value) -> None:
+    """``tensor[index] += value``: iterations run one at a time here."""
+    tensor[index] = tensor[index] + value
+
+
+def _unary(np_fn):
+    def fn(x):
+        return hold(np_fn(x))
+    fn.__name__ = np_fn.__name__
+    return fn
+
+
+exp, log, sqrt, sin, cos, tanh = map(_unary, (np.exp, np.log, np.sqrt, np.sin, np.cos,
+                                              np.tanh))
+floor, ceil, isnan, isinf = map(_unary, (np.floor, np.ceil, np.isnan, np.isinf))
+abs = _unary(np.abs)   # noqa: A001  (lo.abs)
+
+
+def minimum(a, b):
+    return hold(np.minimum(a, b))
+
+
+def maximum(a, b):
+    return hold(np.maximum(a, b))
+
+
+def where(c, a, b):
+    r = np.where(c, a, b)
+    return hold(r[()] if r.ndim == 0 else r)
+
+
+def _float_of(x):
+    """``x`` as the float type numpy's ufuncs compute it in (ints -> the smallest
+    float holding them safely, Python numbers -> fp64)."""
+    dt = np.result_type(x) if isinstance(x, (np.ndarray, np.generic)) else np.dtype(np.float64)
+    if dt.kind == "f":
+        return x
+    ft = np.result_type(dt, np.float16)
+    return np.asarray(x).astype(ft)[()] if not isinstance(x, np.ndarray) else x.astype(ft)
+
+
+def sigmoid(x):
+    x = hold(_float_of(x))
+    one = np.ones((), np.result_type(x))[()]
+    return hold(one / (one + np.exp(-x)))
+
+
+def erf(x):
+    x = hold(_float_of(x))
+    dt = np.result_type(x)
+    arr = np.asarray(x, dtype=np.float64)
+    out = np.vectorize(math.erf, otypes=[np.float64])(arr) if arr.ndim else \
+        np.float64(math.erf(float(arr)))
+    return hold(np.asarray(out).astype(dt)[()] if not isinstance(x, np.ndarray)
+                else out.astype(dt))
+
+
+def _cast(t: DType):
+    def fn(v):
+        return convert(v, t)
+    fn.__name__ = t.name
+    return fn
+
+
+_CASTS = {d.name: _cast(d) for d in dtypes.ALL_DTYPES}
+
+
+def replacement(entry: tuple, obj: Any) -> Any:
+    """The plain-Python meaning of a language object found by the frontend's
+    intrinsic table (``("intrinsic", "exp")``, ``("cast", fp16)``...)."""
+    kind, payload = entry
+    if kind == "intrinsic":
+        return globals().get(payload)
+    if kind == "where":
+        return where
+    if kind == "grid":
+        return grid
+    if kind == "atomic_add":
+        return atomic_add
+    if kind == "cast" and isinstance(obj, DType):
+        return _CASTS[payload.name]
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    cast = _CASTS.get(name)
+    if cast is None:
+        try:
+            d = dtypes.dtype(name)
+        except Exception:
+            d = None
+        if isinstance(d, DType):
+            cast = _CASTS.get(d.name)
+    if cast is not None:
+        return cast
+    import langone
+    return getattr(langone, name)
