@@ -263,6 +263,7 @@ def test_nan_propagation_in_reductions(monkeypatch):
 def divergent_loops(n, out, out2):
     for i in lo.grid(n.shape[0]):
         s = 0
+        k = -1                             # a zero-trip loop leaves k unassigned
         for k in range(n[i]):              # a different trip count in every lane
             if k % 3 == 1:
                 continue

@@ -621,24 +621,15 @@ def _reads(node: Any, name: str) -> bool:
 
 
 def _update_op(s: ir.Assign) -> tuple[str | None, ir.Expr | None]:
-    """Classify ``acc = acc op e`` / ``acc = min(acc, e)``; returns (op, e)."""
-    v, acc = s.value, s.target
-    if isinstance(v, ir.BinOp) and v.op in ("+", "*", "-"):
-        if isinstance(v.left, ir.Name) and v.left.id == acc and not _reads(v.right, acc):
-            if v.op == "-":
-                return "sum", ir.UnaryOp(v.loc, None, "-", v.right)
-            return ("sum" if v.op == "+" else "prod"), v.right
-        if v.op != "-" and isinstance(v.right, ir.Name) and v.right.id == acc and \
-                not _reads(v.left, acc):
-            return ("sum" if v.op == "+" else "prod"), v.left
-    if isinstance(v, ir.Call) and v.fn in ("min", "max", "minimum", "maximum"):
-        a, b = v.args
-        op = "min" if v.fn in ("min", "minimum") else "max"
-        if isinstance(a, ir.Name) and a.id == acc and not _reads(b, acc):
-            return op, b
-        if isinstance(b, ir.Name) and b.id == acc and not _reads(a, acc):
-            return op, a
-    return None, None
+    """The reduction ``s`` performs on its target, by the one recognizer of
+    accumulations (:func:`ir.accumulation`); returns (op, e) or (None, None)."""
+    found = ir.accumulation(s)
+    if found is None:
+        return None, None
+    op, _, e = found
+    if op == "-":
+        e = ir.UnaryOp(e.loc, None, "-", e)
+    return ir.ACCUMULATION_REDUCTION[op], e
 
 
 def find_reductions(body: tuple, outer: set[str], info: SourceInfo) -> tuple:
@@ -651,8 +642,11 @@ def find_reductions(body: tuple, outer: set[str], info: SourceInfo) -> tuple:
                 raise info.error(node.loc, f"{node.target!r} is defined before lo.grid and "
                                  f"assigned inside it, but not as a reduction",
                                  hint=f"grid iterations are independent: only reductions "
-                                      f"({node.target} += v, *= v, = min({node.target}, v), "
-                                      f"= max({node.target}, v)) may update outer variables")
+                                      f"({node.target} += v, -= v, *= v, "
+                                      f"= min({node.target}, v), = max({node.target}, v), "
+                                      f"= lo.minimum({node.target}, v), "
+                                      f"= lo.maximum({node.target}, v)) may update outer "
+                                      f"variables")
             if ops.setdefault(node.target, op) != op:
                 raise info.error(node.loc, f"reduction {node.target!r} mixes {ops[node.target]}"
                                  f" and {op}", hint="use one reduction operator per variable")

@@ -19,8 +19,10 @@ Semantics that every backend must follow (the reference implements them):
 * Grid iterations are independent; a grid may carry reductions: variables
   defined before it and only updated inside it by ``op`` (sum, prod, min,
   max). Their combined value is visible after the grid.
-* Expressions have no side effects; loads out of bounds are undefined unless
-  the kernel was compiled with ``debug=True``.
+* Expressions have no side effects. After the ``lower_index`` pass every
+  index is non-negative and in range: proven (launch guards, see
+  ``passes/guards.py``) or range-checked at run time (the access's ``checks``
+  axes raise :class:`~langone.errors.KernelIndexError`).
 
 Nodes are frozen dataclasses; passes build new trees (``dataclasses.replace``),
 so each compiler stage's output can be kept.
@@ -153,8 +155,12 @@ class Cast(Expr):
 
 @dataclass(frozen=True)
 class Load(Expr):
+    """``tensor[index]``; ``checks``: the axes whose index is range-checked at
+    run time (decided by the ``lower_index`` pass; the rest are proven in range)."""
+
     tensor: str = ""
     index: tuple = ()
+    checks: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,7 @@ class Store(Stmt):
     tensor: str = ""
     index: tuple = ()
     value: Expr = None
+    checks: tuple = ()          # as Load.checks
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,7 @@ class AtomicAdd(Stmt):
     tensor: str = ""
     index: tuple = ()
     value: Expr = None
+    checks: tuple = ()          # as Load.checks
 
 
 @dataclass(frozen=True)
@@ -226,7 +234,8 @@ class Continue(Stmt):
 
 @dataclass(frozen=True)
 class Reduction:
-    """``var`` is combined across grid iterations with ``op`` (sum/prod/min/max)."""
+    """``var`` is combined across grid iterations with ``op``: a key of
+    :data:`REDUCTION_MERGE` (sum, prod, Python's min/max, numpy's minimum/maximum)."""
 
     var: str
     op: str
@@ -292,7 +301,36 @@ INTRINSICS: dict[str, tuple[int, str]] = {
     "isnan": (1, "bool"), "isinf": (1, "bool"),
 }
 
-REDUCTION_IDENTITY = {"sum": 0, "prod": 1, "min": float("inf"), "max": float("-inf")}
+#: Grid reduction operators -> the intrinsic (or operator) that merges two
+#: values. ``max``/``min`` are Python's (``acc = max(acc, e)``: a NaN ``e`` is
+#: skipped, a NaN ``acc`` stays); ``maximum``/``minimum`` are numpy's
+#: NaN-propagating ``lo.maximum``/``lo.minimum``. The one definition every
+#: backend follows (identities below, merges by :data:`INTRINSICS`' meaning).
+REDUCTION_MERGE = {"sum": "+", "prod": "*", "max": "max", "min": "min",
+                   "maximum": "maximum", "minimum": "minimum"}
+
+#: What an accumulation update (:func:`accumulation`) reduces with.
+ACCUMULATION_REDUCTION = {"+": "sum", "-": "sum", "*": "prod", "max": "max", "min": "min",
+                          "maximum": "maximum", "minimum": "minimum"}
+
+
+def reduction_base(op: str) -> str:
+    """``sum``, ``prod``, ``min`` or ``max``: the operator without its NaN rule."""
+    return {"maximum": "max", "minimum": "min"}.get(op, op)
+
+
+def reduction_identity(op: str, t: DType):
+    """The identity of reduction ``op`` in type ``t``, as a Python number."""
+    base = reduction_base(op)
+    if base in ("sum", "prod"):
+        return 0 if base == "sum" else 1
+    if t.is_floating:
+        return float("inf") if base == "min" else float("-inf")
+    if t.is_bool:
+        return base == "min"
+    import numpy as np
+    info = np.iinfo(t.numpy)
+    return int(info.max if base == "min" else info.min)
 
 
 # --- traversal, printing, hashing --------------------------------------------------
@@ -351,6 +389,7 @@ def read_names(stmts) -> set:
 def accumulation(s: Stmt) -> tuple[str, bool, Expr] | None:
     """``(op, acc_first, e)`` when ``s`` is an accumulating update of its target
     ``acc``: ``acc = acc + e`` or ``* e`` (either order; ``acc_first`` False),
+    ``acc = acc - e`` (``op`` "-": a sum of ``-e``),
     ``acc = max(acc, e)`` / ``min`` (Python's, whose NaN handling depends on
     the order: ``acc`` must come first), or ``lo.maximum`` / ``lo.minimum``
     with ``acc`` on either side; ``e`` does not read ``acc``. Else None.
@@ -359,7 +398,9 @@ def accumulation(s: Stmt) -> tuple[str, bool, Expr] | None:
         return None
     v, acc = s.value, s.target
     found = None
-    if isinstance(v, BinOp) and v.op in ("+", "*"):
+    if isinstance(v, BinOp) and v.op == "-" and isinstance(v.left, Name) and v.left.id == acc:
+        found = ("-", True, v.right)                # acc = acc - e: a sum of -e
+    elif isinstance(v, BinOp) and v.op in ("+", "*"):
         for a, b in ((v.left, v.right), (v.right, v.left)):
             if isinstance(a, Name) and a.id == acc:
                 found = (v.op, False, b)
@@ -423,10 +464,16 @@ def fmt_expr(e: Expr) -> str:
     if isinstance(e, Cast):
         return f"{getattr(e.type, 'name', e.type)}({fmt_expr(e.value)})"
     if isinstance(e, Load):
-        return f"{e.tensor}[{', '.join(fmt_expr(i) for i in e.index)}]"
+        return f"{e.tensor}[{fmt_index(e)}]"
     if isinstance(e, Shape):
         return f"{e.tensor}.shape[{e.axis}]"
     raise TypeError(f"not an expression: {e!r}")
+
+
+def fmt_index(access: Any) -> str:
+    """The index of a Load/Store/AtomicAdd; a run-time checked axis is marked ``!``."""
+    return ", ".join(fmt_expr(i) + ("!" if axis in access.checks else "")
+                     for axis, i in enumerate(access.index))
 
 
 def _fmt_type(t: Any) -> str:
@@ -442,7 +489,7 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
         if isinstance(s, Assign):
             out.append(f"{pad}{s.target}: {_fmt_type(s.value.type)} = {fmt_expr(s.value)}")
         elif isinstance(s, (Store, AtomicAdd)):
-            idx = ", ".join(fmt_expr(i) for i in s.index)
+            idx = fmt_index(s)
             op = "+=(atomic)" if isinstance(s, AtomicAdd) else "="
             out.append(f"{pad}{s.tensor}[{idx}] {op} {fmt_expr(s.value)}")
         elif isinstance(s, If):

@@ -180,7 +180,7 @@ local function fdivmod(a, b)
     fd = floor(div)
     if div - fd > 0.5 then fd = fd + 1 end
   else
-    fd = (a / b < 0) and -0.0 or 0.0
+    fd = 0.0 * (a / b)   -- copysign(0, a / b), as numpy: -0.0 // 3.0 is -0.0
   end
   return fd, mod
 end
@@ -202,7 +202,7 @@ local function fdivmod32(a, b)
     fd = floor(div)
     if r32(div - fd) > 0.5 then fd = r32(fd + 1) end
   else
-    fd = (a / b < 0) and -0.0 or 0.0
+    fd = 0.0 * (a / b)   -- copysign(0, a / b), as numpy: -0.0 // 3.0 is -0.0
   end
   return fd, mod
 end
@@ -333,10 +333,12 @@ local function rh16(x) return h2f(f2h(x)) end"""),
     "rbf16": (("bf2f", "f2bf"), """\
 local function rbf16(x) return bf2f(f2bf(x)) end"""),
     "chk": ((), """\
--- debug=True bounds check: returns i, or raises naming the kernel line.
+-- Bounds check: returns i, or raises naming the kernel line. i is normalized
+-- (a negative i was i - n in the kernel).
 local function chk(i, n, site)
   if i < 0 or i >= n then
     local s = SITES[site]
+    if i < 0 then i = i - n end
     error(s[1] .. ": index " .. tostring(i) .. " is out of bounds for axis " .. s[2] ..
       " of " .. s[3] .. " with size " .. tostring(n) .. " (in kernel " .. KERNEL .. ")", 0)
   end

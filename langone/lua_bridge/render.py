@@ -9,15 +9,13 @@ strided tensors, their strides in elements; see the module header.
 How the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
 
 * **fp64** is a Lua number.
-* **fp32** values live in doubles. Within one expression they are computed in
-  double, like C's ``FLT_EVAL_METHOD == 1``; they are rounded to fp32 (``r32``)
-  where numpy's per-operation fp32 rounding could show: when assigned to a
-  variable, cast, stored, returned, and before every discontinuous operation
-  (comparisons, ``min``/``max``, ``floor``/``ceil``, ``//``, ``%``, ``isinf``,
-  conversion to integers). Results then differ from numpy's by the rounding
-  of an expression's intermediate steps (last bits). Rounding every operation
-  instead cost 35-70 % on saxpy and a gelu chain; ``fastmath=True`` also skips the
-  rounding of variables and comparisons (pure double).
+* **fp32** values live in doubles and every fp32 operation's result is fp32,
+  as numpy's: one operation on fp32 values computed in double and rounded once
+  is the correctly rounded fp32 result, so a value is rounded (``r32``) before
+  it feeds another operation, and when assigned, cast, stored or returned
+  (loads, constants and variables are already fp32: no rounding). The results
+  are bit-identical to the python backend. ``fastmath=True`` skips the
+  rounding of intermediate values, variables and comparisons (pure double).
 * **fp16/bf16** compute as fp32; tensors are ``uint16_t`` bits converted on
   load and rounded to nearest even on store (``h2f``/``f2h``, ``bf2f``/``f2bf``).
 * **int8/16/32, uint8** are Lua numbers wrapped after every operation
@@ -44,6 +42,8 @@ How the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -208,12 +208,13 @@ class Emitter(Expressions):
             return self.as_wide(value) if local_wide else self.num(value)
         return self.ex(value)
 
-    def index(self, tensor: str, index: tuple, loc: ir.Loc, strides=None) -> str:
+    def index(self, tensor: str, index: tuple, loc: ir.Loc, strides=None,
+              checks: tuple = ()) -> str:
         info = self.tensors[tensor]
         parts = []
         for axis, ix in enumerate(index):
             text = _strip(self.index_num(ix))
-            if self.debug:
+            if axis in checks:                  # decided by passes/lower_index
                 self.sites.append((f"{self.k.filename}:{loc.line}", axis, repr(tensor)))
                 text = f"{self.use('chk')}({text}, {info.shape[axis]}, {len(self.sites)})"
             parts.append(text)
@@ -232,7 +233,7 @@ class Emitter(Expressions):
 
     def s_Store(self, s: ir.Store, d: int) -> None:
         info = self.tensors[s.tensor]
-        self.put(d, f"{info.ptr}[{self.index(s.tensor, s.index, s.loc)}] = "
+        self.put(d, f"{info.ptr}[{self.index(s.tensor, s.index, s.loc, checks=s.checks)}] = "
                     f"{self.stored(info.dtype, s.value)}")
 
     def s_AtomicAdd(self, s: ir.AtomicAdd, d: int) -> None:
@@ -242,10 +243,10 @@ class Emitter(Expressions):
         tmp = self.tmp
         if s.tensor in self.shadows:              # half tensor inside a grid: fp32 shadow
             sh, strides = self.shadows[s.tensor]
-            k = self.index(s.tensor, s.index, s.loc, strides)
+            k = self.index(s.tensor, s.index, s.loc, strides, s.checks)
             self.put(d, f"do local {tmp} = {k}; {sh}[{tmp}] = {sh}[{tmp}] + {_strip(v)} end")
             return
-        k = self.index(s.tensor, s.index, s.loc)
+        k = self.index(s.tensor, s.index, s.loc, checks=s.checks)
         old = f"{info.ptr}[{tmp}]"
         if t is fp16:
             new = f"{self.use('f2h')}({self.use('h2f')}({old}) + {_strip(v)})"
@@ -401,16 +402,13 @@ class Emitter(Expressions):
         return self.ranges.local_bits.get(r.var, NUM_BITS) > NUM_BITS
 
     def identity(self, r: ir.Reduction) -> str:
-        t = self.red_type(r)
+        t, v = self.red_type(r), ir.reduction_identity(r.op, self.red_type(r))
         if t.is_bool:
-            return "true" if r.op == "min" else "false"
-        if r.op in ("sum", "prod"):
-            v = 0 if r.op == "sum" else 1
-            return luasrc.lua_float(v) if t.is_floating else luasrc.lua_int(v, self.red_wide(r))
+            return "true" if v else "false"
         if t.is_floating:
-            return "huge" if r.op == "min" else "(-huge)"
-        info = _iinfo(t)
-        return luasrc.lua_int(info.max if r.op == "min" else info.min, self.red_wide(r))
+            return ("huge" if v > 0 else "(-huge)") if v in (math.inf, -math.inf) \
+                else luasrc.lua_float(v)
+        return luasrc.lua_int(v, self.red_wide(r))
 
     def can_fold(self, g: ir.Grid, r: ir.Reduction) -> bool:
         """Whether every use of ``r.var`` in the grid is one accumulating update
@@ -426,21 +424,12 @@ class Emitter(Expressions):
 
     @staticmethod
     def fold_operand(s: ir.Assign, op: str):
-        v, name = s.value, s.target
-
-        def is_var(e):
-            return isinstance(e, ir.Name) and e.id == name
-        other = None
-        if op == "sum" and isinstance(v, ir.BinOp) and v.op in ("+", "-"):
-            other = v.right if is_var(v.left) else (v.left if v.op == "+" and is_var(v.right)
-                                                    else None)
-        elif op == "prod" and isinstance(v, ir.BinOp) and v.op == "*":
-            other = v.right if is_var(v.left) else (v.left if is_var(v.right) else None)
-        elif op in ("min", "max") and isinstance(v, ir.Call) and v.fn == op and is_var(v.args[0]):
-            other = v.args[1]
-        if other is None or _reads((other,), name):
+        """The operand ``e`` of an update of reduction ``op`` (the one recognizer,
+        :func:`ir.accumulation`), else None."""
+        found = ir.accumulation(s)
+        if found is None or ir.ACCUMULATION_REDUCTION[found[0]] != op:
             return None
-        return other
+        return found[2]
 
     def direct_fold(self, s: ir.Assign, fold: tuple) -> str:
         op, total = fold
@@ -449,16 +438,25 @@ class Emitter(Expressions):
         if t is int64 and op in ("sum", "prod"):
             e_text = self.num(e) if not self.ranges.wide(e) else self.ex(e)
         else:
-            e_text = self.rounded(e) if op in ("min", "max") else self.ex(e)
+            e_text = self.rounded(e) if op not in ("sum", "prod") else self.ex(e)
         if op == "sum":
             sign = "-" if isinstance(s.value, ir.BinOp) and s.value.op == "-" else "+"
             return f"{total} = {total} {sign} {e_text}"
         if op == "prod":
             return f"{total} = {total} * {e_text}"
+        base = ir.reduction_base(op)
         if t.is_bool:
-            return f"{total} = {total} {'and' if op == 'min' else 'or'} {e_text}"
-        fn = self.use("pymin" if op == "min" else "pymax")
+            return f"{total} = {total} {'and' if base == 'min' else 'or'} {e_text}"
+        fn = self.use(self.merge_helper(op, t))
         return f"{total} = {fn}({total}, {_strip(e_text)})"
+
+    @staticmethod
+    def merge_helper(op: str, t) -> str:
+        """The Lua helper merging two values of a min/max reduction: numpy's
+        NaN-propagating rule for lo.minimum/maximum, else Python's."""
+        if op in ("minimum", "maximum") and t.is_floating:
+            return "f" + op
+        return "py" + ir.reduction_base(op)
 
     def lane_fold(self, r: ir.Reduction, total: str) -> str:
         lane, t = self.names(r.var), self.red_type(r)
@@ -466,12 +464,13 @@ class Emitter(Expressions):
             return f"{total} + {lane}"
         if r.op == "prod":
             return f"{total} * {lane}"
+        base = ir.reduction_base(r.op)
         if t.is_bool:
-            return f"{total} {'and' if r.op == 'min' else 'or'} {lane}"
-        if t.is_floating:                         # NaN-propagating, like np.min over lanes
-            fn = self.use("fminimum" if r.op == "min" else "fmaximum")
+            return f"{total} {'and' if base == 'min' else 'or'} {lane}"
+        if t.is_floating:      # NaN-propagating, like np.min over lanes (Python's skip NaN)
+            fn = self.use("fminimum" if base == "min" else "fmaximum")
             return f"{fn}({lane}, {total})"
-        return f"{self.use('pymin' if r.op == 'min' else 'pymax')}({total}, {lane})"
+        return f"{self.use('py' + base)}({total}, {lane})"
 
     def merge(self, r: ir.Reduction, total: str, d: int) -> None:
         """Combine the grid's total with the value from before it (reference ``_combine``)."""
@@ -486,9 +485,9 @@ class Emitter(Expressions):
             else:
                 text = f"{var} {op} {total}"
         elif t.is_bool:
-            text = f"{var} {'and' if r.op == 'min' else 'or'} {total}"
+            text = f"{var} {'and' if ir.reduction_base(r.op) == 'min' else 'or'} {total}"
         else:
-            text = f"{self.use('pymin' if r.op == 'min' else 'pymax')}({var}, {total})"
+            text = f"{self.use(self.merge_helper(r.op, t))}({var}, {total})"
         self.put(d, f"{var} = {text}")
 
     def open_shadows(self, g: ir.Grid, d: int) -> list:

@@ -134,7 +134,7 @@ class Expressions:
 
     def e_Load(self, e: ir.Load) -> str:
         info = self.tensors[e.tensor]
-        text = f"{info.ptr}[{self.index(e.tensor, e.index, e.loc)}]"
+        text = f"{info.ptr}[{self.index(e.tensor, e.index, e.loc, checks=e.checks)}]"
         t = info.dtype
         if t is bool_:
             return f"({text} ~= 0)"
@@ -169,7 +169,10 @@ class Expressions:
                 fn = "ffloordiv32" if op == "//" else "fremainder32"
             a, b = self.rounded(e.left, True), self.rounded(e.right, True)
             return f"{fn}({_strip(a)}, {_strip(b)})"
-        a, b = self.ex(e.left), self.ex(e.right)
+        # numpy rounds every fp32 operation: an operand computed in double is
+        # rounded first (one operation on fp32 values, done in double and
+        # rounded once, is the correctly rounded fp32 result).
+        a, b = self.rounded(e.left), self.rounded(e.right)
         return f"({a} {'^' if op == '**' else op} {b})"
 
     def int64_binop(self, e: ir.BinOp) -> str:
@@ -284,7 +287,7 @@ class Expressions:
                 return f"{self.use('isnan')}({_strip(self.ex(arg))})"
             return f"{self.use('isinf')}({_strip(self.rounded(arg, True))})"
         if fn in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"):
-            x = _strip(self.ex(e.args[0]))
+            x = _strip(self.rounded(e.args[0]))
             if fn == "erf":
                 return f"{self.use('erf')}({x})"
             if t is fp64 or fn in ("log", "sqrt", "sin", "cos"):

@@ -72,15 +72,7 @@ def _const(value: Any, t: DType) -> str:
 
 def identity(op: str, t: DType) -> str:
     """Source text of the reduction identity for ``op`` in type ``t``."""
-    if op in ("sum", "prod"):
-        return _const(0 if op == "sum" else 1, t)
-    if t.is_floating:
-        return _const(math.inf if op == "min" else -math.inf, t)
-    if t.is_bool:
-        return _const(op == "min", t)
-    import numpy as np
-    info = np.iinfo(t.numpy)
-    return _const(info.max if op == "min" else info.min, t)
+    return _const(ir.reduction_identity(op, t), t)
 
 
 def _lane_fold(op: str, t: DType, acc: str, lane: str) -> str:
@@ -89,9 +81,10 @@ def _lane_fold(op: str, t: DType, acc: str, lane: str) -> str:
         return f"_m.radd({acc}, {lane})" if t.is_floating else f"{acc} + {lane}"
     if op == "prod":
         return f"_m.rmul({acc}, {lane})" if t.is_floating else f"{acc} * {lane}"
-    if t.is_floating:
-        return f"_m.f{'minimum' if op == 'min' else 'maximum'}({acc}, {lane})"
-    return f"_m.py{op}({acc}, {lane})"
+    base = ir.reduction_base(op)
+    if t.is_floating:        # Python max/min lanes never hold NaN: one fold for both
+        return f"_m.f{'minimum' if base == 'min' else 'maximum'}({acc}, {lane})"
+    return f"_m.py{base}({acc}, {lane})"
 
 
 def _final_merge(op: str, t: DType, init: str, total: str) -> str:
@@ -100,7 +93,9 @@ def _final_merge(op: str, t: DType, init: str, total: str) -> str:
         return _wrap_int(f"{init} + {total}", t)
     if op == "prod":
         return _wrap_int(f"{init} * {total}", t)
-    return f"_m.py{op}({init}, {total})"
+    if op in ("maximum", "minimum") and t.is_floating:
+        return f"_m.f{op}({init}, {total})"           # NaN propagates, as lo.maximum's
+    return f"_m.py{ir.reduction_base(op)}({init}, {total})"
 
 
 def _wrap_int(text: str, t: DType) -> str:
@@ -116,15 +111,16 @@ _ACC_FN = {"+": "radd", "*": "rmul", "max": "maxnum", "min": "minnum",
            "maximum": "fmaximum", "minimum": "fminimum"}
 
 
-def loop_accumulators(body: tuple, types: dict) -> dict:
+def loop_accumulators(body: tuple, types: dict, fastmath: bool = False) -> dict:
     """Float accumulators of a sequential loop: ``acc = acc + e``, ``acc * e``,
     ``max(acc, e)``, ``maximum(acc, e)`` (and min) as a direct statement of
     the body, with ``acc`` used nowhere else in the loop.
 
-    Their updates become reassociable adds (``radd``) or IEEE min/max
-    intrinsics, so LLVM can vectorize the loop; a strict in-order float
-    chain would keep the whole loop scalar. Sums are thus reassociated like
-    any parallel reduction (differences within rounding); Python's
+    Their updates become IEEE min/max intrinsics, so LLVM can vectorize the
+    loop; min/max are exact in any order. Sums and products keep Python's
+    order (bit-identical to the python backend) unless the kernel opts in
+    with ``fastmath=True``: then they become reassociable adds (``radd``)
+    and vectorize like any parallel reduction. Python's
     ``max(acc, e)`` keeps its meaning (a NaN ``e`` is skipped; a NaN ``acc``
     is restored after the loop). Returns ``{id(stmt): (stmt, helper, operand)}``.
     """
@@ -136,6 +132,8 @@ def loop_accumulators(body: tuple, types: dict) -> dict:
         if update is None:
             continue
         op, _, other = update
+        if op not in _ACC_FN or (op in ("+", "*") and not fastmath):
+            continue                    # an in-order chain: Python's meaning
         acc = s.target
         uses = sum(1 for n in ir.walk_stmts(body)
                    if (isinstance(n, ir.Name) and n.id == acc) or
@@ -185,6 +183,7 @@ class Emitter:
         self.k = k
         self.parallel = parallel
         self.debug = bool(options.get("debug"))
+        self.fastmath = bool(options.get("fastmath"))
         self.tensors = {p.name: p.type for p in k.params if p.is_tensor}
         self.types = k.local_types
         self.names = _Names(k)
@@ -192,6 +191,7 @@ class Emitter:
         self.grid_no = 0
         self.shadow: dict[str, str] = {}      # half tensor -> its fp32 atomic shadow
         self.accumulators: dict[int, tuple] = {}   # id(Assign) -> (helper, operand)
+        self.sites: list[str] = []            # parallel: messages of the checked accesses
 
     # -- output ------------------------------------------------------------------
     def put(self, depth: int, text: str) -> None:
@@ -199,6 +199,8 @@ class Emitter:
 
     def function(self, fname: str) -> list[str]:
         params = ", ".join(self.names(p.name) for p in self.k.params)
+        if self.parallel and uses_checks(self.k):
+            params += ", _k_err"              # see check_index_p: no raise inside prange
         self.put(0, f"def {fname}({params}):")
         start = len(self.lines)
         self.block(self.k.body, 1)
@@ -222,38 +224,43 @@ class Emitter:
             return
         self.put(d, f"{name} = {self.ex(s.value)}")
 
-    def index(self, tensor: str, index: tuple, loc: ir.Loc) -> str:
+    def index(self, tensor: str, index: tuple, loc: ir.Loc, checks: tuple = ()) -> str:
         parts = []
         for axis, ix in enumerate(index):
             text = self.ex(ix)
-            if self.debug:
+            if axis in checks:                  # decided by passes/lower_index
                 where = (f"{self.k.filename}:{loc.line}: index {{index}} is out of bounds "
                          f"for axis {axis} of {tensor!r} with size {{size}} "
                          f"(in kernel {self.k.name!r})")
-                text = f"_m.check_index({text}, {self.names(tensor)}.shape[{axis}], " \
-                       f"{where!r})"
+                size = f"{self.names(tensor)}.shape[{axis}]"
+                if self.parallel:
+                    self.sites.append(where)
+                    text = f"_ix(_m.check_index_p({text}, {size}, _k_err, {len(self.sites)}))"
+                else:
+                    text = f"_ix(_m.check_index({text}, {size}, {where!r}))"
             else:
                 text = f"_ix({text})"
             parts.append(text)
-        return ", ".join(parts)
+        return ", ".join(parts) or "()"            # a 0-d tensor: a[()] reads its value
 
     def s_Store(self, s: ir.Store, d: int) -> None:
         t = self.tensors[s.tensor].dtype
         val = self.ex(s.value)
         if is_half(t):
             val = f"_m.f32_to_{'f16' if t.name == 'fp16' else 'bf16'}({val})"
-        self.put(d, f"{self.names(s.tensor)}[{self.index(s.tensor, s.index, s.loc)}] = {val}")
+        idx = self.index(s.tensor, s.index, s.loc, s.checks)
+        self.put(d, f"{self.names(s.tensor)}[{idx}] = {val}")
 
     def s_AtomicAdd(self, s: ir.AtomicAdd, d: int) -> None:
         t = self.tensors[s.tensor].dtype
-        idx = self.index(s.tensor, s.index, s.loc)
+        idx = self.index(s.tensor, s.index, s.loc, s.checks)
         val = self.ex(s.value)
         name = self.names(s.tensor)
         if s.tensor in self.shadow:                      # fp32 shadow of a half tensor
             self.put(d, f"{self.shadow[s.tensor]}[{idx}] += {val}")
         elif is_half(t):                                 # outside a grid: round each add
             h = "f16" if t.name == "fp16" else "bf16"
-            self.put(d, f"_k_ix = ({idx},)")
+            self.put(d, f"_k_ix = ({idx},)" if s.index else "_k_ix = ()")
             self.put(d, f"{name}[_k_ix] = _m.f32_to_{h}(_m.{h}_to_f32({name}[_k_ix]) + {val})")
         elif t.is_integer and t is not int64:
             self.put(d, f"{name}[{idx}] += np.{t.numpy.name}({val})")
@@ -273,7 +280,7 @@ class Emitter:
 
     def s_For(self, s: ir.For, d: int) -> None:
         rng = self.range_args(s)
-        found = loop_accumulators(s.body, self.types)
+        found = loop_accumulators(s.body, self.types, self.fastmath)
         sticky = []
         for stmt, fn, other in found.values():
             if fn in ("maxnum", "minnum"):  # Python keeps a NaN accumulator; maxnum would not
@@ -460,7 +467,7 @@ class Emitter:
         for a in range(ndim):
             self.put(d + a, f"for _k_a{a} in range({src}.shape[{a}]):")
             idx.append(f"_k_a{a}")
-        ix = ", ".join(idx)
+        ix = ", ".join(idx) or "()"                   # a 0-d tensor: its one element
         self.put(d + ndim, f"{dst}[{ix}] = {conv(f'{src}[{ix}]')}")
 
     # -- expressions -------------------------------------------------------------
@@ -477,7 +484,7 @@ class Emitter:
         return f"{self.names(e.tensor)}.shape[{e.axis}]"
 
     def e_Load(self, e: ir.Load) -> str:
-        text = f"{self.names(e.tensor)}[{self.index(e.tensor, e.index, e.loc)}]"
+        text = f"{self.names(e.tensor)}[{self.index(e.tensor, e.index, e.loc, e.checks)}]"
         if is_half(e.type):
             return f"_m.{'f16' if e.type.name == 'fp16' else 'bf16'}_to_f32({text})"
         return text
@@ -577,10 +584,25 @@ def uses_atomics(k: ir.Kernel) -> bool:
     return any(isinstance(n, ir.AtomicAdd) for n in ir.walk(k))
 
 
+def uses_checks(k: ir.Kernel) -> bool:
+    """Whether some access is range-checked at run time (raises from compiled code)."""
+    return any(getattr(n, "checks", ()) for n in ir.walk(k))
+
+
 def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
     """Whether the module has a ``parallel=True`` function (see module doc)."""
     has_grid = any(isinstance(s, ir.Grid) for s in k.body)
     return has_grid and not uses_atomics(k) and not options.get("debug")
+
+
+def parallel_sites(k: ir.Kernel, options: dict) -> tuple:
+    """The messages of the parallel function's checked accesses, by site number
+    (what ``check_index_p`` records; the launcher raises with them)."""
+    if not uses_checks(k) or not has_parallel_variant(k, options):
+        return ()
+    em = Emitter(k, options, True)
+    em.function("_")
+    return tuple(em.sites)
 
 
 def function_names(k: ir.Kernel) -> tuple[str, str]:

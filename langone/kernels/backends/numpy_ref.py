@@ -160,8 +160,10 @@ class Interpreter:
             v = np.broadcast_to(self.expr(ix, m), (self.n,))[m]
             bad = (v < 0) | (v >= arr.shape[axis])
             if bad.any():
+                first = int(v[bad][0])      # normalized (passes/lower_index): undo it
                 raise KernelIndexError(
-                    f"{self.filename}:{loc.line}: index {int(v[bad][0])} is out of bounds "
+                    f"{self.filename}:{loc.line}: index "
+                    f"{first - arr.shape[axis] if first < 0 else first} is out of bounds "
                     f"for axis {axis} of {name!r} with size {arr.shape[axis]} "
                     f"(in kernel {self.k.name!r})")
             idx.append(v)
@@ -170,13 +172,13 @@ class Interpreter:
     def s_Store(self, s: ir.Store, m):
         idx = self.indices(s.tensor, s.index, m, s.loc)
         val = np.broadcast_to(self.expr(s.value, m), (self.n,))[m]
-        arr = self.tensors[s.tensor]
+        arr, idx = _lanes(self.tensors[s.tensor], idx, len(val))
         arr[idx] = val.astype(arr.dtype)
 
     def s_AtomicAdd(self, s: ir.AtomicAdd, m):
         idx = self.indices(s.tensor, s.index, m, s.loc)
         val = np.broadcast_to(self.expr(s.value, m), (self.n,))[m]
-        arr = self.tensors[s.tensor]
+        arr, idx = _lanes(self.tensors[s.tensor], idx, len(val))
         if arr.dtype.itemsize == 2 and arr.dtype.kind != "i":   # accumulate halves in fp32
             acc = arr.astype(np.float32)
             np.add.at(acc, idx, val.astype(np.float32))
@@ -332,28 +334,34 @@ class Interpreter:
         return np.asarray([self.tensors[e.tensor].shape[e.axis]], np.int64)
 
 
+def _lanes(arr: np.ndarray, idx: tuple, count: int) -> tuple[np.ndarray, tuple]:
+    """The array and index that ``count`` lanes write through. A 0-d tensor
+    (``a[()] = v``) has no index arrays to carry the lanes, so its lanes all
+    address the single element of a 1-element view."""
+    if arr.ndim:
+        return arr, idx
+    return arr.reshape(1), (np.zeros(count, np.intp),)
+
+
 def reduction_identity(op: str, t: DType):
-    if op == "sum":
-        return 0
-    if op == "prod":
-        return 1
-    if t.is_floating:
-        return math.inf if op == "min" else -math.inf
-    info = np.iinfo(t.numpy) if t.is_integer else None
-    if info is None:
-        return op == "min"
-    return info.max if op == "min" else info.min
+    return ir.reduction_identity(op, t)
 
 
 def reduce_lanes(op: str, v: np.ndarray):
-    return {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max}[op](v)
+    """Fold a reduction's lanes. Python ``max``/``min`` lanes never hold NaN
+    (a NaN operand is skipped), so numpy's NaN-propagating fold serves both."""
+    return {"sum": np.sum, "prod": np.prod, "min": np.min,
+            "max": np.max}[ir.reduction_base(op)](v)
 
 
 def combine(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Merge a grid's total ``b`` into the value ``a`` from before the grid."""
     if op == "sum":
         return (a + b).astype(a.dtype)
     if op == "prod":
         return (a * b).astype(a.dtype)
+    if op in ("maximum", "minimum"):
+        return getattr(np, op)(a, b)
     if op == "min":
         return np.where(b < a, b, a)
     return np.where(b > a, b, a)

@@ -231,13 +231,14 @@ class DeviceEmitter:
         self.put(f"{name} = tl.where({mask}, {val}, {name})", s.loc)
 
     def pointer(self, tensor: str, index: tuple, mask: str, loc: ir.Loc,
-                shadow: bool = False) -> tuple[str, str]:
-        """(pointer expression, access mask) for ``tensor[index]``."""
+                shadow: bool = False, checks: tuple = ()) -> tuple[str, str]:
+        """(pointer expression, access mask) for ``tensor[index]``; ``checks``:
+        the axes to range-check (decided by passes/lower_index)."""
         parts, vec, idx_texts = [], False, []
         for axis, ix in enumerate(index):
             text = self.ex(ix, mask)
             vec = vec or self.is_vec(ix)
-            if self.options.get("debug"):
+            if checks:
                 text = self.let(text if self.is_vec(ix) else f"{text} + _zl")
             idx_texts.append(text)
             stride = self.stride_arg(tensor, axis, shadow)
@@ -245,15 +246,18 @@ class DeviceEmitter:
         offset = " + ".join(parts) if parts else "0"
         if not vec:
             offset = f"{offset} + _zl"            # same address in every lane: broadcast
-        if self.options.get("debug"):
-            mask = self.bounds_check(tensor, idx_texts, mask, loc)
+        if checks:
+            mask = self.bounds_check(tensor, idx_texts, mask, loc, checks)
         base = f"t_{tensor}_acc" if shadow else f"t_{tensor}"
         return f"{base} + ({offset})", mask
 
-    def bounds_check(self, tensor: str, idx: list, mask: str, loc: ir.Loc) -> str:
+    def bounds_check(self, tensor: str, idx: list, mask: str, loc: ir.Loc,
+                     checks: tuple) -> str:
         self.helpers.add("check")
         bad = []
         for axis, text in enumerate(idx):
+            if axis not in checks:
+                continue
             n = self.shape_arg(tensor, axis)
             self.checks.append((loc, tensor, axis))
             code = len(self.checks)
@@ -264,7 +268,7 @@ class DeviceEmitter:
     def s_Store(self, s: ir.Store, mask: str) -> None:
         t = self.tensor_types[s.tensor].dtype
         val = self.ex(s.value, mask)
-        ptr, m = self.pointer(s.tensor, s.index, mask, s.loc)
+        ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, checks=s.checks)
         if is_half(t):
             val = self.to_storage(val, t)
         self.put(f"tl.store({ptr}, {val}, mask={m})", s.loc)
@@ -273,7 +277,7 @@ class DeviceEmitter:
         t = self.tensor_types[s.tensor].dtype
         val = self.ex(s.value, mask)
         if self.kind == "serial":                 # one lane: add in place, round once
-            ptr, m = self.pointer(s.tensor, s.index, mask, s.loc)
+            ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, checks=s.checks)
             p = self.let(ptr, "_p")
             old = f"tl.load({p}, mask={m}, other=0)"
             if is_half(t):
@@ -286,7 +290,8 @@ class DeviceEmitter:
         shadow = is_half(t)
         if shadow:
             self.shadowed.add(s.tensor)
-        ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, shadow=shadow)
+        ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, shadow=shadow,
+                                 checks=s.checks)
         if not self.is_vec(s.value):
             val = f"{val} + tl.full([BLOCK], 0, {tl_type(t)})"
         self.put(f"tl.atomic_add({ptr}, {val}, mask={m}, sem=\"relaxed\")", s.loc)
@@ -431,7 +436,7 @@ class DeviceEmitter:
         return self.shape_arg(e.tensor, e.axis)
 
     def e_Load(self, e: ir.Load, mask: str) -> str:
-        ptr, m = self.pointer(e.tensor, e.index, mask, e.loc)
+        ptr, m = self.pointer(e.tensor, e.index, mask, e.loc, checks=e.checks)
         text = f"tl.load({ptr}, mask={m}, other=0)"
         return f"{text}.to(tl.float32)" if is_half(e.type) else text
 

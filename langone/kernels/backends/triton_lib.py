@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...dtypes import DType
+from .. import ir
 from .numpy_ref import compute_np
 
 
@@ -75,17 +76,13 @@ def literal(value: Any, t: DType) -> str:
 
 
 def identity_literal(op: str, t: DType) -> str:
-    """The reduction identity in ``t``, as the reference defines it."""
-    if op == "sum":
-        return "0"
-    if op == "prod":
-        return "1"
-    if t.is_floating:
-        return "_INF" if op == "min" else "(-_INF)"
+    """The reduction identity in ``t`` (:func:`ir.reduction_identity`)."""
+    v = ir.reduction_identity(op, t)
     if t.is_bool:
-        return "True" if op == "min" else "False"
-    info = np.iinfo(t.numpy)
-    return str(info.max if op == "min" else info.min)
+        return "True" if v else "False"
+    if t.is_floating and math.isinf(v):
+        return "_INF" if v > 0 else "(-_INF)"
+    return str(v)
 
 
 # --- helper library (emitted into the module when used) --------------------------------------
@@ -136,10 +133,13 @@ def _lo_floordiv_f(a, b):
 
 @triton.jit
 def _lo_mod_f(a, b):
+    # Python's a % b (the sign of the divisor), as numpy.remainder: fmod, then fix.
+    # A NaN b makes mod NaN, so "mod == 0" needs no NaN test (an "& (b == b)" here
+    # failed in Triton's interpreter for a 0-d b, as in x % 3.0).
     mod = a % b
     fix = (mod != 0) & ((b < 0) != (mod < 0))
     mod = tl.where(fix, mod + b, mod)
-    return tl.where((mod == 0) & (b == b), tl.where(b < 0, -0.0, 0.0), mod)
+    return tl.where(mod == 0, tl.where(b < 0, -0.0, 0.0), mod)
 ''',
     "ipow": '''
 @triton.jit

@@ -338,14 +338,17 @@ class ProgramBuilder:
             return f"{acc} + {val}"
         if op == "prod":
             return f"{acc} * {val}"
+        base = ir.reduction_base(op)
         if t.is_bool:
-            return f"{acc} & {val}" if op == "min" else f"{acc} | {val}"
+            return f"{acc} & {val}" if base == "min" else f"{acc} | {val}"
+        # Python max/min lanes never hold NaN (skipped): one NaN-propagating fold.
         nan = ", propagate_nan=tl.PropagateNan.ALL" if t.is_floating else ""
-        return f"tl.{'minimum' if op == 'min' else 'maximum'}({acc}, {val}{nan})"
+        return f"tl.{'minimum' if base == 'min' else 'maximum'}({acc}, {val}{nan})"
 
     def program_fold(self, op: str, t: DType, acc: str) -> str:
         self.helpers.add("reduce")
-        name = {"sum": "rsum", "prod": "rprod", "min": "rmin", "max": "rmax"}[op]
+        name = {"sum": "rsum", "prod": "rprod", "min": "rmin",
+                "max": "rmax"}[ir.reduction_base(op)]
         if t.is_bool:
             return f"(_lo_{name}({acc}.to(tl.int32)) != 0)"
         return f"_lo_{name}({acc})"

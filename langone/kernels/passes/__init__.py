@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import guards, resources, simplify, specialize, types, verify
+from . import (definite, guards, lower_casts, lower_index, races, resources, simplify,
+               specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,15 @@ class CompileContext:
     signature: tuple
     info: Any                      # frontend.SourceInfo, for errors at the user's line
     findings: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)   # the kernel's (boundscheck, debug, ...)
+
+
+def _definite(k, ctx):
+    return definite.check(k, ctx.info)
+
+
+def _races(k, ctx):
+    return races.check(k, ctx.info)
 
 
 def _bind(k, ctx):
@@ -63,10 +73,20 @@ def _resources(k, ctx):
 
 
 def _guards(k, ctx):
-    return guards.shape_guards(k)
+    return guards.shape_guards(k, ctx.options)
+
+
+def _lower_index(k, ctx):
+    return lower_index.lower_index(k, ctx.options)
+
+
+def _lower_casts(k, ctx):
+    return lower_casts.lower_casts(k)
 
 
 PIPELINE: tuple[Pass, ...] = (
+    Pass("definite_assignment", _definite, analysis_only=True),
+    Pass("grid_races", _races, analysis_only=True),
     Pass("bind_params", _bind),
     Pass("lower_elementwise", _lower_elementwise),
     Pass("infer_types", _infer),
@@ -74,6 +94,8 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("simplify", _simplify),
     Pass("resources", _resources, analysis_only=True),
     Pass("shape_guards", _guards, analysis_only=True),
+    Pass("lower_index", _lower_index),
+    Pass("lower_casts", _lower_casts),
 )
 
 
@@ -89,8 +111,9 @@ class Stages:
         return self.outputs[name]
 
 
-def run_pipeline(untyped: ir.Kernel, signature: tuple, info) -> Stages:
-    ctx = CompileContext(signature, info)
+def run_pipeline(untyped: ir.Kernel, signature: tuple, info,
+                 options: dict | None = None) -> Stages:
+    ctx = CompileContext(signature, info, options=dict(options or {}))
     outputs: dict = {"frontend": untyped}
     k = untyped
     check_all = config.verify_ir()

@@ -5,8 +5,15 @@ Rules (the reference backend and every other backend follow them):
 * Promotion is NumPy 2's (NEP 50): Python literals and Python-scalar
   arguments are *weak* and take the other operand's type.
 * A local's type is the promotion of every value assigned to it (iterated to
-  a fixed point over loops); weak-only locals default to int64 / fp64 / bool.
-* Reduction variables accumulate in at least fp32 (floats) or int64 (ints).
+  a fixed point over loops). A local assigned only weak values holds a Python
+  number, so it stays weak in promotion (``c = 0.1; x[i] * c`` is fp32 for an
+  fp32 ``x``, as in Python); it is stored as int64 / fp64 / bool. Loop
+  variables and ``x.shape[k]`` are Python ints: weak too.
+* Accumulators (grid reductions, and ``acc = acc op e`` updates directly in a
+  sequential loop's body: the one recognizer, :func:`ir.accumulation`) are
+  widened: floats to at least fp32, integer sums and products to int64.
+* ``and``/``or`` in a value context give one of their operands, as in Python:
+  the operands must share one type after promotion (else a compile error).
 * ``/`` of integers gives fp64; arithmetic on two bools works on int64.
 * After this pass every expression has a concrete DType and operands already
   have their operation's type: backends never promote.
@@ -24,7 +31,14 @@ from .. import ir
 from ..ir import Weak
 
 _ARITH = ("+", "-", "*", "//", "%", "**")
+_PYINT = Weak("i")                 # loop variables and shapes are Python ints
 _BITS = ("&", "|", "^", "<<", ">>")
+
+
+def _index_example(ndim: int) -> str:
+    """``"i, j"`` for 2-D; ``"()"`` for a 0-d tensor, whose value is ``a[()]``."""
+    names = ["i", "j", "k"] + [f"i{n}" for n in range(3, ndim)]
+    return ", ".join(names[:ndim]) or "()"
 
 
 def _default(t: Any) -> DType:
@@ -60,6 +74,17 @@ def float_for(t: DType) -> DType:
     return fp64
 
 
+def _negative_const(e: ir.Expr) -> bool:
+    if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Const):
+        return e.operand.value > 0
+    return isinstance(e, ir.Const) and not isinstance(e.value, bool) and e.value < 0
+
+
+def _rank(kind: str) -> int:
+    """bool < int < float, for Python-number operands of ``and``/``or``."""
+    return {"b": 0, "i": 1, "u": 1, "f": 2}.get(kind, 3)
+
+
 def kind_of(t: Any) -> str:
     return t.kind if isinstance(t, Weak) else t.kind
 
@@ -79,7 +104,12 @@ class TypeInference:
                 for r in node.reductions:
                     self.reductions[r.var] = r.op
                 for v in node.vars:
-                    self.locals[v] = int64
+                    self.locals[v] = _PYINT
+            if isinstance(node, (ir.For, ir.While)):
+                for st in node.body:
+                    update = ir.accumulation(st)
+                    if update is not None and st.target not in self.reductions:
+                        self.reductions[st.target] = ir.ACCUMULATION_REDUCTION[update[0]]
 
     def err(self, loc, msg: str, hint: str | None = None) -> KernelCompileError:
         return self.info.error(loc, msg, hint)
@@ -101,8 +131,6 @@ class TypeInference:
                 self.locals[name] = t
             if self.locals == before:
                 break
-        for name, t in self.locals.items():
-            self.locals[name] = _default(t)
 
     def scan(self, stmts: tuple) -> None:
         for s in stmts:
@@ -112,10 +140,10 @@ class TypeInference:
             elif isinstance(s, ir.For):
                 for e in (s.start, s.stop, s.step):
                     self.require_int(e, "range() bounds")
-                self.locals[s.var] = int64
+                self.locals[s.var] = _PYINT
                 self.scan(s.body)
             elif isinstance(s, (ir.If, ir.While)):
-                self.typeof(s.cond)
+                self.truth_typeof(s.cond)
                 self.scan(s.body)
                 self.scan(getattr(s, "orelse", ()))
             elif isinstance(s, ir.Grid):
@@ -169,6 +197,10 @@ class TypeInference:
         t = join(lt, rt)
         if kind_of(t) == "b":
             t = Weak("i") if isinstance(t, Weak) else int64
+        if e.op == "**" and kind_of(t) in "iu" and _negative_const(e.right):
+            raise self.err(e.loc, "integers to negative integer powers are not allowed "
+                                  "(numpy raises ValueError)",
+                           hint="for a float result write x ** -1.0 or 1.0 / x")
         if e.op == "/" and kind_of(t) in "iu":
             return Weak("f") if isinstance(t, Weak) else fp64   # numpy: int / int -> fp64
         return t
@@ -189,10 +221,46 @@ class TypeInference:
         self.typeof(e.left), self.typeof(e.right)
         return bool_
 
+    def truth_typeof(self, e: ir.Expr) -> Any:
+        """Type a condition: only the truth of ``and``/``or`` operands matters."""
+        if isinstance(e, ir.BoolOp):
+            for v in e.values:
+                self.truth_typeof(v)
+            return bool_
+        return self.typeof(e)
+
     def t_BoolOp(self, e):
-        for v in e.values:
-            self.typeof(v)
-        return bool_
+        ts = [self.typeof(v) for v in e.values]
+        if any(t is None for t in ts):
+            return next((t for t in ts if t is not None), None)
+        if all(kind_of(t) == "b" for t in ts):
+            return bool_ if any(not isinstance(t, Weak) for t in ts) else Weak("b")
+        t = ts[0]
+        for other in ts[1:]:
+            t = join(t, other)
+        return t
+
+    def boolop_value_type(self, e: ir.BoolOp) -> Any:
+        """The one type an ``and``/``or`` value has, or a compile error when
+        Python could give operands of different types: at most one strong
+        type, and Python numbers of no higher kind (bool < int < float)."""
+        ts = [self.typeof(v) for v in e.values]
+        strong = {t for t in ts if not isinstance(t, Weak)}
+        weak_ranks = {_rank(t.kind) for t in ts if isinstance(t, Weak)}
+        if len(strong) > 1:
+            ok = False
+        elif strong:
+            ok = all(r <= _rank(next(iter(strong)).kind) for r in weak_ranks)
+        else:
+            ok = len(weak_ranks) == 1
+        if not ok:
+            names = ", ".join(f"{t} (a Python number)".replace("?", "") if isinstance(t, Weak)
+                              else t.name for t in ts)
+            raise self.err(e.loc, f"`{e.op}` gives one of its operands, and these have "
+                                  f"different types: {names}",
+                           hint="make the operands one type (lo.float32(v), ...), or "
+                                "write lo.where(cond, a, b)")
+        return _default(self.t_BoolOp(e))
 
     def t_Select(self, e):
         self.typeof(e.cond)
@@ -230,7 +298,7 @@ class TypeInference:
         if len(e.index) != tt.ndim:
             raise self.err(e.loc, f"{e.tensor!r} has {tt.ndim} dimension(s) but is indexed "
                                   f"with {len(e.index)} index(es)",
-                           hint=f"write {e.tensor}[" + ", ".join("ijk"[:tt.ndim] or "") + "]")
+                           hint=f"write {e.tensor}[{_index_example(tt.ndim)}]")
         for ix in e.index:
             t = self.typeof(ix)
             if t is not None and kind_of(t) not in "iub":
@@ -240,7 +308,7 @@ class TypeInference:
         return tt.dtype
 
     def t_Shape(self, e):
-        return int64
+        return _PYINT
 
     # -- phase 2: rewrite with concrete types and explicit casts -----------------
     def rewrite(self) -> ir.Kernel:
@@ -252,14 +320,14 @@ class TypeInference:
         params = tuple(replace(p, type=_default(p.type)) if not p.is_tensor else p
                        for p in self.k.params)
         return replace(self.k, params=params, body=body, return_type=ret_t,
-                       locals=tuple(sorted(self.locals.items())))
+                       locals=tuple(sorted((n, _default(t)) for n, t in self.locals.items())))
 
     def stmts(self, stmts: tuple) -> tuple:
         return tuple(self.stmt(s) for s in stmts)
 
     def stmt(self, s: ir.Stmt) -> ir.Stmt:
         if isinstance(s, ir.Assign):
-            return replace(s, value=self.expr(s.value, self.locals[s.target]))
+            return replace(s, value=self.expr(s.value, _default(self.locals[s.target])))
         if isinstance(s, (ir.Store, ir.AtomicAdd)):
             dt = self.tensors[s.tensor].dtype
             self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
@@ -287,6 +355,8 @@ class TypeInference:
         return tuple(self.expr(i, int64) for i in index)
 
     def cond(self, e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.BoolOp):                   # truth context: operands' truth
+            return replace(e, type=bool_, values=tuple(self.cond(v) for v in e.values))
         return self.expr(e, bool_)
 
     def expr(self, e: ir.Expr, want: DType | None = None) -> ir.Expr:
@@ -324,7 +394,17 @@ class TypeInference:
         return replace(e, type=bool_, left=self.expr(e.left, ct), right=self.expr(e.right, ct))
 
     def r_BoolOp(self, e):
-        return replace(e, type=bool_, values=tuple(self.cond(v) for v in e.values))
+        t = self.boolop_value_type(e)
+        if t is bool_:
+            return replace(e, type=bool_, values=tuple(self.cond(v) for v in e.values))
+        # Python's value semantics: `a or b` is a if a else b; `a and b` is b if a else a.
+        vals = [self.expr(v, t) for v in e.values]
+        out = vals[-1]
+        for v in reversed(vals[:-1]):
+            test = to_type(v, bool_)
+            out = ir.Select(e.loc, t, test, v, out) if e.op == "or" else \
+                ir.Select(e.loc, t, test, out, v)
+        return out
 
     def r_Select(self, e):
         t = _default(self.typeof(e))

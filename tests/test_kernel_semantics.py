@@ -1,0 +1,338 @@
+"""One meaning for every kernel: each backend gives what the kernel's own
+Python function computes (the ``python`` backend), or the same clear error.
+
+Each test here was a wrong result or a silent disagreement between backends.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+import langone as lo
+from langone.errors import KernelCompileError
+from langone.kernels import backends
+
+pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")
+
+OTHERS = [b for b in backends.usable() if b != "python"]
+
+
+def _line(k, offset: int) -> int:
+    return k.__wrapped__.__code__.co_firstlineno + offset
+
+
+def _same_everywhere(kern, make, exact=True):
+    """Run ``kern`` on the python backend and every other backend on copies of
+    ``make()``'s arguments; outputs and results must match."""
+    args = make()
+    ref_args = copy.deepcopy(args)
+    ref = kern.on("python")(*ref_args)
+    for b in OTHERS:
+        got_args = copy.deepcopy(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            got = kern.on(b)(*got_args)
+        for want, have in zip(ref_args, got_args):
+            if isinstance(want, np.ndarray):
+                _assert_equal(have, want, exact, f"{kern.__name__} on {b}")
+        if ref is None:
+            assert got is None
+        else:
+            _assert_equal(np.asarray(got), np.asarray(ref), exact,
+                          f"{kern.__name__} on {b}: result")
+    return ref_args, ref
+
+
+def _assert_equal(got, want, exact, what):
+    assert got.dtype == want.dtype, (what, got.dtype, want.dtype)
+    if exact:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+    else:
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
+                                   rtol=1e-6, equal_nan=True, err_msg=what)
+
+
+# --- the python backend ---------------------------------------------------------------
+
+def test_python_backend_is_listed_but_never_the_default():
+    assert "python" in lo.backends()
+    k = lo.kernel(_copy_fn)
+    x = np.arange(3, dtype=np.float32)
+    out = np.zeros_like(x)
+    k(x, out)
+    assert k.specialization(x, out).backend == "numba"
+
+
+def _copy_fn(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i]
+
+
+@lo.kernel
+def _halves(x, out):
+    for i in lo.grid(x.shape[0]):
+        t = x[i] * 3.0
+        out[i] = t - x[i] * 3.0 + x[i] / 3.0
+
+
+def test_python_backend_computes_halves_in_fp32_and_rounds_at_stores():
+    x = np.array([0.1, 1 / 3, 2.5, 1000.0, -7.125], np.float16)
+    out = np.zeros_like(x)
+    _halves.on("python")(x, out)
+    x32 = x.astype(np.float32)
+    want = ((x32 * np.float32(3.0)) - x32 * np.float32(3.0) + x32 / np.float32(3.0))
+    np.testing.assert_array_equal(out, want.astype(np.float16))
+    _same_everywhere(_halves, lambda: (x, np.zeros_like(x)))
+
+
+@lo.kernel
+def _int8_loop_sum(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0
+        for c in range(x.shape[1]):
+            s += x[r, c]
+        out[r] = s
+
+
+def test_loop_accumulators_are_widened_everywhere():
+    x = np.full((3, 100), 100, np.int8)
+    args, _ = _same_everywhere(_int8_loop_sum, lambda: (x, np.zeros(3, np.int64)))
+    np.testing.assert_array_equal(args[1], np.full(3, 10000))     # int8 would wrap
+
+
+@lo.kernel
+def _gather_neg(x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[i - 1]
+
+
+def test_python_backend_negative_index_counts_from_end():
+    x = np.arange(4, dtype=np.float32)
+    out = np.zeros(4, np.float32)
+    _gather_neg.on("python")(x, out)
+    np.testing.assert_array_equal(out, [3, 0, 1, 2])
+
+
+@lo.kernel
+def _oob(idx, x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[idx[i]]
+
+
+def test_python_backend_index_error_names_line_and_tensor():
+    with pytest.raises(lo.errors.KernelIndexError,
+                       match=rf"test_kernel_semantics.py:{_line(_oob, 3)}: index 7 is out of "
+                             r"bounds for axis 0 of 'x' with size 3"):
+        _oob.on("python")(np.array([0, 7]), np.zeros(3, np.float32), np.zeros(2, np.float32))
+
+
+def test_python_backend_runs_the_frontend_checks_first():
+    def bad(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i:]
+    with pytest.raises(KernelCompileError):
+        lo.kernel(bad).on("python")(np.zeros(2), np.zeros(2))
+
+
+# --- and / or give an operand ------------------------------------------------------------
+
+@lo.kernel
+def _or_value(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] or 9.0
+
+
+@lo.kernel
+def _and_value(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] and 5.0
+
+
+@lo.kernel
+def _bool_and_in_condition(x, y, out):
+    for i in lo.grid(x.shape[0]):
+        if x[i] and y[i] > 0:
+            out[i] = 1
+        else:
+            out[i] = 2
+
+
+@pytest.mark.parametrize("kern, want", [(_or_value, [9.0, 2.0, np.nan, -1.0]),
+                                        (_and_value, [0.0, 5.0, 5.0, 5.0])])
+def test_and_or_store_the_operand_not_a_bool(kern, want):
+    x = np.array([0.0, 2.0, np.nan, -1.0], np.float32)
+    args, _ = _same_everywhere(kern, lambda: (x, np.zeros(4, np.float32)))
+    np.testing.assert_array_equal(args[1], np.array(want, np.float32))
+
+
+def test_and_or_in_conditions_test_truth_of_any_type():
+    x = np.array([0.0, 2.0, 3.0], np.float32)
+    y = np.array([5, -1, 2], np.int32)
+    args, _ = _same_everywhere(_bool_and_in_condition,
+                               lambda: (x, y, np.zeros(3, np.int64)))
+    np.testing.assert_array_equal(args[2], [2, 2, 1])
+
+
+def test_and_or_with_operands_of_different_types_is_a_compile_error():
+    def mixed(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i] or 2.5
+    k = lo.kernel(mixed)
+    with pytest.raises(KernelCompileError, match=r"`or` gives one of its operands, and these "
+                                                 r"have different types: int32, float "
+                                                 r"\(a Python number\)"):
+        k.on("numpy")(np.zeros(2, np.int32), np.zeros(2))
+
+
+# --- definite assignment -------------------------------------------------------------------
+
+@lo.kernel
+def _maybe_unbound(x, out):
+    for i in lo.grid(x.shape[0]):
+        if x[i] > 0:
+            t = x[i]
+        out[i] = t
+
+
+@lo.kernel
+def _bound_on_every_path(x, out):
+    for i in lo.grid(x.shape[0]):
+        if x[i] > 0:
+            t = x[i]
+        elif x[i] < -1:
+            t = -x[i]
+        else:
+            t = 0.0
+        for c in range(3):
+            if c == 1:
+                continue
+            u = t * c
+            out[i] = u
+
+
+@pytest.mark.parametrize("backend", ["python"] + OTHERS)
+def test_a_variable_assigned_on_one_path_is_a_compile_error(backend):
+    with pytest.raises(KernelCompileError,
+                       match=rf":{_line(_maybe_unbound, 5)}:\d+: in kernel '_maybe_unbound': "
+                             r"'t' may be used before assignment"):
+        _maybe_unbound.on(backend)(np.ones(2, np.float32), np.zeros(2, np.float32))
+
+
+def test_assigned_on_every_path_compiles():
+    x = np.array([1.0, -3.0, -0.5], np.float32)
+    _same_everywhere(_bound_on_every_path, lambda: (x, np.zeros(3, np.float32)))
+
+
+# --- reductions: NaN rules ------------------------------------------------------------------
+
+@lo.kernel
+def _nan_maximum(x):
+    acc = -lo.inf
+    for i in lo.grid(x.shape[0]):
+        acc = lo.maximum(acc, x[i])
+    return acc
+
+
+@lo.kernel
+def _nan_minimum(x):
+    acc = lo.inf
+    for i in lo.grid(x.shape[0]):
+        acc = lo.minimum(x[i], acc)
+    return acc
+
+
+@lo.kernel
+def _python_max(x):
+    acc = -lo.inf
+    for i in lo.grid(x.shape[0]):
+        acc = max(acc, x[i])
+    return acc
+
+
+def test_numpy_maximum_and_minimum_reductions_propagate_nan():
+    x = np.array([1.0, np.nan, 3.0] * 100, np.float32)
+    _, r = _same_everywhere(_nan_maximum, lambda: (x,))
+    assert np.isnan(r)
+    _, r = _same_everywhere(_nan_minimum, lambda: (x,))
+    assert np.isnan(r)
+
+
+def test_python_max_reduction_skips_nan():
+    x = np.array([1.0, np.nan, 3.0] * 100, np.float32)
+    _, r = _same_everywhere(_python_max, lambda: (x,))
+    assert r == 3.0
+
+
+# --- sequential loops keep Python's order -----------------------------------------------------
+
+@lo.kernel
+def _in_order_sum(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in range(x.shape[1]):
+            s += x[r, c]
+        out[r] = s
+
+
+def test_sequential_sums_keep_pythons_order():
+    x = np.array([[1e16, 1.0, -1e16, 1.0] * 8] * 2)
+    args, _ = _same_everywhere(_in_order_sum, lambda: (x, np.zeros(2)))
+    np.testing.assert_array_equal(args[1], [1.0, 1.0])
+
+
+# --- grid races --------------------------------------------------------------------------------
+
+@lo.kernel
+def _racy_column_sum(x, y):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        y[j] += x[i, j]
+
+
+@lo.kernel
+def _guarded_single_writer(x, y):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        if i == 0:
+            y[j] = x[i, j]
+
+
+def test_a_store_that_does_not_pin_the_grid_point_is_a_race_error():
+    with pytest.raises(KernelCompileError,
+                       match=r"grid iterations that differ only in 'i' all write y\[j\]: a race"
+                             r"(.|\n)*hint: accumulate with lo.atomic_add\(y, j, v\)"):
+        _racy_column_sum.on("numba")(np.ones((4, 3)), np.zeros(3))
+
+
+def test_a_store_guarded_by_the_missing_variable_is_not_a_race():
+    x = np.arange(12.0).reshape(4, 3)
+    args, _ = _same_everywhere(_guarded_single_writer, lambda: (x, np.zeros(3)))
+    np.testing.assert_array_equal(args[1], x[0])
+
+
+# --- NEP 50: Python numbers stay weak ---------------------------------------------------------
+
+@lo.kernel
+def _weak_local(x, out):
+    c = 0.1
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * c + x[i] * (1.0 / x.shape[0]) + i * 0.3
+
+
+def test_weak_locals_shapes_and_loop_variables_promote_like_python():
+    x = np.linspace(-3, 3, 101).astype(np.float32)
+    args, _ = _same_everywhere(_weak_local, lambda: (x, np.zeros_like(x)))
+    n = np.float32(1.0 / 101)
+    want = np.array([x[i] * np.float32(0.1) + x[i] * n + np.float32(i * 0.3)
+                     for i in range(101)], np.float32)
+    np.testing.assert_array_equal(args[1], want)
+
+
+def test_int_to_a_negative_power_is_a_compile_error():
+    def inv(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = x[i] ** -1
+    with pytest.raises(KernelCompileError, match="integers to negative integer powers"):
+        lo.kernel(inv).on("numba")(np.ones(2, np.int64), np.zeros(2, np.int64))
