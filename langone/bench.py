@@ -83,6 +83,38 @@ def softmax_rows(x, out):
 
 
 @kernel
+def layernorm_rows(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in range(x.shape[1]):
+            s += x[r, c]
+        mean = s / x.shape[1]
+        v = 0.0
+        for c in range(x.shape[1]):
+            d = x[r, c] - mean
+            v += d * d
+        inv = 1.0 / lo.sqrt(v / x.shape[1] + 1e-5)
+        for c in range(x.shape[1]):
+            out[r, c] = (x[r, c] - mean) * inv
+
+
+#: The row kernels with sequential sums free to reassociate (``fastmath=True``):
+#: the second row of each, against the default that keeps Python's order.
+softmax_rows_fast = kernel(softmax_rows.py_func, fastmath=True)
+layernorm_rows_fast = kernel(layernorm_rows.py_func, fastmath=True)
+
+
+@kernel
+def gather(x, idx, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[idx[i]]                   # data-dependent: range-checked at run time
+
+
+#: The gather without its run-time range checks, to show what they cost.
+gather_nocheck = kernel(gather.py_func, boundscheck=False)
+
+
+@kernel
 def matmul(a, b, out):
     for i, j in lo.grid(a.shape[0], b.shape[1]):
         acc = 0.0
@@ -144,6 +176,13 @@ def hand(name):
                 out[r, c] = out[r, c] / s
 
     @njit(parallel=True)
+    def layernorm_nb(x, out):
+        for r in prange(x.shape[0]):
+            mean = np.float32(x[r].sum() / x.shape[1])
+            d = x[r] - mean
+            inv = np.float32(1.0 / np.sqrt((d * d).sum() / x.shape[1] + 1e-5))
+            out[r] = d * inv
+
     def matmul_nb(a, b, out):
         for i in prange(a.shape[0]):
             for j in range(b.shape[1]):
@@ -151,6 +190,11 @@ def hand(name):
                 for k in range(a.shape[1]):
                     acc += a[i, k] * b[k, j]
                 out[i, j] = acc
+
+    @njit(parallel=True)
+    def gather_nb(x, idx, out):
+        for i in prange(out.shape[0]):
+            out[i] = x[idx[i]]
 
     @njit
     def gelu_exp_new_nb(x):               # returns a new array, as an elementwise kernel does
@@ -163,7 +207,7 @@ def hand(name):
         return out
 
     _HAND.update(saxpy=saxpy_nb, gelu_exp=gelu_exp_nb, total=total_nb, dot=dot_nb,
-                 softmax_rows=softmax_nb, matmul=matmul_nb, gelu_exp_new=gelu_exp_new_nb)
+                 softmax_rows=softmax_nb, matmul=matmul_nb, layernorm_rows=layernorm_nb, gelu_exp_new=gelu_exp_new_nb, gather=gather_nb)
     return _HAND[name]
 
 
@@ -180,6 +224,12 @@ def np_softmax(x, out):
 
 
 # --- cases: name -> (setup() -> (langone call, numpy call, hand-written call)) -------------
+
+def np_layernorm(x, out):
+    mean = x.mean(axis=1, keepdims=True)
+    d = x - mean
+    np.multiply(d, 1.0 / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5), out=out)
+
 
 def _vec(n=N, seed=0):
     return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
@@ -204,18 +254,30 @@ def case(name):
             return lambda: k(x), lambda: np.sum(x), lambda: h(x)
         k, h = dot.on("numba"), hand("dot")
         return lambda: k(x, y), lambda: np.dot(x, y), lambda: h(x, y)
-    if name.startswith("softmax"):
+    if name.startswith(("softmax", "layernorm")):
         rows = int(name.split("_")[1])
         x = np.random.default_rng(0).standard_normal((rows, 1000)).astype(np.float32)
         out = np.empty_like(x)
-        k, h = softmax_rows.on("numba"), hand("softmax_rows")
-        return lambda: k(x, out), lambda: np_softmax(x, out), lambda: h(x, out)
+        soft = name.startswith("softmax")
+        k = (softmax_rows_fast if soft else layernorm_rows_fast) if name.endswith("fast") \
+            else (softmax_rows if soft else layernorm_rows)
+        k, h = k.on("numba"), hand("softmax_rows" if soft else "layernorm_rows")
+        peer = np_softmax if soft else np_layernorm
+        return lambda: k(x, out), lambda: peer(x, out), lambda: h(x, out)
     if name == "matmul_256":
         a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
         b = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
         out = np.empty_like(a)
         k, h = matmul.on("numba"), hand("matmul")
         return lambda: k(a, b, out), lambda: np.matmul(a, b, out=out), lambda: h(a, b, out)
+    if name.startswith("gather"):          # random reads: out[i] = x[idx[i]]
+        x = _vec()
+        idx = np.random.default_rng(2).integers(0, x.size, x.size)
+        out = np.empty_like(x)
+        k, h = (gather_nocheck if name.endswith("nocheck") else gather).on("numba"), \
+            hand("gather")
+        return (lambda: k(x, idx, out), lambda: np.take(x, idx, out=out),
+                lambda: h(x, idx, out))
     if name == "call_16":
         x = _vec(16)
         out = np.empty_like(x)
@@ -229,8 +291,9 @@ def case(name):
     raise KeyError(name)
 
 
-CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_10000", "matmul_256",
-         "call_16", "call_ew_16"]
+CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_1000_fast",
+         "softmax_10000", "layernorm_1000", "layernorm_1000_fast", "matmul_256",
+         "gather", "gather_nocheck", "call_16", "call_ew_16"]
 
 
 # --- first call in a new process with a warm disk cache -------------------------------------
