@@ -183,6 +183,7 @@ def hand(name):
             inv = np.float32(1.0 / np.sqrt((d * d).sum() / x.shape[1] + 1e-5))
             out[r] = d * inv
 
+    @njit(parallel=True)
     def matmul_nb(a, b, out):
         for i in prange(a.shape[0]):
             for j in range(b.shape[1]):

@@ -448,8 +448,9 @@ def _convert_const(v: Any, t: DType) -> Any:
     if t.is_bool:
         return bool(v)
     if t.is_integer:
-        if isinstance(v, float):
-            return int(np.array(v).astype(t.numpy)) if np.isfinite(v) else 0
+        if isinstance(v, float):              # numpy's astype, as the lower_casts pass
+            with np.errstate(all="ignore"):
+                return int(np.array(v, np.float64).astype(t.numpy))
         info = np.iinfo(t.numpy)
         span = info.max - info.min + 1
         return int((int(v) - info.min) % span + info.min)
