@@ -42,26 +42,20 @@ BF16 = ml_dtypes.bfloat16
 # green). Remove a flag once the bug is fixed; `make fuzz` can run with
 # LANGONE_FUZZ_KNOWN=none to generate them anyway. Findings: /tmp/w/fuzz_findings.md.
 KNOWN_BUGS = {
-    # Loop variables (grid and range) are Python ints, weak under NEP 50: `x_i8[i] + i` is
-    # int8 in plain Python; every backend types it int64. While open, the generator wraps
-    # every loop-variable value in `lo.int64(...)` (which makes plain Python agree).
-    "loopvar_weak",
+    # Fixed in fd86051 and no longer avoided (the generator still knows how, should they come
+    # back): "loopvar_weak" (loop variables and shapes typed int64 instead of weak Python
+    # ints; while set, loop variables are wrapped in lo.int64(...)), "seq_float_accum_reassoc"
+    # (numba reassociated sequential float sums; while set, those compare within the
+    # tolerance), "nan_lo_minmax_reduction" (lo.maximum/lo.minimum grid reductions dropped
+    # NaN; while set, their float terms are made NaN-free), "triton_float_mod_int".
+    #
     # lo.exp/log/... of an integer: numpy gives float16 for int8/uint8 (float32 for int16);
-    # the backends compute float32/float64. While open, math functions take floats only.
+    # the compiled backends compute float32/float64. While open, math functions take floats only.
     "math_on_small_int",
-    # numba reassociates sequential `range` float sums (known, issue 10 item 3): sequential
-    # float accumulations are compared within a tolerance rather than bitwise.
-    "seq_float_accum_reassoc",
-    # lo.maximum / lo.minimum grid reductions drop NaN (known, issue 10 item 3): while open
-    # their float terms are made NaN-free with lo.where(t == t, t, 0.0).
-    "nan_lo_minmax_reduction",
     # Triton converts integers to bf16 wrongly: int8/int16/int64 -> bf16 (a cast or a store)
     # raises a raw InterpreterError ("Cannot bitcast data-type of size 8 to data-type of
     # size 32"), int32 -> bf16 gives 0.0. While open, Triton skips kernels that use bf16.
     "triton_int_to_bf16",
-    # Triton: float % int (`x[i] % 3`) raises a raw InterpreterError on `bitwise_and`
-    # (issue 10 item 7). While open, Triton skips kernels with a float % int.
-    "triton_float_mod_int",
     # Triton: a size-1 axis of a negative-stride view (`a[::-1]` of length 1) reaches
     # torch.from_numpy, which raises a raw ValueError (np.ascontiguousarray keeps the
     # negative stride of a size-1 axis). While open, Triton skips such arguments.
