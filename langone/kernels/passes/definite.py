@@ -8,7 +8,8 @@ The rules are Python's, path by path: both branches of an ``if`` must assign a
 name for it to be assigned after the ``if`` (a branch that ends in ``break``,
 ``continue`` or ``return`` does not fall through, so it does not count); a
 loop body may run zero times, so what only a loop assigns is unassigned after
-it, including the loop variable.
+it, including the loop variable (but for a ``range`` with constant bounds that
+runs at least once, whose variable stays assigned).
 
 Example: ``if x[i] > 0: t = x[i]`` followed by ``out[i] = t`` is an error.
 """
@@ -19,6 +20,20 @@ from .. import ir
 
 #: The set of every name: what a path that never falls through "assigns".
 _ALL = None
+
+
+def _runs(s: ir.For) -> bool:
+    """Whether a ``range`` loop has constant bounds and at least one iteration."""
+    vals = []
+    for e in (s.start, s.stop, s.step):
+        if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Const):
+            vals.append(-e.operand.value)
+        elif isinstance(e, ir.Const):
+            vals.append(e.value)
+        else:
+            return False
+    start, stop, step = vals
+    return bool(step) and len(range(int(start), int(stop), int(step))) > 0
 
 
 def _meet(a, b):
@@ -66,7 +81,8 @@ class _Checker:
             for e in (s.start, s.stop, s.step):
                 self.reads(e, known)
             self.block(s.body, known | {s.var})
-            return known
+            # range(3) runs at least once: its variable stays assigned after it.
+            return known | {s.var} if _runs(s) else known
         if isinstance(s, ir.While):
             self.reads(s.cond, known)
             self.block(s.body, known)
