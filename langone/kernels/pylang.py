@@ -102,16 +102,20 @@ def atomic_add(tensor: Array, index, value) -> None:
     tensor[index] = tensor[index] + value
 
 
-def _unary(np_fn):
+def _unary(np_fn, floats: bool = False):
+    """``np_fn`` on numpy scalars; with ``floats``, integer arguments first
+    become the float numpy computes them in, held as the language holds it
+    (``lo.sin`` of an int8 is an fp16 value, computed in fp32: exception 3)."""
     def fn(x):
-        return hold(np_fn(x))
+        return hold(np_fn(hold(_float_of(x)) if floats else x))
     fn.__name__ = np_fn.__name__
     return fn
 
 
-exp, log, sqrt, sin, cos, tanh = map(_unary, (np.exp, np.log, np.sqrt, np.sin, np.cos,
-                                              np.tanh))
-floor, ceil, isnan, isinf = map(_unary, (np.floor, np.ceil, np.isnan, np.isinf))
+exp, log, sqrt, sin, cos, tanh, floor, ceil = (
+    _unary(f, floats=True) for f in (np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh,
+                                     np.floor, np.ceil))
+isnan, isinf = map(_unary, (np.isnan, np.isinf))
 abs = _unary(np.abs)   # noqa: A001  (lo.abs)
 
 
@@ -131,7 +135,9 @@ def where(c, a, b):
 def _float_of(x):
     """``x`` as the float type numpy's ufuncs compute it in (ints -> the smallest
     float holding them safely, Python numbers -> fp64)."""
-    dt = np.result_type(x) if isinstance(x, (np.ndarray, np.generic)) else np.dtype(np.float64)
+    if not isinstance(x, (np.ndarray, np.generic)):
+        return np.float64(x)                     # numpy: exp(2) is a float64
+    dt = x.dtype
     if dt.kind == "f":
         return x
     ft = np.result_type(dt, np.float16)
