@@ -336,3 +336,34 @@ def test_int_to_a_negative_power_is_a_compile_error():
             out[i] = x[i] ** -1
     with pytest.raises(KernelCompileError, match="integers to negative integer powers"):
         lo.kernel(inv).on("numba")(np.ones(2, np.int64), np.zeros(2, np.int64))
+
+
+# --- aliasing ----------------------------------------------------------------------------------
+
+@lo.kernel
+def _scale_in_place(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * 2.0
+
+
+@lo.kernel
+def _shift_left(x, out):
+    for i in lo.grid(x.shape[0] - 1):
+        out[i] = x[i + 1]
+
+
+@pytest.mark.parametrize("backend", ["python"] + OTHERS)
+def test_in_place_elementwise_updates_may_share_an_array(backend):
+    x = np.arange(4, dtype=np.float32)
+    _scale_in_place.on(backend)(x, x)
+    np.testing.assert_array_equal(x, [0, 2, 4, 6])
+
+
+@pytest.mark.parametrize("backend", ["python"] + OTHERS)
+def test_the_same_array_as_input_and_shifted_output_is_refused(backend):
+    x = np.arange(4, dtype=np.float32)
+    with pytest.raises(lo.errors.KernelArgumentError,
+                       match=r"kernel '_shift_left' got the same array for 'x' and 'out'.*"
+                             r"pass a copy, e\.g\. x\.copy\(\)"):
+        _shift_left.on(backend)(x, x)
+    np.testing.assert_array_equal(x, [0, 1, 2, 3])          # nothing written

@@ -7,6 +7,8 @@ Before every call of a specialization, a small generated Python function checks:
 * outputs (tensors the kernel stores to or atomically updates) are writable
   and have no zero stride along an axis longer than one (``np.broadcast_to``
   views, frozen buffers): every element has one home;
+* the same array is not passed as an output and as another tensor argument,
+  unless the kernel only updates it in place at the grid's own index;
 * Python ints fit every integer type they meet in the kernel (NEP 50 keeps
   them weak: ``x[i] + k`` with int32 ``x`` needs ``k`` in int32's range, and
   every one in int64's); a value that does not is refused, never wrapped or
@@ -52,6 +54,9 @@ def wrap(fn, stages, name: str):
         if not k.params[p].type.contiguous:
             lines.append(f"    if _zero_stride(args[{p}]):")
             lines.append("        " + fail(_output_failure(name, pname, p, "zero-stride")))
+    for w, r in _unsafe_aliases(k):
+        lines.append(f"    if args[{position[w]}] is args[{position[r]}]:")
+        lines.append("        " + fail(_alias_failure(name, w, r)))
     for pname, (lo, hi, meets) in _weak_int_ranges(stages).items():
         p = position[pname]
         lines.append(f"    if not {lo} <= args[{p}] <= {hi}:")
@@ -67,6 +72,44 @@ def wrap(fn, stages, name: str):
 def _outputs(k: ir.Kernel) -> list[str]:
     written = {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.AtomicAdd))}
     return [p.name for p in k.params if p.name in written and p.is_tensor]
+
+
+def _unsafe_aliases(k: ir.Kernel) -> list[tuple[str, str]]:
+    """(output, other tensor) pairs that must not be the same array.
+
+    One array passed as an input and an output is allowed only for an in-place
+    elementwise update: every access to either is at the same index, the grid's
+    own variables, so each element is read only by the iteration that writes
+    it. Other pairs are refused when the same array is passed twice (cheap: an
+    identity test); distinct views that overlap are unspecified (DESIGN.md).
+    """
+    access: dict = {}                          # tensor -> set of (grid id, index) or None
+    for s in k.body:
+        grid_vars = tuple(s.vars) if isinstance(s, ir.Grid) else None
+        for n in ir.walk(s):
+            if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)):
+                names = tuple(getattr(i, "id", None) for i in n.index)
+                ok = grid_vars is not None and names == grid_vars and \
+                    not isinstance(n, ir.AtomicAdd)
+                access.setdefault(n.tensor, set()).add((id(s), names) if ok else None)
+    pairs = []
+    for w in _outputs(k):
+        for p in k.params:
+            if not p.is_tensor or p.name == w or p.name not in access:
+                continue
+            both = access[w] | access[p.name]
+            if None in both or len(both) > 1:
+                pairs.append((w, p.name))
+    return pairs
+
+
+def _alias_failure(name: str, w: str, r: str):
+    def make(args) -> KernelArgumentError:
+        return KernelArgumentError(
+            f"kernel {name!r} got the same array for {r!r} and {w!r}, but it writes {w!r} "
+            f"where other iterations read {r!r} (only an in-place update at the grid's "
+            f"own index may share an array); pass a copy, e.g. {r}.copy()")
+    return make
 
 
 def _zero_stride(a) -> bool:
