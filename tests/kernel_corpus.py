@@ -618,3 +618,71 @@ def float_to_int_stores(x, a, b, c, d, e):
 def float_to_int32_explicit_cast(x, out):
     for i in lo.grid(x.shape[0]):
         out[i] = lo.int32(x[i])
+
+
+# --- one meaning (issue 10): each was a wrong result on some backend ----------------------
+
+_ZEROS_NAN = np.array([0.0, 2.0, np.nan, -1.0, 0.0, 5.5], np.float32)
+
+
+@case(lambda r: (_ZEROS_NAN.copy(), np.zeros(6, np.float32), np.zeros(6, np.float32)),
+      lambda x, a, b: {"a": np.where(x != 0, x, 9.0).astype(np.float32),
+                       "b": np.where(x != 0, 5.0, x).astype(np.float32)})
+def or_and_give_an_operand(x, a, b):
+    for i in lo.grid(x.shape[0]):
+        a[i] = x[i] or 9.0                 # x[i] if x[i] else 9.0: not a bool
+        b[i] = x[i] and 5.0
+
+
+@case(lambda r: (np.concatenate([f32(r, 500), [np.nan], f32(r, 500)]).astype(np.float32),),
+      lambda x: np.float32(np.nan))
+def maximum_reduction_propagates_nan(x):
+    acc = -lo.inf
+    for i in lo.grid(x.shape[0]):
+        acc = lo.maximum(acc, x[i])
+    return acc
+
+
+@case(lambda r: (np.concatenate([f32(r, 500), [np.nan], f32(r, 500)]).astype(np.float32),),
+      lambda x: np.float32(np.nanmin(x)))
+def python_min_reduction_skips_nan(x):
+    acc = lo.inf
+    for i in lo.grid(x.shape[0]):
+        acc = min(acc, x[i])
+    return acc
+
+
+@case(lambda r: (np.array([[1e16, 1.0, -1e16, 1.0] * 8] * 3), np.zeros(3)),
+      lambda x, out: {"out": np.ones(3)}, rtol=0.0, atol=0.0)
+def sequential_sum_in_order(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in range(x.shape[1]):
+            s += x[r, c]                   # Python's order: 1.0, not 16.0
+        out[r] = s
+
+
+@case(lambda r: (np.full((4, 300), 100, np.int8), np.zeros(4, np.int64)),
+      lambda x, out: {"out": x.astype(np.int64).sum(axis=1)})
+def int8_loop_accumulator_widened(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0
+        for c in range(x.shape[1]):
+            s += x[r, c]                   # an int64 accumulator (exception 4)
+        out[r] = s
+
+
+@case(lambda r: (np.linspace(-3, 3, 101).astype(np.float32), np.zeros(101, np.float32)),
+      lambda x, out: {"out": x * np.float32(0.1) + x * np.float32(1 / 101)
+                      + (np.arange(101) * 0.3).astype(np.float32)}, rtol=0.0, atol=0.0)
+def python_numbers_stay_weak(x, out):
+    c = 0.1                                # a Python float: fp32 when it meets x[i]
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * c + x[i] * (1.0 / x.shape[0]) + i * 0.3
+
+
+@case(lambda r: (np.arange(1, 7, dtype=np.uint8), np.zeros(6, np.float64)),
+      lambda x, out: {"out": np.sin(x.astype(np.float32)).astype(np.float64)})
+def math_on_small_ints(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = lo.sin(x[i])              # an fp16 value computed in fp32 (exception 3)
