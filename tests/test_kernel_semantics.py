@@ -7,6 +7,7 @@ Each test here was a wrong result or a silent disagreement between backends.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -367,3 +368,24 @@ def test_the_same_array_as_input_and_shifted_output_is_refused(backend):
                              r"pass a copy, e\.g\. x\.copy\(\)"):
         _shift_left.on(backend)(x, x)
     np.testing.assert_array_equal(x, [0, 1, 2, 3])          # nothing written
+
+
+# --- Python's own conversions and math give Python numbers ----------------------------------
+
+@lo.kernel
+def _python_conversions(x, k, out, o2):
+    for i in lo.grid(x.shape[0]):
+        t: lo.fp32 = 0.1                   # an annotation does not convert, as in Python
+        out[i] = x[i] * float(k) + math.exp(x[i]) + t
+        o2[i] = x[i] * int(k) + math.floor(x[i]) + int(x[i])
+
+
+def test_int_float_and_math_results_are_weak_python_numbers():
+    x = np.linspace(0, 2, 7).astype(np.float32)
+    args, _ = _same_everywhere(_python_conversions,
+                               lambda: (x, np.int32(3), np.zeros(7), np.zeros(7, np.float32)),
+                               exact=False)
+    want = [float(v) * np.float32(3.0) + np.float32(math.exp(v)) + np.float32(0.1)
+            for v in x]                      # each term fp32: x[i] meets Python numbers
+    np.testing.assert_allclose(args[2], np.array(want, np.float32), rtol=1e-7)
+    assert "fp32(exp(fp64(x[i])))" in _python_conversions.ir

@@ -109,12 +109,12 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
             add(getattr(np, nm, None), ("intrinsic", nm))
         if nm in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "floor",
                   "ceil", "isnan", "isinf"):
-            add(getattr(math, nm), ("intrinsic", nm))
+            add(getattr(math, nm), ("mathcall", nm))
     add(getattr(langone, "where", None), ("where", None))
     add(language.where, ("where", None))
     add(np.where, ("where", None))
     add(np.abs, ("intrinsic", "abs"))
-    add(math.fabs, ("intrinsic", "abs"))
+    add(math.fabs, ("mathcall", "abs"))
     add(min, ("intrinsic", "min"))
     add(max, ("intrinsic", "max"))
     add(abs, ("intrinsic", "abs"))
@@ -123,9 +123,10 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     add(language.atomic_add, ("atomic_add", None))
     add(getattr(langone, "atomic_add", None), ("atomic_add", None))
     add(range, ("range", None))
-    add(float, ("cast", dtypes.fp64))
-    add(int, ("cast", dtypes.int64))
-    add(bool, ("cast", dtypes.bool_))
+    # Python's own conversions give Python numbers: weak in promotion (NEP 50).
+    add(float, ("pycast", (ir.Weak("f"), dtypes.fp64)))
+    add(int, ("pycast", (ir.Weak("i"), dtypes.int64)))
+    add(bool, ("pycast", (ir.Weak("b"), dtypes.bool_)))
     for d in dtypes.ALL_DTYPES:
         add(d, ("cast", d))
     for nm in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
@@ -270,9 +271,10 @@ class _Frontend:
             return [self.assign(target, ir.BinOp(loc, None, op, cur, self.expr(s.value)), s)]
         if isinstance(s, ast.AnnAssign):
             if s.value is None or not isinstance(s.target, ast.Name):
-                raise self.err(s, "annotated declarations need a value: `x: lo.fp32 = 0.0`")
-            kind, dt = self.cast_target(s.annotation)
-            return [self.assign(s.target, ir.Cast(loc, dt, self.expr(s.value)), s)]
+                raise self.err(s, "annotated declarations need a value: `x: float = 0.0`")
+            self.cast_target(s.annotation)
+            # As in Python, an annotation does not convert: `t: lo.fp32 = 0.1` is 0.1.
+            return [self.assign(s.target, self.expr(s.value), s)]
         if isinstance(s, ast.If):
             cond = self.expr(s.test)
             return [ir.If(loc, cond, self.block(s.body), self.block(s.orelse))]
@@ -516,7 +518,7 @@ class _Frontend:
 
     def cast_target(self, node: ast.expr) -> tuple[str, Any]:
         kind = intrinsic_table().get(id(self.resolve(node)))
-        if kind is None or kind[0] != "cast":
+        if kind is None or kind[0] not in ("cast", "pycast"):
             raise self.err(node, f"{ast.unparse(node)!r} is not a LangOne dtype",
                            hint="annotate with lo.fp32, lo.int32, ...")
         return kind
@@ -541,10 +543,15 @@ class _Frontend:
                                 "casts such as lo.fp32(v)")
         kind, payload = entry
         args = [self.expr(a) for a in e.args]
+        if kind in ("cast", "pycast", "mathcall") and len(args) != 1:
+            raise self.err(e, f"{fname}() takes exactly one argument")
         if kind == "cast":
-            if len(args) != 1:
-                raise self.err(e, f"{fname}() takes exactly one argument")
             return ir.Cast(loc, payload, args[0])
+        if kind == "pycast":                  # int(v): a Python int, weak in promotion
+            weak, dt = payload
+            return ir.Cast(loc, weak, ir.Cast(loc, dt, args[0]))
+        if kind == "mathcall":
+            return _math_call(loc, payload, args[0])
         if kind == "where":
             if len(args) != 3:
                 raise self.err(e, "lo.where takes (cond, a, b)")
@@ -600,6 +607,15 @@ class _Frontend:
             return ir.Shape(self.loc(e), None, base.value.id, kv)
         tname, index = self.subscript_parts(e)
         return ir.Load(self.loc(e), None, tname, index)
+
+
+def _math_call(loc: Loc, fn: str, arg: ir.Expr) -> ir.Expr:
+    """``math.fn(v)``: computed in double, a Python number (weak in promotion);
+    ``math.floor``/``ceil`` give Python ints, ``isnan``/``isinf`` bools."""
+    call = ir.Call(loc, None, fn, (ir.Cast(loc, dtypes.fp64, arg),))
+    if fn in ("floor", "ceil"):
+        return ir.Cast(loc, ir.Weak("i"), ir.Cast(loc, dtypes.int64, call))
+    return ir.Cast(loc, ir.Weak("b" if fn in ("isnan", "isinf") else "f"), call)
 
 
 class _Sentinel:

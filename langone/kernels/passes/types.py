@@ -422,6 +422,8 @@ class TypeInference:
 
     def r_Cast(self, e):
         inner = self.expr(e.value)
+        if isinstance(e.type, Weak):         # int(v), math.exp(v): a Python number, whose
+            return inner                     # weakness only mattered for promotion
         return replace(e, value=inner)
 
     def r_Load(self, e):
