@@ -389,3 +389,32 @@ def test_int_float_and_math_results_are_weak_python_numbers():
             for v in x]                      # each term fp32: x[i] meets Python numbers
     np.testing.assert_allclose(args[2], np.array(want, np.float32), rtol=1e-7)
     assert "fp32(exp(fp64(x[i])))" in _python_conversions.ir
+
+
+# --- lo.range(..., reassociate=True): the per-loop opt-in ------------------------------------
+
+@lo.kernel
+def _row_sums_reassociated(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in lo.range(x.shape[1], reassociate=True):
+            s += x[r, c]
+        out[r] = s
+
+
+def test_lo_range_reassociate_is_a_range_whose_sums_may_reorder():
+    x = np.random.default_rng(3).standard_normal((5, 300)).astype(np.float32)
+    args, _ = _same_everywhere(_row_sums_reassociated, lambda: (x, np.zeros(5, np.float32)),
+                               exact=False)
+    np.testing.assert_allclose(args[1], x.astype(np.float64).sum(axis=1), rtol=1e-4)
+    assert "range(0, x.shape[1], 1) reassociate:" in _row_sums_reassociated.ir
+    assert list(lo.range(1, 7, 2, reassociate=True)) == [1, 3, 5]
+
+
+def test_lo_range_takes_only_the_reassociate_keyword():
+    def bad(x, out):
+        for r in lo.grid(x.shape[0]):
+            for c in lo.range(3, order=False):
+                out[r] = c
+    with pytest.raises(KernelCompileError, match=r"except lo.range\(\.\.\., reassociate=True\)"):
+        lo.kernel(bad).on("numpy")(np.zeros(2), np.zeros(2))

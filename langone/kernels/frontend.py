@@ -123,6 +123,7 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     add(language.atomic_add, ("atomic_add", None))
     add(getattr(langone, "atomic_add", None), ("atomic_add", None))
     add(range, ("range", None))
+    add(language.range, ("range", "lo"))
     # Python's own conversions give Python numbers: weak in promotion (NEP 50).
     add(float, ("pycast", (ir.Weak("f"), dtypes.fp64)))
     add(int, ("pycast", (ir.Weak("i"), dtypes.int64)))
@@ -348,8 +349,7 @@ class _Frontend:
         kind = ("", None)
         if isinstance(it, ast.Call):
             kind = intrinsic_table().get(id(self.resolve(it.func)), ("", None))
-        if it.__class__ is ast.Call and it.keywords:
-            raise self.err(it, "loop ranges take positional arguments only")
+        reassociate = self.range_options(it, kind)
         if kind[0] == "grid":
             return self.grid_loop(s, top)
         if kind[0] != "range":
@@ -374,7 +374,21 @@ class _Frontend:
         self.loop_depth += 1
         body = self.block(s.body)
         self.loop_depth -= 1
-        return ir.For(loc, var, args[0], args[1], args[2], body)
+        return ir.For(loc, var, args[0], args[1], args[2], body, reassociate)
+
+    def range_options(self, it: ast.expr, kind: tuple) -> bool:
+        """``reassociate=True/False`` of ``lo.range``; other loops take no keywords."""
+        keywords = it.keywords if isinstance(it, ast.Call) else []
+        if not keywords:
+            return False
+        kw = keywords[0]
+        if kind != ("range", "lo") or len(keywords) != 1 or kw.arg != "reassociate" or \
+                not isinstance(kw.value, ast.Constant) or not isinstance(kw.value.value, bool):
+            raise self.err(it, "loop ranges take positional arguments only, except "
+                               "lo.range(..., reassociate=True)",
+                           hint="write range(start, stop, step), or lo.range(n, "
+                                "reassociate=True) to let a backend reorder its sums")
+        return kw.value.value
 
     def grid_loop(self, s: ast.For, top: bool) -> ir.Stmt:
         loc = self.loc(s)

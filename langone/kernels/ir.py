@@ -207,13 +207,19 @@ class If(Stmt):
 
 @dataclass(frozen=True)
 class For(Stmt):
-    """Sequential ``for var in range(start, stop, step)``; ``step`` is non-zero."""
+    """Sequential ``for var in range(start, stop, step)``; ``step`` is non-zero.
+
+    ``reassociate``: the loop was written ``lo.range(..., reassociate=True)``,
+    so its accumulations may be reassociated (vectorized) like a grid
+    reduction's; otherwise they keep Python's order.
+    """
 
     var: str = ""
     start: Expr = None
     stop: Expr = None
     step: Expr = None
     body: tuple = ()
+    reassociate: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +260,24 @@ class Grid(Stmt):
 @dataclass(frozen=True)
 class Return(Stmt):
     value: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Alloc(Stmt):
+    """A local scratch array ``name`` of ``dtype`` and ``shape`` (expressions),
+    uninitialized; Load/Store/AtomicAdd reach it by name. Made only by target
+    lowering (accumulator rows, reduction partials, fp32 shadows)."""
+
+    name: str = ""
+    dtype: Any = None
+    shape: tuple = ()
+
+
+@dataclass(frozen=True)
+class Comment(Stmt):
+    """A note for the reader of generated code; means nothing."""
+
+    text: str = ""
 
 
 # --- the kernel ------------------------------------------------------------------
@@ -500,7 +524,8 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
                 out += fmt_stmts(s.orelse, indent + 1)
         elif isinstance(s, For):
             out.append(f"{pad}for {s.var} in range({fmt_expr(s.start)}, "
-                       f"{fmt_expr(s.stop)}, {fmt_expr(s.step)}):")
+                       f"{fmt_expr(s.stop)}, {fmt_expr(s.step)})"
+                       f"{' reassociate' if s.reassociate else ''}:")
             out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
         elif isinstance(s, While):
             out.append(f"{pad}while {fmt_expr(s.cond)}:")
@@ -516,6 +541,11 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
             out.append(f"{pad}continue")
         elif isinstance(s, Return):
             out.append(f"{pad}return" + (f" {fmt_expr(s.value)}" if s.value else ""))
+        elif isinstance(s, Alloc):
+            shape = ", ".join(fmt_expr(x) for x in s.shape)
+            out.append(f"{pad}{s.name} = empty(({shape}), {_fmt_type(s.dtype)})")
+        elif isinstance(s, Comment):
+            out.append(f"{pad}# {s.text}")
         else:
             raise TypeError(f"not a statement: {s!r}")
     return out

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 
@@ -32,8 +33,24 @@ def grid(*extents: int):
     if not 1 <= len(extents) <= 3:
         raise ValueError(f"lo.grid takes 1 to 3 extents, got {len(extents)}")
     if len(extents) == 1:
-        return iter(range(int(extents[0])))
-    return itertools.product(*(range(int(e)) for e in extents))
+        return iter(builtins.range(int(extents[0])))
+    return itertools.product(*(builtins.range(int(e)) for e in extents))
+
+
+def range(*args: int, reassociate: bool = False):  # noqa: A001  (lo.range)
+    """A sequential loop, ``range(*args)``, whose accumulations may be reassociated.
+
+    ``for c in lo.range(n, reassociate=True): s += x[r, c]`` lets a backend sum
+    in any order (vectorized, within rounding), as it may a grid reduction;
+    a plain ``range`` loop keeps Python's order, bit for bit. As plain Python
+    (and on the python backend) it is the builtin ``range``.
+
+    Example:
+        >>> import langone as lo
+        >>> list(lo.range(2, 8, 3, reassociate=True))
+        [2, 5]
+    """
+    return builtins.range(*args)
 
 
 def atomic_add(tensor, index, value) -> None:
@@ -58,4 +75,4 @@ exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tan
 floor, ceil, minimum, maximum, where = np.floor, np.ceil, np.minimum, np.maximum, np.where
 isnan, isinf = np.isnan, np.isinf
 
-__all__ = ["grid", "atomic_add", "sigmoid", "erf", "inf", "nan", "pi"]
+__all__ = ["grid", "range", "atomic_add", "sigmoid", "erf", "inf", "nan", "pi"]
