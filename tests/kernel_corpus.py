@@ -686,3 +686,44 @@ def python_numbers_stay_weak(x, out):
 def math_on_small_ints(x, out):
     for i in lo.grid(x.shape[0]):
         out[i] = lo.sin(x[i])              # an fp16 value computed in fp32 (exception 3)
+
+
+# --- whole-kernel fuzzer findings (Triton) -------------------------------------------------
+
+_INTS_FOR_HALVES = np.array([0, 1, -3, 100, 127, -128, 2 ** 28 + 2 ** 20 + 1, 2 ** 24 + 1,
+                             2 ** 31 - 1, -2 ** 31], np.int64)
+
+
+@case(lambda r: (_INTS_FOR_HALVES.astype(np.int32), _INTS_FOR_HALVES.astype(np.int8),
+                 _INTS_FOR_HALVES.copy(), np.zeros(10, BF16), np.zeros(10, np.float32),
+                 np.zeros(10, BF16), np.zeros(10, np.float16)),
+      lambda a, b, c, o1, o2, o3, o4: {
+          "o1": a.astype(BF16), "o2": b.astype(BF16).astype(np.float32),
+          "o3": c.astype(BF16), "o4": (a // 65536).astype(np.float16)}, rtol=0.0, atol=0.0)
+def ints_to_halves_round_once(a, b, c, o1, o2, o3, o4):
+    for i in lo.grid(a.shape[0]):
+        o1[i] = a[i]                       # one rounding, not two through fp32
+        o2[i] = lo.bf16(b[i])
+        o3[i] = c[i]
+        o4[i] = a[i] // 65536
+
+
+_POW_BASES = np.array([1.5, -2.0, 3.0, -4.0, 0.0, -0.0, np.nan, np.inf, -np.inf, 0.5])
+
+
+@case(lambda r: (_POW_BASES.copy(), _POW_BASES.astype(np.float32), np.zeros(10),
+                 np.zeros(10, np.float32)),
+      lambda x, y, a, b: {"a": x ** 3 + x ** 1, "b": y ** 3 - y ** 0}, rtol=0.0, atol=0.0)
+def float_to_small_integer_powers(x, y, a, b):
+    for i in lo.grid(x.shape[0]):
+        a[i] = x[i] ** 3 + x[i] ** 1
+        b[i] = y[i] ** 3 - y[i] ** 0
+
+
+@case(lambda r: (np.array([33], np.uint8)[::-1], np.array([7, 1], np.int16)[::-1][:1],
+                 np.zeros(1, np.int16)[::-1], np.zeros(1, np.int16)),
+      lambda x0, x1, out0, out1: {"out0": x1.copy(), "out1": x1 + x0})
+def size_one_reversed_views(x0, x1, out0, out1):
+    for i in lo.grid(out0.shape[0]):
+        out1[i] = x1[i] + x0[i]
+        out0[i] = x1[i]

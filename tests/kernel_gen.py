@@ -48,27 +48,14 @@ KNOWN_BUGS = {
     # (numba reassociated sequential float sums; while set, those compare within the
     # tolerance), "nan_lo_minmax_reduction" (lo.maximum/lo.minimum grid reductions dropped
     # NaN; while set, their float terms are made NaN-free), "triton_float_mod_int".
+    # Fixed later: "triton_int_to_bf16" (integer -> bf16 raised or gave 0.0 on Triton),
+    # "triton_size1_negative_stride" (a size-1 reversed view reached torch.from_numpy),
+    # "triton_float_pow_odd" (float ** odd literal raised on Triton).
     #
-    # Triton converts integers to bf16 wrongly: int8/int16/int64 -> bf16 (a cast or a store)
-    # raises a raw InterpreterError ("Cannot bitcast data-type of size 8 to data-type of
-    # size 32"), int32 -> bf16 gives 0.0. While open, Triton skips kernels that use bf16.
-    "triton_int_to_bf16",
-    # Triton: a size-1 axis of a negative-stride view (`a[::-1]` of length 1) reaches
-    # torch.from_numpy, which raises a raw ValueError (np.ascontiguousarray keeps the
-    # negative stride of a size-1 axis). While open, Triton skips such arguments.
-    "triton_size1_negative_stride",
-    # Triton: float ** odd int literal (`x[i] ** 3`, `** 1`) raises a raw InterpreterError on
-    # `bitwise_and`. While open, Triton skips kernels with float ** odd.
-    "triton_float_pow_odd",
-    # Lua: a float-to-int cast of a value in (-1, 0] keeps the sign of zero
-    # (`lo.float32(lo.int32(-0.5))` is -0.0; Python gives 0.0). While open, the sign of zeros
-    # is not compared on Lua for kernels with a float-to-int cast.
-    "lua_int_cast_negative_zero",
 }
 
 # backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.
 ZERO_SIGN_RELAXED = {
-    "lua": [("lua_int_cast_negative_zero", lambda gk: "float_to_int_cast" in gk.flags)],
 }
 
 # backend -> [(known bug, does this kernel hit it?)]: the runner skips that backend there.

@@ -446,6 +446,100 @@ def serial_bytes(values, counts):
         lo.atomic_add(counts, values[i], 1)
 
 
+# --- fuzzer findings: each compared with the python backend (the rule) ----------------------
+
+def assert_same_as_python(kern, *args):
+    """``kern`` on triton gives the python backend's outputs, bit for bit (zero signs too)."""
+    want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    kern.on("python")(*want)
+    kern.on("triton")(*got)
+    for w, g in zip(want, got):
+        if isinstance(w, np.ndarray):
+            assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), (g, w)
+
+
+@kernel
+def copy_1d(x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[i]
+
+
+@kernel
+def bf16_cast_plus_one(x, out, out1):
+    for i in lo.grid(out.shape[0]):
+        out[i] = lo.bf16(x[i])
+        out1[i] = x[i] + 1
+
+
+def _ints_for_half(dt):
+    """Small values, the extremes, and values that round differently through fp32."""
+    if dt is np.bool_:
+        return np.array([True, False, True], dt)
+    info = np.iinfo(dt)
+    vals = [0, 1, 2, 4, 100, -3, info.min, info.max]
+    if info.bits >= 32:
+        vals += [2 ** 28 + 2 ** 20 + 1, -(2 ** 28 + 2 ** 20 + 1), 2 ** 24 + 1]
+    if info.bits == 64:
+        vals += [2 ** 60 + 2 ** 52 + 1, -(2 ** 60 + 2 ** 52 + 1), 2 ** 60 + 2 ** 52,
+                 2 ** 53 + 1, 2 ** 53 - 1, 2 ** 62 + 2 ** 54 - 1]
+    return np.array([v for v in vals if info.min <= v <= info.max], dt)
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_])
+def test_integer_to_bf16_rounds_once_like_numpy(dt):
+    # Was 0.0 for int32 and a raw InterpreterError for the other widths.
+    x = _ints_for_half(dt)
+    for out_dt in (BF16, np.float16):
+        assert_same_as_python(copy_1d, x, np.zeros(len(x), out_dt))
+    if dt is not np.bool_:
+        assert_same_as_python(bf16_cast_plus_one, x, np.zeros(len(x), np.float32),
+                              np.zeros(len(x), BF16))
+
+
+@kernel
+def small_powers(x, out0, out1, out2, out3):
+    for i in lo.grid(x.shape[0]):
+        out0[i] = x[i] ** 0
+        out1[i] = x[i] ** 1
+        out2[i] = x[i] ** 2
+        out3[i] = x[i] ** 3
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_float_to_small_integer_powers_match_python(dt):
+    # ``x ** 3`` and ``x ** 1`` raised a raw InterpreterError. Exact where C's pow is exact
+    # (special values, zero signs, overflow); elsewhere within an ulp, as libm's pow
+    # itself is not always correctly rounded.
+    special = np.array([1.5, -2.0, 3.0, -4.0, 0.0, -0.0, np.nan, np.inf, -np.inf, 0.5,
+                        1e200, -1e-200, 3e38, 1e-30], np.float64)
+    with np.errstate(all="ignore"):
+        special = special.astype(dt)
+        assert_same_as_python(small_powers, special, *(np.zeros(14, dt) for _ in range(4)))
+    x = np.random.default_rng(11).standard_normal(300).astype(dt)
+    want, got = ([x] + [np.zeros_like(x) for _ in range(4)] for _ in range(2))
+    small_powers.on("python")(*want)
+    small_powers.on("triton")(*got)
+    for w, g in zip(want[1:], got[1:]):
+        np.testing.assert_allclose(g, w, rtol=2 * np.finfo(dt).eps, atol=0)
+
+
+@kernel
+def copy_from_reversed(x0, x1, out0, out1):
+    for i in lo.grid(out0.shape[0]):
+        out1[i] = x1[i] + x0[i]
+        out0[i] = x1[i]
+
+
+def test_size_one_negative_stride_views():
+    # np.ascontiguousarray keeps a size-1 axis' negative stride: torch.from_numpy refused it.
+    x0 = np.array([33], np.uint8)[::-1]
+    x1 = np.array([7, 0], np.int16)[::-1][:1]
+    out0 = np.zeros(1, np.int16)[::-1]
+    assert x1.strides[0] < 0 and out0.strides[0] < 0
+    assert_same_as_python(copy_from_reversed, x0, x1, out0, np.zeros(1, np.int16))
+
+
 # --- property test ------------------------------------------------------------------------
 
 @kernel

@@ -80,7 +80,10 @@ class InterpreterArrays:
     def to_device(self, arr: np.ndarray) -> tuple[Any, Callable | None]:
         """(array the kernel may address, write-back or None)."""
         if any(s < 0 for s in arr.strides):       # torch refuses negative strides
-            tmp = np.ascontiguousarray(arr)
+            # A fresh array, not np.ascontiguousarray: that returns a size-1 axis
+            # unchanged, negative stride included.
+            tmp = np.empty(arr.shape, arr.dtype)
+            tmp[...] = arr
             return tmp, lambda: np.copyto(arr, tmp)
         return arr, None
 

@@ -173,17 +173,35 @@ def _lo_shr(a, b, BITS: tl.constexpr):
 ''',
     "fpow": '''
 @triton.jit
+def _lo_cube(a):
+    # a ** 3 rounded once, as C's pow: fp32 through fp64 (a*a exact there), fp64 as
+    # a double-double product; infinities, NaN and zeros keep the plain product.
+    if a.dtype == tl.float32:
+        w = a.to(tl.float64)
+        return (w * w * w).to(tl.float32)
+    else:
+        hi = a * a
+        lo = tl.fma(a, a, -hi)
+        t = hi * a
+        r = t + (tl.fma(hi, a, -t) + lo * a)
+        return tl.where((t == 0) | (tl.abs(t) == _INF) | (t != t), t, r)
+
+
+@triton.jit
 def _lo_fpow(a, b):
     if _INTERP:
         # The interpreter has no libdevice: exp/log with C pow's special cases.
+        # Nested tl.where, not & / |: b is often a 0-d constant (x ** 3), and the
+        # interpreter's & of a 0-d boolean with a vector is not boolean.
         r = tl.exp(b * tl.log(tl.abs(a)))
-        whole = tl.floor(b) == b
-        odd = whole & (tl.floor(b * 0.5) * 2.0 != b)
-        r = tl.where((a < 0) & odd, -r, r)
-        r = tl.where((a < 0) & (whole == 0), (_INF - _INF), r)
-        return tl.where((b == 0) | (a == 1), 1.0, r)
+        odd_r = tl.where(tl.floor(b * 0.5) * 2.0 != b, -r, r)
+        negative_r = tl.where(tl.floor(b) == b, odd_r, (_INF - _INF))
+        r = tl.where(a < 0, negative_r, r)
+        r = tl.where(b == 0, 1.0, tl.where(a == 1, 1.0, r))
     else:
-        return libdevice.pow(a, b)
+        r = libdevice.pow(a, b)
+    # Small whole exponents exactly as C's correctly rounded pow (signed zeros too).
+    return tl.where(b == 1, a, tl.where(b == 2, a * a, tl.where(b == 3, _lo_cube(a), r)))
 ''',
     "tanh": '''
 @triton.jit

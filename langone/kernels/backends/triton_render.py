@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from ...dtypes import DType, fp32
 from ...errors import KernelCompileError
 from .. import ir
+from ..passes.lower_half_casts import lower_half_casts
 from .triton_emit import (DeviceEmitter, assigned_names, has_load, read_names,
                           tensors_used, touches_tensors)
 from .triton_lib import (MODULE_HEADER, helper_lines, identity_literal, is_half,
@@ -432,7 +433,7 @@ def describe_step(i: int, step) -> list[str]:
 
 def render_program(k: ir.Kernel, options: dict) -> Program:
     """The Triton program for typed kernel ``k`` (raises KernelCompileError)."""
-    return ProgramBuilder(k, options).build()
+    return ProgramBuilder(lower_half_casts(k), options).build()
 
 
 __all__ = ["AOT_BLOCK", "DeviceKernel", "HostStep", "LaunchStep", "Program", "TensorArg",
