@@ -164,6 +164,25 @@ def test_float_to_int_casts_truncate_and_saturate_like_numpy(dtype):
 
 
 @lo.kernel
+def int_zero_signs(x, o32, o64):
+    for i in lo.grid(x.shape[0]):
+        o32[i] = lo.float32(lo.int32(x[i]))          # trunc(-0.5) is 0, not -0.0
+        o64[i] = lo.float64(i * -1) + lo.float64(-i) + lo.float64(i // -3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_int_float_round_trip_gives_no_negative_zero_like_python(dtype):
+    x = np.array([-0.5, -0.0, 0.0, -0.99, 0.5, 2.5, -1.5] * 50, dtype)
+    want = [x.copy(), np.ones(x.size, np.float32), np.ones(x.size, np.float64)]
+    got = [a.copy() for a in want]
+    int_zero_signs.on("python")(*want)
+    int_zero_signs.on("lua")(*got)
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
+@lo.kernel
 def fp32_rounding_points(x, y, cmp, fl, o64):
     for i in lo.grid(x.shape[0]):
         t = x[i] * y[i]                 # rounded to fp32 when assigned

@@ -159,10 +159,11 @@ end"""),
 local function abs64(a) if a < 0 then return -a end return a end"""),
     "f2i32": ((), """\
 -- float -> int32 as numpy on x86: truncate; NaN, inf and out of range -> INT32_MIN.
+-- "+ 0" turns the -0.0 that truncating a value in (-1, 0] gives into 0: an integer
+-- held in a Lua number must never be -0.0 (a later int -> float cast would show it).
 local function f2i32(x)
   if not (x > -2147483649 and x < 2147483648) then return -2147483648 end
-  if x >= 0 then return floor(x) end
-  return ceil(x)
+  return (x >= 0 and floor(x) or ceil(x)) + 0
 end"""),
     "fdivmod": ((), """\
 -- numpy's float floor_divide and remainder (npy_divmod), in double.

@@ -170,6 +170,7 @@ class Emitter(Expressions):
         self.index_mode = False
         self.private_for = self._private_for_vars()
         self.tmp = self.names.fresh("at")          # atomic_add's index temporary
+        self.grid_vars = {v for n in ir.walk(k) if isinstance(n, ir.Grid) for v in n.vars}
 
     # -- output -------------------------------------------------------------------------
     def put(self, d: int, text: str) -> None:

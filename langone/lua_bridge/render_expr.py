@@ -101,6 +101,14 @@ class Expressions:
             return text
         return f"{self.use('r32')}({_strip(text)})"
 
+    def may_be_negative_zero(self, e: ir.Expr) -> bool:
+        """Whether an int64 held in a Lua number may be -0.0 (``0 * -3``, ``-0``,
+        ``0 // -3`` in doubles); narrower integers are wrapped by bit operations,
+        which never give -0.0."""
+        if isinstance(e, ir.Name):
+            return e.id not in self.grid_vars     # grid variables count up from 0
+        return not isinstance(e, (ir.Const, ir.Load, ir.Shape, ir.Cast))
+
     def wrap(self, t: DType, text: str) -> str:
         """Wrap an integer result to ``t``'s width (numbers)."""
         text = _strip(text)
@@ -364,6 +372,8 @@ class Expressions:
             v = self.ex(e.value)
             if s is int64 and self.ranges.wide(e.value):
                 v = f"tonumber({_strip(v)})"
+            elif s is int64 and self.may_be_negative_zero(e.value):
+                v = f"({_strip(v)} + 0)"          # -0.0 + 0 is 0: no signed integer zero
             if t is fp64 or (s.is_integer and s.bits <= 16 and t is fp32):
                 return v                          # exact
             if t is fp32:
