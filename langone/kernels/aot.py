@@ -53,7 +53,7 @@ from typing import Any, Callable
 
 from .. import config
 from . import cache, ir
-from .backends import numba_render
+from .backends import numba_lower
 
 #: A lock file older than this (seconds) belongs to a builder that died.
 STALE_SECONDS = 600.0
@@ -90,7 +90,7 @@ def numba_type(t: Any) -> str | None:
     "A". None when there is no such type.
     """
     if isinstance(t, ir.TensorType):
-        elem = "uint16" if numba_render.is_half(t.dtype) else _SCALARS.get(t.dtype.name)
+        elem = "uint16" if numba_lower.is_half(t.dtype) else _SCALARS.get(t.dtype.name)
         if elem is None:
             return None
         return f"Array({elem}, {t.ndim}, '{'C' if t.contiguous else 'A'}')"
@@ -113,10 +113,10 @@ def unsupported(k: ir.Kernel, options: dict) -> str | None:
     """Why kernel ``k`` has no AOT tier, or None when it can have one."""
     if options.get("debug"):
         return "debug=True kernels raise from compiled code: JIT only"
-    if numba_render.uses_checks(k):
+    if numba_lower.uses_checks(k):
         return ("run-time bounds checks (data-dependent indices) raise from compiled "
                 "code: JIT only; boundscheck=False gives an AOT tier")
-    if numba_render.has_parallel_variant(k, options) and \
+    if numba_lower.has_parallel_variant(k, options) and \
             not any(p.is_tensor for p in k.params):
         return "a kernel without tensor arguments always launches in parallel"
     if signature(k) is None:
@@ -235,7 +235,7 @@ def request(k: ir.Kernel, options: dict, key: str, module_path: Path) -> dict:
     """What the builder needs to compile ``k``'s serial function from its module."""
     name = extension_name(k.name, key)
     return {"name": name, "module": str(module_path),
-            "function": numba_render.function_names(k)[0], "signature": signature(k),
+            "function": numba_lower.function_names(k)[0], "signature": signature(k),
             "fastmath": bool(options.get("fastmath")), "suffix": _SUFFIX,
             "kernel": k.name}
 

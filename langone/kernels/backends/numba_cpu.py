@@ -1,6 +1,7 @@
 """The numba CPU backend: typed IR -> ``@njit`` Python source -> machine code.
 
-``render`` gives the generated module (see :mod:`.numba_render`);
+``render`` gives the generated module: the kernel lowered for numba
+(:mod:`.numba_lower`), then spelled as Python (:mod:`.numba_render`);
 ``compile`` writes it to the on-disk cache (:mod:`langone.kernels.cache`),
 imports it and returns a small launcher. numba compiles each function lazily
 on its first call and keeps the machine code in its own cache next to the
@@ -50,8 +51,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .. import aot, cache, ir  # noqa: E402
-from . import numba_render  # noqa: E402
-from .numba_render import is_half  # noqa: E402
+from . import numba_lower, numba_render  # noqa: E402
+from .numba_lower import is_half  # noqa: E402
 
 #: Estimated serial work (ns) below which a launch stays on one thread. With
 #: passive waiting, entering a parallel region cost 20-50 us here.
@@ -103,7 +104,7 @@ class NumbaBackend:
 
     def render(self, kernel: ir.Kernel, options: dict) -> str:
         """The generated module's source (what ``kernel.source("numba")`` shows)."""
-        return numba_render.render_module(kernel, options, cache=cache.enabled(options))
+        return _render(kernel, options)
 
     def compile(self, kernel: ir.Kernel, options: dict):
         """A launcher ``fn(args) -> result`` for the typed kernel.
@@ -118,7 +119,7 @@ class NumbaBackend:
         def load_jit():
             mod = cache.load_module(self.name, kernel.name, key, source,
                                     persistent=cache.enabled(options))
-            serial_name, parallel_name = numba_render.function_names(kernel)
+            serial_name, parallel_name = numba_lower.function_names(kernel)
             serial, parallel = getattr(mod, serial_name), getattr(mod, parallel_name)
             for dispatcher in (serial, parallel):
                 _tolerate_corrupt_numba_cache(dispatcher)
@@ -128,7 +129,7 @@ class NumbaBackend:
             fast = aot.load(kernel.name, key)
             if fast is not None:
                 parallel = None
-                if numba_render.has_parallel_variant(kernel, options):
+                if numba_lower.has_parallel_variant(kernel, options):
                     parallel = aot.lazy(lambda: load_jit()[2])
                 return make_launcher(kernel, fast, parallel)
         mod, serial, parallel = load_jit()
@@ -139,11 +140,16 @@ class NumbaBackend:
         return make_launcher(kernel, serial, parallel)
 
 
+def _render(kernel: ir.Kernel, options: dict) -> str:
+    lowered = numba_lower.lower_module(kernel, options)
+    return numba_render.render_module(lowered, options, cache=cache.enabled(options))
+
+
 def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
     """The generated module's source and its cache key (imports no numba)."""
-    source = numba_render.render_module(kernel, options, cache=cache.enabled(options))
+    source = _render(kernel, options)
     extra = ""
-    if options.get("debug") or numba_render.uses_checks(kernel):   # messages carry positions
+    if options.get("debug") or numba_lower.uses_checks(kernel):   # messages carry positions
         extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
                       if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
     return source, cache.cache_key("numba", ir.ir_hash(kernel), options, source, extra)
@@ -195,7 +201,7 @@ def make_launcher(k: ir.Kernel, serial, parallel):
     elif parallel is not None:
         def choose(args):
             return max([args[i].size for i in tensors]) >= threshold
-    if parallel is not None and choose is not None and numba_render.uses_checks(k):
+    if parallel is not None and choose is not None and numba_lower.uses_checks(k):
         parallel, choose = _checked_parallel(k, parallel, choose, tensors)
 
     if not halves and not half_scalars and ret is None and choose is not None:
@@ -219,7 +225,7 @@ def make_launcher(k: ir.Kernel, serial, parallel):
 def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list):
     """The parallel function with its error record (see ``numba_math.check_index_p``)."""
     from .numba_math import raise_recorded     # numba_math imports numba: only now
-    sites = numba_render.parallel_sites(k, {})
+    sites = numba_lower.parallel_sites(k, {})
     zeros, i64 = np.zeros, np.int64
 
     def checked(*args):

@@ -1,0 +1,586 @@
+"""Target lowering for numba: final typed IR -> the IR :mod:`.numba_render` prints.
+
+The renderer maps each node to one Python construct; every decision about
+meaning or speed is made here, on IR, in this order:
+
+1. **Names.** Identifiers that collide with the generated module's names are
+   renamed; a grid's private locals that also occur elsewhere get a per-grid
+   suffix (numba's ``prange`` treats a variable assigned in the loop and used
+   outside it as a reduction or a live-out), and a reduction variable is,
+   inside its grid, a per-iteration lane ``_k_<var>_lane``.
+2. **Grids.** The parallel function runs the outermost grid dimension as a
+   ``prange`` (an IR :class:`~langone.kernels.ir.Grid` of one variable); every
+   other loop is a plain ``For``. Grids with reductions are split into
+   :data:`REDUCTION_CHUNKS` chunks whose partials land in a small array and are
+   combined in order afterwards (:mod:`..passes.lower_reductions`): numba's own
+   prange reduction inference is not relied on. Row accumulations get the loop
+   interchange of :mod:`.interchange` behind a run-time row-length test.
+   Half tensors that a grid atomically adds into get an fp32 shadow (the
+   reference accumulates halves in fp32 and rounds once).
+3. **Sequential accumulators** (:func:`loop_accumulators`) become IEEE
+   min/max intrinsics, or reassociable adds with ``fastmath``.
+4. **Accesses.** Run-time checked axes become ``check_index`` calls (in the
+   parallel function, ``check_index_p`` recording into ``_k_err``: no raise
+   inside ``prange``); tensor indices are cast to unsigned (``_ix``: numba
+   then skips negative-index wrap-around, which would stop vectorization).
+5. **Operations.** Each operation becomes what computes it in numba: numba
+   widens small integers to int64, so narrow integer results are wrapped
+   (``np.int32(a + b)`` truncates = wraps like numpy); fp16/bf16 tensors
+   arrive as uint16 bits, so loads convert to fp32 and stores and casts round
+   (``numba_math``); intrinsics become their numba functions.
+
+After this, a ``Call``'s ``fn`` is the Python callable to print, casts are
+calls, and no node carries an implicit rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any, Callable
+
+from ...dtypes import DType, bool_, fp32, fp64, int64
+from .. import ir
+from ..passes import lower_reductions as red
+from . import interchange
+
+#: Names the generated module defines; kernel names colliding with them are renamed.
+RESERVED = {"np", "math", "_m", "_ix", "njit", "prange", "range", "min", "max", "abs", "_JIT"}
+
+#: Chunks of a parallel reduction (a constant: numba cannot cache a function
+#: that asks for the thread count, and 256 partials cost nothing to combine).
+REDUCTION_CHUNKS = 256
+
+#: The error record argument of a parallel function with checked accesses.
+ERR = "_k_err"
+
+
+def is_half(t: Any) -> bool:
+    return isinstance(t, DType) and t.is_floating and t.itemsize == 2
+
+
+def _half(t: DType) -> str:
+    return "f16" if t.name == "fp16" else "bf16"
+
+
+# --- what the module holds ---------------------------------------------------------------
+
+def uses_atomics(k: ir.Kernel) -> bool:
+    return any(isinstance(n, ir.AtomicAdd) for n in ir.walk(k))
+
+
+def uses_checks(k: ir.Kernel) -> bool:
+    """Whether some access is range-checked at run time (raises from compiled code)."""
+    return any(getattr(n, "checks", ()) for n in ir.walk(k))
+
+
+def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
+    """Whether the module has a ``parallel=True`` function: kernels with grids,
+    unless they use ``lo.atomic_add`` (numba has no atomics in ``prange``) or
+    ``debug=True`` (bounds errors are simplest to raise from one thread)."""
+    has_grid = any(isinstance(s, ir.Grid) for s in k.body)
+    return has_grid and not uses_atomics(k) and not options.get("debug")
+
+
+def function_names(k: ir.Kernel) -> tuple[str, str]:
+    return f"{k.name}_serial", f"{k.name}_parallel"
+
+
+@dataclass(frozen=True)
+class LoweredModule:
+    """What :func:`.numba_render.render_module` prints.
+
+    Attributes:
+        kernel: the final typed IR (shown in the module's header).
+        serial: the serial function's lowered IR.
+        parallel: the parallel function's, or None with ``serial_only`` saying why.
+        sites: messages of the parallel function's checked accesses, by site number.
+    """
+
+    kernel: ir.Kernel
+    serial: ir.Kernel
+    parallel: ir.Kernel | None
+    serial_only: str
+    sites: tuple
+
+
+def lower_module(k: ir.Kernel, options: dict) -> LoweredModule:
+    """Both functions of kernel ``k``'s module, lowered."""
+    serial, _ = lower(k, options, parallel=False)
+    if not has_parallel_variant(k, options):
+        why = "lo.atomic_add" if uses_atomics(k) else \
+            "debug=True" if options.get("debug") else "no lo.grid"
+        return LoweredModule(k, serial, None, why, ())
+    parallel, sites = lower(k, options, parallel=True)
+    return LoweredModule(k, serial, parallel, "", sites)
+
+
+def parallel_sites(k: ir.Kernel, options: dict) -> tuple:
+    """The messages of the parallel function's checked accesses, by site number
+    (what ``check_index_p`` records; the launcher raises with them)."""
+    if not uses_checks(k) or not has_parallel_variant(k, options):
+        return ()
+    return lower(k, options, parallel=True)[1]
+
+
+def lower(k: ir.Kernel, options: dict, parallel: bool) -> tuple[ir.Kernel, tuple]:
+    """One function's lowered kernel and its check sites (see the module doc)."""
+    return _Lowering(k, options, parallel).run()
+
+
+# --- generic rebuilding ---------------------------------------------------------------------
+
+def map_body(stmts: tuple, fn: Callable[[ir.Stmt], list]) -> tuple:
+    """Rebuild statements bottom-up: nested bodies first, then ``fn(stmt)``,
+    which returns the statements that replace it."""
+    out: list = []
+    for s in stmts:
+        changes = {f: map_body(getattr(s, f), fn) for f in ("body", "orelse")
+                   if hasattr(s, f)}
+        out += fn(replace(s, **changes) if changes else s)
+    return tuple(out)
+
+
+_NAMED = {"id", "target", "var", "tensor", "name"}
+
+
+def rename(node: Any, m: dict) -> Any:
+    """``node`` with every local, loop variable and tensor name mapped by ``m``."""
+    if isinstance(node, tuple):
+        return tuple(rename(x, m) for x in node)
+    if not is_dataclass(node) or isinstance(node, (ir.Loc, ir.TensorType, ir.Weak)):
+        return node
+    changes = {}
+    for f in fields(node):
+        v = getattr(node, f.name)
+        if f.name in _NAMED and isinstance(v, str):
+            nv = m.get(v, v)
+        elif f.name == "vars":
+            nv = tuple(m.get(x, x) for x in v)
+        elif isinstance(v, tuple) or isinstance(v, (ir.Expr, ir.Stmt)):
+            nv = rename(v, m)
+        else:
+            continue
+        if nv != v:
+            changes[f.name] = nv
+    return replace(node, **changes) if changes else node
+
+
+def map_own_exprs(s: ir.Stmt, fn) -> ir.Stmt:
+    """``s`` with ``fn`` applied bottom-up to its own expressions (not to the
+    statements of its bodies)."""
+    changes = {}
+    for f in fields(s):
+        v = getattr(s, f.name)
+        if isinstance(v, ir.Expr):
+            changes[f.name] = ir.map_exprs(v, fn)
+        elif f.name not in ("body", "orelse") and isinstance(v, tuple) and v and \
+                all(isinstance(x, ir.Expr) for x in v):
+            changes[f.name] = tuple(ir.map_exprs(x, fn) for x in v)
+    return replace(s, **changes) if changes else s
+
+
+def _all_names(stmts) -> set:
+    return ir.read_names(stmts) | ir.bound_names(stmts)
+
+
+def base_names(k: ir.Kernel) -> dict:
+    """IR name -> a Python identifier that no generated name can collide with."""
+    taken = _all_names(k.body) | {p.name for p in k.params}
+    out = {}
+    for n in sorted(taken):
+        new = n
+        while new in RESERVED or new.startswith("_k") or (new != n and new in taken):
+            new += "_"
+        out[n] = new
+    return out
+
+
+def _name(n: str, t: Any = int64) -> ir.Name:
+    return ir.Name(ir.NOLOC, t, n)
+
+
+def _int(v: int) -> ir.Const:
+    return ir.Const(ir.NOLOC, int64, v)
+
+
+def _call(fn: str, t: Any, *args: ir.Expr) -> ir.Call:
+    return ir.Call(args[0].loc if args else ir.NOLOC, t, fn, tuple(args))
+
+
+def _loop(var: str, stop: ir.Expr, body, start: ir.Expr | None = None) -> ir.For:
+    return ir.For(ir.NOLOC, var, start or _int(0), stop, _int(1), tuple(body))
+
+
+# --- sequential-loop accumulators -------------------------------------------------------------
+
+_ACC_FN = {"+": "radd", "*": "rmul", "max": "maxnum", "min": "minnum",
+           "maximum": "fmaximum", "minimum": "fminimum"}
+
+
+def loop_accumulators(body: tuple, types: dict, fastmath: bool = False) -> dict:
+    """Float accumulators of a sequential loop: ``acc = acc + e``, ``acc * e``,
+    ``max(acc, e)``, ``maximum(acc, e)`` (and min) as a direct statement of
+    the body, with ``acc`` used nowhere else in the loop.
+
+    Their updates become IEEE min/max intrinsics, so LLVM can vectorize the
+    loop; min/max are exact in any order. Sums and products keep Python's
+    order (bit-identical to the python backend) unless the kernel opts in
+    with ``fastmath=True``: then they become reassociable adds (``radd``)
+    and vectorize like any parallel reduction. Python's ``max(acc, e)``
+    keeps its meaning (a NaN ``e`` is skipped; a NaN ``acc`` is restored
+    after the loop). Returns ``{id(stmt): (helper, operand)}``.
+    """
+    found = {}
+    for s in body:
+        if not getattr(types.get(getattr(s, "target", None)), "is_floating", False):
+            continue
+        update = ir.accumulation(s)
+        if update is None:
+            continue
+        op, _, other = update
+        if op not in _ACC_FN or (op in ("+", "*") and not fastmath):
+            continue                    # an in-order chain: Python's meaning
+        acc = s.target
+        uses = sum(1 for n in ir.walk_stmts(body)
+                   if (isinstance(n, ir.Name) and n.id == acc) or
+                   (isinstance(n, ir.Assign) and n.target == acc) or
+                   (isinstance(n, ir.For) and n.var == acc))
+        if uses == 2:                   # its own read and its own write, nothing else
+            found[id(s)] = (_ACC_FN[op], other)
+    return found
+
+
+# --- the lowering ---------------------------------------------------------------------------
+
+class _Lowering:
+    """One function (serial or parallel) of a typed kernel, lowered."""
+
+    def __init__(self, k: ir.Kernel, options: dict, parallel: bool):
+        self.names = base_names(k)
+        self.original = {new: old for old, new in self.names.items()}
+        self.k = replace(k, params=rename(k.params, self.names), body=rename(k.body, self.names))
+        self.parallel = parallel
+        self.fastmath = bool(options.get("fastmath"))
+        self.types = {self.names.get(n, n): t for n, t in k.locals}
+        self.arrays = {p.name: p.type.dtype for p in self.k.params if p.is_tensor}
+        self.tensors = set(self.arrays)            # the kernel's, not local arrays
+        self.sites: list[str] = []
+        self.temp = itertools.count()
+
+    def run(self) -> tuple[ir.Kernel, tuple]:
+        body: list = []
+        grids = itertools.count()
+        for s in self.k.body:
+            if isinstance(s, ir.Grid):
+                body += self.grid(s, next(grids))
+            else:
+                body += self.accumulate((s,))
+        body = map_body(tuple(body), self.select_stmt)
+        params = self.k.params
+        if self.parallel and uses_checks(self.k):
+            params += (ir.Param(ERR),)
+        return replace(self.k, params=params, body=body), tuple(self.sites)
+
+    # -- 1-2. grids ------------------------------------------------------------------------
+    def grid(self, g: ir.Grid, g_no: int) -> list:
+        self.g_no = g_no
+        g = self.privatize(g, g_no)
+        ext = [f"_k_n{i}" for i in range(len(g.vars))]
+        out: list = [ir.Comment(g.loc, self.describe(g))]
+        out += [ir.Assign(g.loc, n, x) for n, x in zip(ext, g.extents)]
+        rows = interchange.match(g, self.types)
+        opened, closed = self.shadows(g)
+        g = replace(g, body=self.accumulate(map_body(g.body, self.to_shadow)))
+        if g.reductions:
+            body = self.reduction(g, ext)
+        elif rows is not None:       # short rows: the k loop vectorizes better as it is
+            longer = ir.Compare(g.loc, bool_, ">=", _name(ext[-1]), _int(interchange.MIN_ROW))
+            body = [ir.If(g.loc, longer, tuple(self.interchanged(g, rows, ext)),
+                          tuple(self.loops(g, ext, g.body, self.parallel)))]
+        else:
+            body = self.loops(g, ext, g.body, self.parallel)
+        return out + opened + body + closed
+
+    def privatize(self, g: ir.Grid, g_no: int) -> ir.Grid:
+        """Per-grid names for the grid's locals used elsewhere, and lanes."""
+        outside = _all_names([s for s in self.k.body if s is not g])
+        reduced = {r.var for r in g.reductions}
+        scope = {n: f"{n}_g{g_no}" for n in (ir.assigned_names(g.body) | set(g.vars)) & outside
+                 if n not in reduced}
+        scope.update({v: self.lane(v) for v in reduced})
+        self.types.update({new: self.types[old] for old, new in scope.items()
+                           if old in self.types})
+        return replace(g, vars=rename(g.vars, scope), body=rename(g.body, scope))
+
+    @staticmethod
+    def lane(var: str) -> str:
+        return f"_k_{var}_lane"
+
+    @staticmethod
+    def describe(g: ir.Grid) -> str:
+        where = f"line {g.loc.line}" if g.loc.line else "grid"
+        return f"lo.grid ({where}): " + \
+            ", ".join(f"{v} < {ir.fmt_expr(x)}" for v, x in zip(g.vars, g.extents)) + \
+            "".join(f"; reduce {r.op}({r.var})" for r in g.reductions)
+
+    def loops(self, g: ir.Grid, ext: list, body, parallel: bool, first=None) -> list:
+        """Nested loops over the grid: the first a prange when ``parallel``, or
+        over ``first`` (a chunk's start and stop) when given."""
+        for v, n in reversed(list(zip(g.vars[1:], ext[1:]))):
+            body = (_loop(v, _name(n), body),)
+        if parallel:
+            return [ir.Grid(g.loc, g.vars[:1], (_name(ext[0]),), tuple(body))]
+        start, stop = first or (None, _name(ext[0]))
+        return [_loop(g.vars[0], stop, body, start)]
+
+    def chunked(self, total: str, body_of) -> list:
+        """``_k_nc`` chunks of ``range(total)`` in a prange: ``body_of(start, stop)``."""
+        c, nc, n = _name("_k_c"), _name("_k_nc"), _name(total)
+
+        def bound(i: ir.Expr) -> ir.Expr:
+            return ir.BinOp(ir.NOLOC, int64, "//", ir.BinOp(ir.NOLOC, int64, "*", i, n), nc)
+        stop = bound(ir.BinOp(ir.NOLOC, int64, "+", c, _int(1)))
+        return [ir.Assign(ir.NOLOC, "_k_nc", _call("min", int64, n, _int(REDUCTION_CHUNKS))),
+                ir.Grid(ir.NOLOC, ("_k_c",), (nc,), tuple(body_of(bound(c), stop)))]
+
+    def interchanged(self, g: ir.Grid, m: interchange.RowAccumulation, ext: list) -> list:
+        """A row accumulation with its ``k`` loop outside the innermost grid
+        loop and one accumulator per ``j`` (see :mod:`.interchange`)."""
+        row, t = f"_k_row{self.g_no}", self.types[m.acc]
+        j, nj = g.vars[-1], _name(ext[-1])
+        cell = ir.Load(ir.NOLOC, t, row, (_name(j),))
+        update = ir.map_exprs(m.loop.body[0].value,
+                              lambda e: cell if isinstance(e, ir.Name) and e.id == m.acc else e)
+        inner: tuple = (
+            _loop(j, nj, [ir.Store(ir.NOLOC, row, (_name(j),), m.init)]),
+            replace(m.loop, body=(_loop(j, nj, [ir.Store(ir.NOLOC, row, (_name(j),), update)]),)),
+            _loop(j, nj, [ir.Assign(ir.NOLOC, m.acc, cell), *self.accumulate(m.rest)]))
+        for v, n in reversed(list(zip(g.vars[1:-1], ext[1:-1]))):
+            inner = (_loop(v, _name(n), inner),)
+        alloc = ir.Alloc(ir.NOLOC, row, fp32 if is_half(t) else t, (nj,))
+        note = ir.Comment(ir.NOLOC, f"loop interchange: {m.loop.var} outside {j}, "
+                                    f"one {m.acc} per {j}")
+        if self.parallel:            # chunks of rows, one accumulator row per chunk
+            return [note, *self.chunked(ext[0], lambda lo, hi: [
+                alloc, _loop(g.vars[0], hi, inner, lo)])]
+        return [note, alloc, _loop(g.vars[0], _name(ext[0]), inner)]
+
+    def reduction(self, g: ir.Grid, ext: list) -> list:
+        """Lanes folded per chunk (parallel) or into one accumulator (serial),
+        then merged with the values from before the grid."""
+        acc, part, tot = (lambda v: f"_k_{v}_acc"), (lambda v: f"_k_{v}_part"), \
+            (lambda v: f"_k_{v}_tot")                                  # noqa: E731
+        body = red.with_lanes(g.body, g.reductions, self.types, self.lane, acc, self.fold)
+        reds = [(r, self.types[r.var]) for r in g.reductions]
+        inits = [ir.Assign(ir.NOLOC, acc(r.var), red.identity(r.op, t)) for r, t in reds]
+        if not self.parallel:
+            return [*inits, *self.loops(g, ext, body, False),
+                    *(self.merge(r, t, acc(r.var)) for r, t in reds)]
+        c = (_name("_k_c"),)
+        parts = [ir.Alloc(ir.NOLOC, part(r.var), t, (_call("max", int64, _name("_k_nc"), _int(1)),))
+                 for r, t in reds]
+        count, chunks = self.chunked(ext[0], lambda lo, hi: [
+            *inits, *self.loops(g, ext, body, False, (lo, hi)),
+            *(ir.Store(ir.NOLOC, part(r.var), c, _name(acc(r.var), t)) for r, t in reds)])
+        folds = [ir.Assign(ir.NOLOC, tot(r.var), self.fold(
+            r.op, t, _name(tot(r.var), t), ir.Load(ir.NOLOC, t, part(r.var), c)))
+            for r, t in reds]
+        return [count, *parts, chunks,
+                *(ir.Assign(ir.NOLOC, tot(r.var), red.identity(r.op, t)) for r, t in reds),
+                _loop("_k_c", _name("_k_nc"), folds),
+                *(self.merge(r, t, tot(r.var)) for r, t in reds)]
+
+    @staticmethod
+    def fold(op: str, t: DType, a: ir.Expr, b: ir.Expr) -> ir.Expr:
+        base = ir.reduction_base(op)
+        if base in ("sum", "prod") and t.is_floating:      # the lanes vectorize
+            return _call("_m.radd" if base == "sum" else "_m.rmul", t, a, b)
+        return red.lane_fold(op, t, a, b)
+
+    def merge(self, r: ir.Reduction, t: DType, total: str) -> ir.Assign:
+        return ir.Assign(ir.NOLOC, r.var, red.merge(r.op, t, _name(r.var, t), _name(total, t)))
+
+    # -- fp32 shadows of half tensors ------------------------------------------------------
+    @staticmethod
+    def shadow_name(tensor: str) -> str:
+        return f"_k_{tensor}_f32"
+
+    def shadows(self, g: ir.Grid) -> tuple[list, list]:
+        """The fp32 shadows of half tensors the grid atomically adds into: their
+        allocations and copies in, and the copies back after the grid."""
+        opened, closed = [], []
+        for t in dict.fromkeys(n.tensor for n in ir.walk_stmts(g.body)
+                               if isinstance(n, ir.AtomicAdd) and is_half(self.arrays[n.tensor])):
+            sh = self.shadow_name(t)
+            self.arrays[sh] = fp32
+            ndim = self.k.param(t).type.ndim
+            opened += [ir.Alloc(ir.NOLOC, sh, fp32,
+                                tuple(ir.Shape(ir.NOLOC, int64, t, a) for a in range(ndim))),
+                       self.copy(t, sh, t, ndim)]
+            closed.append(self.copy(sh, t, t, ndim))
+        return opened, closed
+
+    def copy(self, src: str, dst: str, shape_of: str, ndim: int) -> ir.Stmt:
+        """``dst[...] = src[...]`` element by element (conversions come later)."""
+        idx = tuple(_name(f"_k_a{a}") for a in range(ndim))
+        body: Any = ir.Store(ir.NOLOC, dst, idx, ir.Load(ir.NOLOC, self.arrays[src], src, idx))
+        for a in reversed(range(ndim)):
+            body = _loop(f"_k_a{a}", ir.Shape(ir.NOLOC, int64, shape_of, a), [body])
+        return body
+
+    def to_shadow(self, s: ir.Stmt) -> list:
+        if isinstance(s, ir.AtomicAdd) and self.shadow_name(s.tensor) in self.arrays:
+            return [replace(s, tensor=self.shadow_name(s.tensor))]
+        return [s]
+
+    # -- 3. sequential accumulators ------------------------------------------------------
+    def accumulate(self, stmts: tuple) -> tuple:
+        return map_body(tuple(stmts), self.loop_with_accumulators)
+
+    def loop_with_accumulators(self, s: ir.Stmt) -> list:
+        if not isinstance(s, ir.For):
+            return [s]
+        found = loop_accumulators(s.body, self.types, self.fastmath)
+        if not found:
+            return [s]
+        before, after = [], []
+        body = []
+        for b in s.body:
+            if id(b) in found:
+                fn, other = found[id(b)]
+                acc = _name(b.target, b.value.type)
+                b = replace(b, value=_call(f"_m.{fn}", b.value.type, acc, other))
+                if fn in ("maxnum", "minnum"):    # Python keeps a NaN accumulator; maxnum not
+                    keep = _name(f"_k_{b.target}_{next(self.temp)}", acc.type)
+                    before.append(ir.Assign(s.loc, keep.id, acc))
+                    nan = ir.Compare(s.loc, bool_, "!=", keep, keep)
+                    after.append(ir.Assign(s.loc, b.target,
+                                           ir.Select(s.loc, acc.type, nan, keep, acc)))
+            body.append(b)
+        return [*before, replace(s, body=tuple(body)), *after]
+
+    # -- 4-5. accesses and operations --------------------------------------------------------
+    def select_stmt(self, s: ir.Stmt) -> list:
+        s = map_own_exprs(s, self.select)
+        if isinstance(s, ir.Alloc):                       # halves are held in fp32
+            s = replace(s, dtype=fp32 if is_half(s.dtype) else s.dtype)
+            self.arrays[s.name] = s.dtype
+        if not isinstance(s, (ir.Store, ir.AtomicAdd)):
+            return [s]
+        t = self.arrays[s.tensor]
+        if isinstance(s, ir.AtomicAdd) and is_half(t):    # outside a grid: round each add
+            load = self.select(ir.Load(s.loc, t, s.tensor, s.index, s.checks))
+            s = ir.Store(s.loc, s.tensor, s.index, ir.BinOp(s.loc, fp32, "+", load, s.value),
+                         s.checks)
+        s = replace(s, index=self.index(s), checks=())
+        if is_half(t):
+            return [replace(s, value=_call(f"_m.f32_to_{_half(t)}", t, s.value))]
+        if isinstance(s, ir.AtomicAdd):
+            return [replace(s, value=self.wrap(s.value, t))]
+        return [s]
+
+    def index(self, a) -> tuple:
+        """An access's index: checked axes raise, tensor indices are unsigned."""
+        if a.tensor not in self.tensors:
+            return a.index
+        out = []
+        for axis, ix in enumerate(a.index):
+            if axis in a.checks:                    # decided by passes/lower_index
+                size = ir.Shape(ix.loc, int64, a.tensor, axis)
+                where = (f"{self.k.filename}:{a.loc.line}: index {{index}} is out of bounds "
+                         f"for axis {axis} of {self.original.get(a.tensor, a.tensor)!r} "
+                         f"with size {{size}} (in kernel {self.k.name!r})")
+                if self.parallel:
+                    self.sites.append(where)
+                    ix = _call("_m.check_index_p", int64, ix, size, _name(ERR),
+                               _int(len(self.sites)))
+                else:
+                    ix = _call("_m.check_index", int64, ix, size, ir.Const(ix.loc, None, where))
+            out.append(_call("_ix", int64, ix))
+        return tuple(out)
+
+    @staticmethod
+    def wrap(e: ir.Expr, t: DType) -> ir.Expr:
+        """Narrow integers: numba computes in 64 bits; truncating wraps like numpy."""
+        if t.is_integer and t is not int64:
+            return _call(f"np.{t.numpy.name}", t, e)
+        return e
+
+    def select(self, e: ir.Expr) -> ir.Expr:
+        """The numba form of one (already lowered below) expression."""
+        method = getattr(self, "select_" + type(e).__name__, None)
+        return e if method is None else method(e)
+
+    def select_Load(self, e: ir.Load) -> ir.Expr:
+        if e.tensor not in self.tensors:
+            return e                                 # a local array: raw values
+        e = replace(e, index=self.index(e), checks=())
+        return _call(f"_m.{_half(e.type)}_to_f32", e.type, e) if is_half(e.type) else e
+
+    def select_BinOp(self, e: ir.BinOp) -> ir.Expr:
+        t, op, a, b = e.type, e.op, e.left, e.right
+        if t.is_floating:
+            return _call("np.float32", t, e) if op == "**" and t is not fp64 else e
+        if t.is_bool:                                    # & | ^ on booleans
+            return e
+        if op in ("<<", ">>"):
+            if t is not int64:
+                a, b = _call("np.int64", int64, a), _call("np.int64", int64, b)
+            if isinstance(e.right, ir.Const) and 0 <= e.right.value < t.bits:
+                return self.wrap(replace(e, left=a, right=b), t)
+            fn = "_m.shl" if op == "<<" else "_m.shr"
+            return self.wrap(_call(fn, t, a, b, _int(t.bits)), t)
+        if op == "**":
+            return self.wrap(_call("_m.ipow", t, _call("np.int64", int64, a),
+                                   _call("np.int64", int64, b)), t)
+        if op == "//" and t is int64:
+            return _call("_m.floordiv_i64", t, a, b)
+        return self.wrap(e, t)
+
+    def select_UnaryOp(self, e: ir.UnaryOp) -> ir.Expr:
+        if e.op == "~" and e.type.is_bool:
+            return replace(e, op="not")
+        if e.op == "+":
+            return e.operand
+        return self.wrap(e, e.type) if e.op != "not" else e
+
+    def select_Call(self, e: ir.Call) -> ir.Expr:
+        fn, t, x = e.fn, e.type, e.args[0] if e.args else None
+        if fn in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "erf"):
+            name = f"_m.{fn}_f32" if t is not fp64 else \
+                "_m.sigmoid_f64" if fn == "sigmoid" else f"math.{fn}"
+            return replace(e, fn=name)
+        if fn in ("sqrt", "floor", "ceil"):
+            return replace(e, fn=f"np.{fn}")
+        if fn == "abs":
+            return self.wrap(e, t)
+        if fn in ("min", "max"):
+            return replace(e, fn=f"_m.py{fn}")
+        if fn in ("minimum", "maximum"):
+            return replace(e, fn=f"_m.f{fn}" if t.is_floating else f"_m.py{fn[:3]}")
+        if fn in ("isnan", "isinf"):
+            return replace(e, fn=f"np.{fn}") if x.type.is_floating else \
+                ir.Const(e.loc, bool_, False)
+        if fn in ir.INTRINSICS:
+            raise NotImplementedError(f"numba backend: intrinsic {fn!r}")
+        return e                                      # already a numba function
+
+    def select_Cast(self, e: ir.Cast) -> ir.Expr:
+        t, s, v = e.type, e.value.type, e.value
+        if t.is_bool:
+            return ir.Compare(e.loc, bool_, "!=", v, ir.Const(e.loc, s, 0))
+        if t.is_integer:
+            if s.is_floating and t is not int64:
+                v = _call("np.int64", int64, v)
+            return _call(f"np.{t.numpy.name}", t, v)
+        if is_half(t):
+            if s.is_bool:
+                v = _call("np.float32", fp32, v)
+            elif s is not fp32 and not is_half(s):
+                wide = v if s is fp64 else _call("np.float64", fp64, v)
+                v = _call("_m.f64_to_f32_odd", fp32, wide)
+            return _call(f"_m.round_{_half(t)}", t, v)
+        if t is fp32 and is_half(s):
+            return v
+        return _call(f"np.{t.numpy.name}", t, v)
