@@ -108,7 +108,7 @@ def test_source_shows_spmd_kernel_and_host_program():
     src = total.source("triton", x)
     assert "0: host    acc: fp32 = 0.0" in src
     assert "combine sum(acc) from per-program partials" in src
-    assert "_lo_rsum(_acc_acc)" in src and "2: host    return acc" in src
+    assert "_lo_rsum(v_acc)" in src and "2: host    return acc" in src
 
 
 def test_source_is_the_same_text_for_gpu_and_interpreter():

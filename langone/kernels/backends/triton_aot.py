@@ -26,7 +26,7 @@ from typing import Any
 from ... import config
 from ...errors import KernelCompileError
 from .. import cache, ir
-from . import triton_render
+from . import triton_lower, triton_render
 from .triton_render import AOT_BLOCK, Program
 
 
@@ -129,7 +129,7 @@ def _user_error(program: Program, exc: Exception, target: Target) -> KernelCompi
         line = int(m.group(1)) if m else None
     loc = program.user_loc(line) if line else None
     first = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
-    return triton_render.compile_error(
+    return triton_lower.compile_error(
         program.kernel, loc or ir.Loc(), f"Triton cannot compile this kernel for "
         f"{target.name}: {first}",
         hint="this construct has no Triton lowering; run the kernel on the numba "

@@ -37,7 +37,8 @@ from ...errors import KernelIndexError
 from .. import ir
 from . import numpy_ref
 from .triton_lib import compute_numpy
-from .triton_render import DeviceKernel, HostStep, Program
+from .triton_lower import DeviceKernel, HostStep
+from .triton_render import Program
 
 #: Largest BLOCK in interpreter mode (one numpy op per Triton op per program).
 INTERP_MAX_BLOCK = 1 << 15

@@ -85,6 +85,19 @@ def identity_literal(op: str, t: DType) -> str:
     return str(v)
 
 
+#: Operators Triton defines differently: (op, float?) -> (helper, call with {a} {b} {bits}).
+HELPER_OPS = {
+    ("**", True): ("fpow", "_lo_fpow({a}, {b})"),
+    ("//", True): ("divmod_f", "_lo_floordiv_f({a}, {b})"),
+    ("%", True): ("divmod_f", "_lo_mod_f({a}, {b})"),
+    ("//", False): ("floordiv_i", "_lo_floordiv_i({a}, {b})"),
+    ("%", False): ("mod_i", "_lo_mod_i({a}, {b})"),
+    ("**", False): ("ipow", "_lo_ipow({a}, {b}, {bits})"),
+    ("<<", False): ("shift", "_lo_shl({a}, {b}, {bits})"),
+    (">>", False): ("shift", "_lo_shr({a}, {b}, {bits})"),
+}
+
+
 # --- helper library (emitted into the module when used) --------------------------------------
 
 HELPERS: dict[str, str] = {
