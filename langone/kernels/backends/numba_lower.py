@@ -212,6 +212,21 @@ def _loop(var: str, stop: ir.Expr, body, start: ir.Expr | None = None) -> ir.For
     return ir.For(ir.NOLOC, var, start or _int(0), stop, _int(1), tuple(body))
 
 
+def _acc(var: str) -> str:
+    """A reduction's accumulator (of a chunk, in the parallel function)."""
+    return f"_k_{var}_acc"
+
+
+def _part(var: str) -> str:
+    """A reduction's partials array: one accumulator per chunk."""
+    return f"_k_{var}_part"
+
+
+def _tot(var: str) -> str:
+    """A reduction's total over the chunks."""
+    return f"_k_{var}_tot"
+
+
 # --- sequential-loop accumulators -------------------------------------------------------------
 
 _ACC_FN = {"+": "radd", "*": "rmul", "max": "maxnum", "min": "minnum",
@@ -226,7 +241,8 @@ def loop_accumulators(body: tuple, types: dict, fastmath: bool = False) -> dict:
     Their updates become IEEE min/max intrinsics, so LLVM can vectorize the
     loop; min/max are exact in any order. Sums and products keep Python's
     order (bit-identical to the python backend) unless the kernel opts in
-    with ``fastmath=True``: then they become reassociable adds (``radd``)
+    with ``fastmath=True`` or the loop with ``lo.range(..., reassociate=True)``
+    (the ``fastmath`` argument here): then they become reassociable adds (``radd``)
     and vectorize like any parallel reduction. Python's ``max(acc, e)``
     keeps its meaning (a NaN ``e`` is skipped; a NaN ``acc`` is restored
     after the loop). Returns ``{id(stmt): (helper, operand)}``.
@@ -367,29 +383,31 @@ class _Lowering:
         return [note, alloc, _loop(g.vars[0], _name(ext[0]), inner)]
 
     def reduction(self, g: ir.Grid, ext: list) -> list:
-        """Lanes folded per chunk (parallel) or into one accumulator (serial),
-        then merged with the values from before the grid."""
-        acc, part, tot = (lambda v: f"_k_{v}_acc"), (lambda v: f"_k_{v}_part"), \
-            (lambda v: f"_k_{v}_tot")                                  # noqa: E731
-        body = red.with_lanes(g.body, g.reductions, self.types, self.lane, acc, self.fold)
+        """Lanes folded into one accumulator per reduction (serial) or per chunk
+        (parallel: :meth:`chunked_reduction`), merged with the values from
+        before the grid."""
         reds = [(r, self.types[r.var]) for r in g.reductions]
-        inits = [ir.Assign(ir.NOLOC, acc(r.var), red.identity(r.op, t)) for r, t in reds]
-        if not self.parallel:
-            return [*inits, *self.loops(g, ext, body, False),
-                    *(self.merge(r, t, acc(r.var)) for r, t in reds)]
+        body = red.with_lanes(g.body, g.reductions, self.types, self.lane, _acc, self.fold)
+        inits = [ir.Assign(ir.NOLOC, _acc(r.var), red.identity(r.op, t)) for r, t in reds]
+        if self.parallel:
+            return self.chunked_reduction(g, ext, body, inits, reds)
+        return [*inits, *self.loops(g, ext, body, False), *self.merges(reds, _acc)]
+
+    def chunked_reduction(self, g: ir.Grid, ext: list, body: tuple, inits: list,
+                          reds: list) -> list:
+        """One accumulator per chunk into a partials array, combined in order."""
         c = (_name("_k_c"),)
-        parts = [ir.Alloc(ir.NOLOC, part(r.var), t, (_call("max", int64, _name("_k_nc"), _int(1)),))
-                 for r, t in reds]
+        parts = [ir.Alloc(ir.NOLOC, _part(r.var), t,
+                          (_call("max", int64, _name("_k_nc"), _int(1)),)) for r, t in reds]
         count, chunks = self.chunked(ext[0], lambda lo, hi: [
             *inits, *self.loops(g, ext, body, False, (lo, hi)),
-            *(ir.Store(ir.NOLOC, part(r.var), c, _name(acc(r.var), t)) for r, t in reds)])
-        folds = [ir.Assign(ir.NOLOC, tot(r.var), self.fold(
-            r.op, t, _name(tot(r.var), t), ir.Load(ir.NOLOC, t, part(r.var), c)))
+            *(ir.Store(ir.NOLOC, _part(r.var), c, _name(_acc(r.var), t)) for r, t in reds)])
+        totals = [ir.Assign(ir.NOLOC, _tot(r.var), red.identity(r.op, t)) for r, t in reds]
+        folds = [ir.Assign(ir.NOLOC, _tot(r.var), self.fold(
+            r.op, t, _name(_tot(r.var), t), ir.Load(ir.NOLOC, t, _part(r.var), c)))
             for r, t in reds]
-        return [count, *parts, chunks,
-                *(ir.Assign(ir.NOLOC, tot(r.var), red.identity(r.op, t)) for r, t in reds),
-                _loop("_k_c", _name("_k_nc"), folds),
-                *(self.merge(r, t, tot(r.var)) for r, t in reds)]
+        return [count, *parts, chunks, *totals, _loop("_k_c", _name("_k_nc"), folds),
+                *self.merges(reds, _tot)]
 
     @staticmethod
     def fold(op: str, t: DType, a: ir.Expr, b: ir.Expr) -> ir.Expr:
@@ -398,8 +416,12 @@ class _Lowering:
             return _call("_m.radd" if base == "sum" else "_m.rmul", t, a, b)
         return red.lane_fold(op, t, a, b)
 
-    def merge(self, r: ir.Reduction, t: DType, total: str) -> ir.Assign:
-        return ir.Assign(ir.NOLOC, r.var, red.merge(r.op, t, _name(r.var, t), _name(total, t)))
+    @staticmethod
+    def merges(reds: list, total) -> list:
+        """Each reduction's ``total(var)`` merged into the variable itself."""
+        return [ir.Assign(ir.NOLOC, r.var, red.merge(r.op, t, _name(r.var, t),
+                                                     _name(total(r.var), t)))
+                for r, t in reds]
 
     # -- fp32 shadows of half tensors ------------------------------------------------------
     @staticmethod
@@ -441,7 +463,7 @@ class _Lowering:
     def loop_with_accumulators(self, s: ir.Stmt) -> list:
         if not isinstance(s, ir.For):
             return [s]
-        found = loop_accumulators(s.body, self.types, self.fastmath)
+        found = loop_accumulators(s.body, self.types, self.fastmath or s.reassociate)
         if not found:
             return [s]
         before, after = [], []
