@@ -727,3 +727,10 @@ def size_one_reversed_views(x0, x1, out0, out1):
     for i in lo.grid(out0.shape[0]):
         out1[i] = x1[i] + x0[i]
         out0[i] = x1[i]
+
+
+@case(lambda r: (f32(r, 7), np.zeros(7, np.float32)),
+      lambda x, out: {"out": (-np.inf - x) + (np.inf / (x * x + 1))})
+def infinite_constants_on_the_left(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = (-lo.inf - x[i]) + lo.inf / (x[i] * x[i] + 1)   # fuzz seed 271 (Triton)

@@ -13,6 +13,7 @@ literal bound to a local loses its weak typing (literals stay inline).
 from __future__ import annotations
 
 import itertools
+import math
 
 from ...dtypes import DType, fp32, fp64
 from .. import ir
@@ -225,8 +226,11 @@ class DeviceEmitter:
     def operand(self, e: ir.Expr, mask: str, other: ir.Expr) -> str:
         """An operand: constants next to a non-constant stay literals (Triton keeps
         Python literals weakly typed, like NEP 50), else typed."""
-        if isinstance(e, ir.Const) and not isinstance(other, ir.Const):
+        if isinstance(e, ir.Const) and not isinstance(other, ir.Const) and \
+                (not isinstance(e.value, float) or math.isfinite(e.value)):
             return literal(e.value, e.type)
+        # ±inf/NaN literals are constexpr expressions (`-_INF`): on the left of a
+        # tensor operator the interpreter cannot combine them, so they are typed.
         return self.ex(e, mask)
 
     def e_Const(self, e: ir.Const, mask: str) -> str:
