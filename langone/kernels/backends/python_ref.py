@@ -120,7 +120,6 @@ class PythonRun:
     def __init__(self, fn, k: ir.Kernel):
         self.k = k
         self.fn, self.info = build_function(fn, k)
-        self.written = _written_tensors(k)
 
     def __call__(self, args: list[Any]) -> Any:
         vals = []
@@ -152,10 +151,6 @@ class PythonRun:
                 line = tb.tb_lineno
             tb = tb.tb_next
         return f"{self.info.filename}:{line}" if line else self.info.filename
-
-
-def _written_tensors(k: ir.Kernel) -> set[str]:
-    return {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.AtomicAdd))}
 
 
 class PythonBackend:
