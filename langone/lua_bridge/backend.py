@@ -1,6 +1,7 @@
 """The ``"lua"`` kernel backend: typed IR -> LuaJIT module -> sandboxed in-process runs.
 
-``render`` gives the module text (:mod:`.render`); ``compile`` loads it once
+``render`` gives the module text (:func:`lua_module`: the Lua target lowering
+:mod:`.lower`, then :mod:`.render`); ``compile`` loads it once
 into the sandboxed LuaJIT (:mod:`.runtime`) and returns a launcher made for
 the call signature: it passes each tensor as the address of its buffer (no
 copy), its sizes and, for strided tensors, its strides in elements; scalars
@@ -30,7 +31,7 @@ import numpy as np
 
 from ..errors import KernelArgumentError, KernelIndexError
 from ..kernels import ir
-from . import render, runtime
+from . import lower, render, runtime
 from .intrange import NUM_BITS
 
 _UNSET = object()
@@ -91,6 +92,12 @@ def _read_only(kernel: str, param: str) -> KernelArgumentError:
     return KernelArgumentError(
         f"kernel {kernel!r} writes to {param!r}, but that array is read-only (a broadcast "
         f"view or a frozen buffer); pass a writable array, e.g. np.array(a)")
+
+
+def lua_module(k: ir.Kernel, options: dict | None = None,
+               module_name: str | None = None) -> str:
+    """The Lua module of the pipeline's final IR ``k``: lowered for LuaJIT, then rendered."""
+    return render.render_module(lower.lower(k, options), options, module_name, typed=k)
 
 
 def launcher_source(k: ir.Kernel) -> str:
@@ -171,11 +178,11 @@ class LuaBackend:
 
     def render(self, kernel: ir.Kernel, options: dict) -> str:
         """The generated Lua module (what ``kernel.source("lua")`` shows)."""
-        return render.render_module(kernel, options)
+        return lua_module(kernel, options)
 
     def compile(self, kernel: ir.Kernel, options: dict):
         """A launcher ``fn(args) -> result`` running the kernel in the sandbox."""
-        source = render.render_module(kernel, options)
+        source = lua_module(kernel, options)
         sb = runtime.sandbox()
         ret = kernel.return_type
         run = sb.entry(source, kernel.name, int64_result=ret is not None and ret.name == "int64")

@@ -40,7 +40,7 @@ from pathlib import Path
 from .. import dtypes
 from ..errors import KernelArgumentError, KernelCompileError, UnsupportedPrecision
 from ..kernels import ir
-from . import render
+from .backend import lua_module
 
 _TENSOR = re.compile(r"^(?P<dtype>[A-Za-z_][A-Za-z0-9_]*)\s*\[(?P<dims>[^\]]*)\]\s*"
                      r"(?P<strided>~?)$")
@@ -161,7 +161,7 @@ def export(kernel, signature, path=None, *, debug: bool = False,
         path: file to write (a directory: ``<kernel>.lua`` inside it); None
             writes nothing. The module is ``require``-able by the file's stem.
         debug: bounds-check every tensor access (errors name the kernel line).
-        fastmath: compute fp32 entirely in double (see :mod:`.render`).
+        fastmath: compute fp32 entirely in double (see :mod:`.lower`).
 
     Returns:
         The module's source text.
@@ -184,7 +184,7 @@ def export(kernel, signature, path=None, *, debug: bool = False,
         if target.is_dir():
             target = target / f"{typed.name}.lua"
     stem = target.stem if target is not None else None
-    source = render.render_module(typed, {"debug": debug, "fastmath": fastmath}, stem)
+    source = lua_module(typed, {"debug": debug, "fastmath": fastmath}, stem)
     if target is not None:
         _write_atomic(target, source)
     return source
