@@ -488,11 +488,13 @@ class LuaLowering(Expressions):
         return [replace(s, index=self.indices(s.index), value=v)]
 
     def s_AtomicAdd(self, s: ir.AtomicAdd) -> list:
+        """A plain read-modify-write (grids run sequentially): the value becomes the
+        element's new value, computed from its old one (a Load of the element)."""
         t, v = self.tensor_types[s.tensor], self.ex(s.value)
         tensor = self.shadows.get(s.tensor, s.tensor)   # a half tensor's fp32 shadow
         index = self.indices(s.index)
         old = ir.Load(s.loc, t, tensor, index)
-        if tensor != s.tensor or t.is_floating and not is_half(t) or t is int64:
+        if tensor != s.tensor or (t.is_floating and not is_half(t)) or t is int64:
             new = ir.BinOp(s.loc, t, "+", old, v)      # floats round on store; cdata wraps
         elif is_half(t):
             wide = ir.BinOp(s.loc, fp32, "+", call("h2f" if t is fp16 else "bf2f", fp32, old), v)
