@@ -418,3 +418,39 @@ def test_lo_range_takes_only_the_reassociate_keyword():
                 out[r] = c
     with pytest.raises(KernelCompileError, match=r"except lo.range\(\.\.\., reassociate=True\)"):
         lo.kernel(bad).on("numpy")(np.zeros(2), np.zeros(2))
+
+
+# --- branch-free and/or ---------------------------------------------------------------------
+
+@lo.kernel
+def _in_bin(r, lo_, hi_, out):
+    for b in lo.grid(out.shape[0]):
+        s = 0.0
+        l = lo_[b]
+        h = hi_[b]
+        for i in range(r.shape[0]):
+            if r[i] >= l and r[i] < h:
+                s += r[i]
+        out[b] = s
+
+
+@lo.kernel
+def _guarded_gather(idx, x, out):
+    for i in lo.grid(idx.shape[0]):
+        if idx[i] < x.shape[0] and x[idx[i]] > 0:   # the and keeps x[idx[i]] in range
+            out[i] = 1
+
+
+def test_and_without_checked_loads_becomes_branch_free():
+    r = np.random.default_rng(4).random(500)
+    lo_ = np.linspace(0, 1, 9)[:-1].copy()
+    args, _ = _same_everywhere(_in_bin, lambda: (r, lo_, lo_ + 1 / 8, np.zeros(8)))
+    assert "((r[i] >= l) & (r[i] < h))" in _in_bin.ir
+
+
+def test_and_guarding_a_checked_load_keeps_short_circuiting():
+    idx = np.array([0, 5, 100, 2])
+    x = np.array([1.0, -1.0, 2.0, 3.0, 4.0, 5.0])
+    args, _ = _same_everywhere(_guarded_gather, lambda: (idx, x, np.zeros(4, np.int64)))
+    np.testing.assert_array_equal(args[2], [1, 1, 0, 1])
+    assert " and " in _guarded_gather.ir

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import (definite, guards, lower_casts, lower_index, races, resources, simplify,
-               specialize, types, verify)
+from . import (definite, guards, lower_boolops, lower_casts, lower_index, races, resources,
+               simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ def _lower_index(k, ctx):
     return lower_index.lower_index(k, ctx.options)
 
 
+def _lower_boolops(k, ctx):
+    return lower_boolops.lower_boolops(k)
+
+
 def _lower_casts(k, ctx):
     return lower_casts.lower_casts(k)
 
@@ -96,6 +100,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("shape_guards", _guards, analysis_only=True),
     Pass("lower_index", _lower_index),
     Pass("lower_casts", _lower_casts),
+    Pass("lower_boolops", _lower_boolops),
 )
 
 
