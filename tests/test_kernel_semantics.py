@@ -454,3 +454,26 @@ def test_and_guarding_a_checked_load_keeps_short_circuiting():
     args, _ = _same_everywhere(_guarded_gather, lambda: (idx, x, np.zeros(4, np.int64)))
     np.testing.assert_array_equal(args[2], [1, 1, 0, 1])
     assert " and " in _guarded_gather.ir
+
+
+# --- loop-invariant loads ---------------------------------------------------------------------
+
+@lo.kernel
+def _scale_rows(x, scale, out):
+    for r in lo.grid(x.shape[0]):
+        for c in range(x.shape[1]):
+            out[r, c] = x[r, c] * scale[r] + scale[0]
+
+
+def test_loop_invariant_loads_are_read_once_before_the_loop():
+    x = np.random.default_rng(5).random((4, 6)).astype(np.float32)
+    s = np.arange(1, 5, dtype=np.float32)
+    _same_everywhere(_scale_rows, lambda: (x, s, np.zeros_like(x)))
+    ir_text = _scale_rows.ir
+    assert "scale_inv0: fp32 = scale[r]" in ir_text and "scale[r]) +" not in ir_text
+
+
+def test_a_hoisted_load_is_not_read_when_the_loop_does_not_run():
+    x = np.zeros((3, 0), np.float32)
+    for b in ["python"] + OTHERS:           # scale is empty: scale[0] must never be read
+        _scale_rows.on(b)(x, np.zeros(0, np.float32), np.zeros((3, 0), np.float32))

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import (definite, guards, lower_boolops, lower_casts, lower_index, races, resources,
-               simplify, specialize, types, verify)
+from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_index, races,
+               resources, simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ def _lower_boolops(k, ctx):
     return lower_boolops.lower_boolops(k)
 
 
+def _hoist_loads(k, ctx):
+    return hoist_loads.hoist_loads(k)
+
+
 def _lower_casts(k, ctx):
     return lower_casts.lower_casts(k)
 
@@ -101,6 +105,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("lower_index", _lower_index),
     Pass("lower_casts", _lower_casts),
     Pass("lower_boolops", _lower_boolops),
+    Pass("hoist_loads", _hoist_loads),
 )
 
 
