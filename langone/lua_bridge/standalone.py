@@ -121,14 +121,19 @@ def _as_kernel(kernel):
                               f"got {type(kernel).__name__} {kernel!r:.60}")
 
 
-def typed_kernel(kernel, signature) -> ir.Kernel:
-    """The kernel's final typed IR for ``signature`` (compile errors as usual)."""
+def typed_kernel(kernel, signature, options: dict | None = None) -> ir.Kernel:
+    """The kernel's final typed IR for ``signature`` (compile errors as usual).
+
+    A standalone module has no launcher to check its arguments, so accesses
+    that launch guards would prove in range are checked at run time instead.
+    """
     from ..kernels.passes import run_pipeline
     k = _as_kernel(kernel)
     sig = parse_signature(signature, k.params, k.__name__)
     untyped, info = k._untyped()
+    options = {**(options or {}), "launch_guards": False}
     try:
-        return run_pipeline(untyped, sig, info).final
+        return run_pipeline(untyped, sig, info, options).final
     except KernelCompileError as exc:   # it points at the user's line: our frames are noise
         raise exc.with_traceback(None) from None
 
@@ -177,7 +182,7 @@ def export(kernel, signature, path=None, *, debug: bool = False,
         >>> "function M.run(x, x_n0, y, y_n0)" in export(dot, "f32[:], f32[:]")
         True
     """
-    typed = typed_kernel(kernel, signature)
+    typed = typed_kernel(kernel, signature, {"debug": debug, "fastmath": fastmath})
     target = None
     if path is not None:
         target = Path(path)

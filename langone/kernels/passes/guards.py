@@ -68,9 +68,12 @@ def shape_guards(k: ir.Kernel, options: dict | None = None) -> tuple:
     return plan(k).guards
 
 
-def plan(k: ir.Kernel, *, boundscheck: bool = True, debug: bool = False) -> Plan:
-    """The bounds plan of a typed kernel (see the module doc)."""
-    w = _Walker(k, boundscheck, debug)
+def plan(k: ir.Kernel, *, boundscheck: bool = True, debug: bool = False,
+         launch_guards: bool = True) -> Plan:
+    """The bounds plan of a typed kernel (see the module doc). Without
+    ``launch_guards`` (a standalone Lua module: no launcher checks its
+    arguments), what a guard would prove is checked at run time instead."""
+    w = _Walker(k, boundscheck, debug, launch_guards)
     if k.kind != "elementwise":
         w.stmts(k.body, w.base_env(), (), (), False)
     return Plan(tuple(w.guards), w.accesses)
@@ -88,10 +91,12 @@ class _Walker:
     may run for only some values of the loop variables.
     """
 
-    def __init__(self, k: ir.Kernel, boundscheck: bool, debug: bool):
+    def __init__(self, k: ir.Kernel, boundscheck: bool, debug: bool,
+                 launch_guards: bool = True):
         self.k = k
         self.boundscheck = boundscheck
         self.debug = debug
+        self.launch_guards = launch_guards
         self.guards: list[ShapeGuard] = []
         self.accesses: dict = {}
         self.seen: set = set()
@@ -218,7 +223,7 @@ class _Walker:
                 needs.append((-iv.lo, iv.lo))
             size = Affine.symbol(("shape", node.tensor, axis))
             open_ = [(n, r) for n, r in needs if not at_most(n, size, when)]
-            if open_ and cond:
+            if open_ and (cond or not self.launch_guards):
                 checks.append(axis)
             for need, reach in ([] if cond else open_):
                 self.guard(node, axis, need, reach, when, ctx)

@@ -24,7 +24,8 @@ def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
     """``k`` with normalized indices and run-time checks per :func:`.guards.plan`."""
     options = options or {}
     p = plan(k, boundscheck=options.get("boundscheck", True) is not False,
-             debug=bool(options.get("debug")))
+             debug=bool(options.get("debug")),
+             launch_guards=options.get("launch_guards", True) is not False)
     if not p.accesses:
         return k
     return replace(k, body=tuple(_rebuild(s, p.accesses) for s in k.body))
