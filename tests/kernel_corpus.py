@@ -720,6 +720,17 @@ def float_to_small_integer_powers(x, y, a, b):
         b[i] = y[i] ** 3 - y[i] ** 0
 
 
+@case(lambda r: (r.integers(-3, 4, 60), r.integers(0, 9, 60),
+                 r.integers(-3, 4, 60).astype(np.int32), r.integers(0, 9, 60).astype(np.int32),
+                 np.zeros(60, np.int64), np.zeros(60, np.int32)),
+      lambda x, e, y, f, a, b: {"a": x ** e + x ** (e % 3),
+                                "b": (y ** f + y ** np.abs(f - 4)).astype(np.int32)})
+def int_powers_with_runtime_exponents(x, e, y, f, a, b):
+    for i in lo.grid(x.shape[0]):          # checked exponents that are never negative
+        a[i] = x[i] ** e[i] + x[i] ** (e[i] % 3)
+        b[i] = y[i] ** f[i] + y[i] ** abs(f[i] - 4)
+
+
 @case(lambda r: (np.array([33], np.uint8)[::-1], np.array([7, 1], np.int16)[::-1][:1],
                  np.zeros(1, np.int16)[::-1], np.zeros(1, np.int16)),
       lambda x0, x1, out0, out1: {"out0": x1.copy(), "out1": x1 + x0})

@@ -477,3 +477,123 @@ def test_a_hoisted_load_is_not_read_when_the_loop_does_not_run():
     x = np.zeros((3, 0), np.float32)
     for b in ["python"] + OTHERS:           # scale is empty: scale[0] must never be read
         _scale_rows.on(b)(x, np.zeros(0, np.float32), np.zeros((3, 0), np.float32))
+
+
+# --- integers to negative integer powers --------------------------------------------------------
+
+@lo.kernel
+def _int_pow(x, e, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] ** e[i]
+
+
+@lo.kernel
+def _guarded_int_pow(x, e, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] ** e[i] if e[i] >= 0 else -1    # lanes with e < 0 never run the power
+
+
+@lo.kernel
+def _and_guarded_int_pow(x, e, out):
+    for i in lo.grid(x.shape[0]):
+        if e[i] >= 0 and x[i] ** e[i] > 4:             # and keeps short-circuiting
+            out[i] = 1
+
+
+@lo.kernel
+def _elementwise_pow(x, e):
+    return x ** e
+
+
+@lo.kernel
+def _host_pow(x, out):
+    p = x[0] ** x[1]                                    # before the grid: host code
+    for i in lo.grid(out.shape[0]):
+        out[i] = p + i
+
+
+@lo.kernel
+def _folded_negative_pow(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] ** (1 - 2)                        # not a literal: an error at run time
+
+
+@lo.kernel
+def _proven_pows(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] ** 2 + x[i] ** i + x[i] ** (i % 3)
+        for c in range(4):
+            out[i] += x[i] ** c
+
+
+def _raises_negative_power(kern, args, line: int, exponent: int) -> None:
+    """Every backend raises KernelRuntimeError naming the line (python: numpy's
+    ValueError; the others also the exponent and the kernel)."""
+    for b in ["python"] + OTHERS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with pytest.raises(lo.errors.KernelRuntimeError) as info:
+                kern.on(b)(*copy.deepcopy(args))
+        msg = str(info.value)
+        assert not isinstance(info.value, IndexError), (b, msg)
+        assert msg.startswith(f"{__file__}:{line}: "), (b, msg)
+        assert "integers to negative integer powers are not allowed" in msg.lower(), (b, msg)
+        assert f"(in kernel {kern.__name__!r}" in msg, (b, msg)
+        if b != "python":
+            assert f"(exponent {exponent})" in msg, (b, msg)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8])
+def test_int_to_a_negative_runtime_power_raises_everywhere(dtype):
+    x, e = np.array([2, 3, 2], dtype), np.array([1, -2, 0], dtype)
+    _raises_negative_power(_int_pow, (x, e, np.zeros(3, dtype)), _line(_int_pow, 3), -2)
+    assert "(x[i] ** e[i]!)" in _int_pow.ir
+
+
+def test_int_to_a_negative_power_raises_in_elementwise_and_host_code():
+    x, e = np.array([[2, 3], [4, 5]]), np.array([0, -7])
+    _raises_negative_power(_elementwise_pow, (x, e), _line(_elementwise_pow, 2), -7)
+    _raises_negative_power(_host_pow, (np.array([3, -1]), np.zeros(2, np.int64)),
+                           _line(_host_pow, 2), -1)
+
+
+def test_int_to_a_negative_folded_power_raises_at_run_time():
+    args = (np.array([2, 3]), np.zeros(2, np.int64))
+    _raises_negative_power(_folded_negative_pow, args, _line(_folded_negative_pow, 3), -1)
+
+
+def test_a_power_its_condition_skips_is_not_checked_in_those_lanes():
+    x, e = np.array([2, 3, 2, 5]), np.array([3, -2, 0, -1])
+    args, _ = _same_everywhere(_guarded_int_pow, lambda: (x, e, np.zeros(4, np.int64)))
+    np.testing.assert_array_equal(args[2], [8, -1, 1, -1])
+    args, _ = _same_everywhere(_and_guarded_int_pow, lambda: (x, e, np.zeros(4, np.int64)))
+    np.testing.assert_array_equal(args[2], [1, 0, 0, 0])
+    assert " and " in _and_guarded_int_pow.ir
+
+
+def test_non_negative_exponents_need_no_check():
+    x = np.arange(-3, 4)
+    args, _ = _same_everywhere(_proven_pows, lambda: (x, np.zeros(7, np.int64)))
+    want = [v ** 2 + v ** i + v ** (i % 3) + sum(v ** c for c in range(4))
+            for i, v in enumerate(x.tolist())]
+    np.testing.assert_array_equal(args[1], want)
+    assert "**" in _proven_pows.ir and "!" not in _proven_pows.ir
+    assert "check_exponent" not in _proven_pows.source("numba")
+
+
+def test_numba_parallel_function_raises_for_a_negative_power(monkeypatch):
+    from langone.kernels.backends import numba_cpu
+    monkeypatch.setattr(numba_cpu, "PARALLEL_THRESHOLD", 1000)
+    n = 100_000
+    x, e = np.full(n, 2, np.int64), np.ones(n, np.int64)
+    e[77_777] = -3
+    kern = lo.kernel(_int_pow.__wrapped__)
+    assert "check_exponent_p(" in kern.source("numba", x, e, np.zeros(n, np.int64))
+    with pytest.raises(lo.errors.KernelRuntimeError,
+                       match=rf"{_line(_int_pow, 3)}: integers to negative integer powers "
+                             r"are not allowed \(exponent -3\) \(in kernel '_int_pow'\)"):
+        kern.on("numba")(x, e, np.zeros(n, np.int64))
+    e[77_777] = 5
+    out = np.zeros(n, np.int64)
+    kern.on("numba")(x, e, out)
+    assert out[77_777] == 32 and out[0] == 2

@@ -57,7 +57,7 @@ def int_binops(a, b, out):
         out[i, 2] = x * y
         out[i, 3] = x // y
         out[i, 4] = x % y
-        out[i, 5] = x ** y
+        out[i, 5] = x ** abs(y % 70 - 3)      # checked at run time, never negative
         out[i, 6] = x << y
         out[i, 7] = x >> y
         out[i, 8] = (x & y) | (x ^ ~y)

@@ -158,7 +158,7 @@ def int_ops(a, b, out):
         out[7, i] = ~a[i]
         out[8, i] = abs(a[i])
         out[9, i] = min(a[i], b[i]) + max(a[i], b[i])
-        out[10, i] = a[i] ** (b[i] % 4 - 1)
+        out[10, i] = a[i] ** abs(b[i] % 4 - 1)      # checked at run time, never negative
         out[11, i] = a[i] * 3 + 100
 
 

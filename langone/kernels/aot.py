@@ -113,6 +113,9 @@ def unsupported(k: ir.Kernel, options: dict) -> str | None:
     """Why kernel ``k`` has no AOT tier, or None when it can have one."""
     if options.get("debug"):
         return "debug=True kernels raise from compiled code: JIT only"
+    if any(getattr(n, "checked", False) for n in ir.walk(k)):
+        return ("run-time checks of integer power exponents (numpy raises for negative "
+                "ones) raise from compiled code: JIT only")
     if numba_lower.uses_checks(k):
         return ("run-time bounds checks (data-dependent indices) raise from compiled "
                 "code: JIT only; boundscheck=False gives an AOT tier")

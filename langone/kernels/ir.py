@@ -22,7 +22,9 @@ Semantics that every backend must follow (the reference implements them):
 * Expressions have no side effects. After the ``lower_index`` pass every
   index is non-negative and in range: proven (launch guards, see
   ``passes/guards.py``) or range-checked at run time (the access's ``checks``
-  axes raise :class:`~langone.errors.KernelIndexError`).
+  axes raise :class:`~langone.errors.KernelIndexError`). After ``lower_pow``
+  an integer ``**`` whose exponent may be negative is ``checked`` (it raises
+  :class:`~langone.errors.KernelRuntimeError`, as numpy's ValueError).
 
 Nodes are frozen dataclasses; passes build new trees (``dataclasses.replace``),
 so each compiler stage's output can be kept.
@@ -100,9 +102,14 @@ class Name(Expr):
 
 @dataclass(frozen=True)
 class BinOp(Expr):
+    """``left op right``; ``checked`` (integer ``**`` only): the exponent is
+    checked at run time, a negative one raises (decided by the ``lower_pow``
+    pass; every other integer exponent is proven non-negative)."""
+
     op: str = "+"          # + - * / // % ** & | ^ << >>
     left: Expr = None
     right: Expr = None
+    checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -441,6 +448,12 @@ def accumulation(s: Stmt) -> tuple[str, bool, Expr] | None:
     return found
 
 
+def may_raise(node: Any) -> bool:
+    """Whether ``node`` itself is checked at run time: an access with ``checks``
+    axes or a ``checked`` power (what makes evaluating an expression fallible)."""
+    return bool(getattr(node, "checks", ())) or bool(getattr(node, "checked", False))
+
+
 def map_exprs(node: Any, fn) -> Any:
     """Rebuild ``node`` bottom-up, applying ``fn`` to every expression."""
     if isinstance(node, tuple):
@@ -472,8 +485,8 @@ def fmt_expr(e: Expr) -> str:
         return repr(e.value)
     if isinstance(e, Name):
         return e.id
-    if isinstance(e, BinOp):
-        return f"({fmt_expr(e.left)} {e.op} {fmt_expr(e.right)})"
+    if isinstance(e, BinOp):          # a checked exponent is marked ``!``, as an index
+        return f"({fmt_expr(e.left)} {e.op} {fmt_expr(e.right)}{'!' if e.checked else ''})"
     if isinstance(e, UnaryOp):
         sep = " " if e.op == "not" else ""
         return f"({e.op}{sep}{fmt_expr(e.operand)})"

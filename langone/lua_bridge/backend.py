@@ -29,8 +29,9 @@ import ctypes
 
 import numpy as np
 
-from ..errors import KernelArgumentError, KernelIndexError
+from ..errors import KernelArgumentError, KernelIndexError, KernelRuntimeError
 from ..kernels import ir
+from ..kernels.passes import lower_pow
 from . import lower, render, runtime
 from .intrange import NUM_BITS
 
@@ -85,6 +86,8 @@ def _translate(exc, name: str) -> Exception:
     msg = str(exc)
     if "is out of bounds for axis" in msg:       # raised by the debug bounds check
         return KernelIndexError(msg.split("\nstack traceback:")[0])
+    if lower_pow.NEGATIVE_POWER in msg:          # raised by chkpow
+        return KernelRuntimeError(msg.split("\nstack traceback:")[0])
     return runtime.LuaKernelError(f"kernel {name!r} failed in LuaJIT: {msg}")
 
 

@@ -26,7 +26,8 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
   doubles) gets ``+ 0`` where it becomes a float.
 * ``//`` and ``%`` follow Python on negative operands; integer ``x // 0`` and
   ``x % 0`` give 0, shifts outside ``[0, bits)`` and negative ``**`` exponents
-  give numpy's results (as :func:`langone.kernels.backends.numpy_ref.binop`).
+  give numpy's results (as :func:`langone.kernels.backends.numpy_ref.binop`);
+  a ``checked`` power's exponent goes through ``chkpow`` (raises if negative).
 * fp32 ``exp``/``tanh``/``sigmoid`` use an inline table + polynomial ``exp``
   (a gelu chain ran 2.2x faster than with libm); fp64 math calls libm through
   ``math.*``; ``erf`` is pure Lua (no libm symbol needed by exported modules).
@@ -40,7 +41,8 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
 
 The lowered IR: a ``Call``'s ``fn`` is the Lua function to call (prelude or
 :mod:`.lualib`; ``I64`` of an integer constant is an ``int64_t`` literal);
-``BinOp`` is ``+ - * / **`` on numbers or cdata; no ``Cast`` is left; a ``Load``
+``BinOp`` is ``+ - * / **`` on numbers or cdata; a ``Const`` whose type is
+None is a message (a string); no ``Cast`` is left; a ``Load``
 reads the raw element (bool 0/1, half bits); a ``Store``'s value and an
 ``AtomicAdd``'s value (the element's new value, where a ``Load`` of the same
 element is its old value) are raw too. A grid's ``reductions`` name the totals
@@ -64,6 +66,7 @@ from dataclasses import replace
 
 from ..dtypes import DType, bf16, bool_, fp16, fp32, fp64, int32, int64, uint8
 from ..kernels import ir
+from ..kernels.passes import lower_pow
 from .intrange import NUM_BITS, IntRanges
 
 
@@ -258,7 +261,7 @@ class Expressions:
             return replace(e, left=a, right=b)
         fn = {"//": "idiv64", "%": "imod64", "**": "ipow64", "<<": "shl64", ">>": "shr64",
               "&": "band", "|": "bor", "^": "bxor"}[e.op]
-        return call(fn, int64, a, b)
+        return call(fn, int64, a, self.exponent(e, b))
 
     def narrow_binop(self, e: ir.BinOp) -> ir.Expr:
         t, op = e.type, e.op
@@ -274,11 +277,20 @@ class Expressions:
         if op == "//":
             return self.wrap(t, call("idiv", t, a, b))
         if op in ("**", "<<"):                      # int32 helpers wrap to 32 bits
-            out = call("ipow32", t, a, b) if op == "**" else call("shl", t, a, b, bits)
+            out = call("ipow32", t, a, self.exponent(e, b)) if op == "**" else \
+                call("shl", t, a, b, bits)
             return out if t is int32 else self.wrap(t, out)
         if op == ">>":
             return call("shr", t, a, b, bits)
         return call({"%": "imod", "&": "band", "|": "bor", "^": "bxor"}[op], t, a, b)
+
+    def exponent(self, e: ir.BinOp, b: ir.Expr) -> ir.Expr:
+        """``b``, the exponent of ``e``; of a checked power (passes/lower_pow)
+        through ``chkpow``, which raises with the message for a negative one."""
+        if not e.checked:
+            return b
+        where = lower_pow.message(self.k.filename, e.loc.line, self.k.name, "{exponent}")
+        return call("chkpow", b.type, b, ir.Const(e.loc, None, where))
 
     def e_UnaryOp(self, e: ir.UnaryOp) -> ir.Expr:
         t = e.type

@@ -293,6 +293,16 @@ end"""),
 local function rh16(x) return h2f(f2h(x)) end"""),
     "rbf16": (("bf2f", "f2bf"), """\
 local function rbf16(x) return bf2f(f2bf(x)) end"""),
+    "chkpow": ((), """\
+-- A checked integer power's exponent (passes/lower_pow): e, or numpy's error;
+-- where is the message with the kernel line, {exponent} to fill in.
+local function chkpow(e, where)
+  if e < 0 then
+    local s = tostring(e):gsub("LL$", "")
+    error((where:gsub("{exponent}", s)), 0)
+  end
+  return e
+end"""),
     "chk": ((), """\
 -- Bounds check: returns i, or raises naming the kernel line. i is normalized
 -- (a negative i was i - n in the kernel).

@@ -25,6 +25,8 @@ class Expressions:
         return getattr(self, "e_" + type(e).__name__)(e)
 
     def e_Const(self, e: ir.Const) -> str:
+        if e.type is None:                              # a message
+            return luasrc.lua_string(e.value)
         if e.type.is_bool:
             return "true" if e.value else "false"
         if e.type.is_floating:

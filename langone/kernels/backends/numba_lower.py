@@ -21,7 +21,8 @@ meaning or speed is made here, on IR, in this order:
    min/max intrinsics, or reassociable adds with ``fastmath``.
 4. **Accesses.** Run-time checked axes become ``check_index`` calls (in the
    parallel function, ``check_index_p`` recording into ``_k_err``: no raise
-   inside ``prange``); tensor indices are cast to unsigned (``_ix``: numba
+   inside ``prange``), checked power exponents ``check_exponent`` (``_p``)
+   calls; tensor indices are cast to unsigned (``_ix``: numba
    then skips negative-index wrap-around, which would stop vectorization).
 5. **Operations.** Each operation becomes what computes it in numba: numba
    widens small integers to int64, so narrow integer results are wrapped
@@ -41,7 +42,7 @@ from typing import Any, Callable
 
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from .. import ir
-from ..passes import lower_reductions as red
+from ..passes import lower_pow, lower_reductions as red
 from . import interchange
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
@@ -70,8 +71,9 @@ def uses_atomics(k: ir.Kernel) -> bool:
 
 
 def uses_checks(k: ir.Kernel) -> bool:
-    """Whether some access is range-checked at run time (raises from compiled code)."""
-    return any(getattr(n, "checks", ()) for n in ir.walk(k))
+    """Whether some access is range-checked, or some integer power's exponent
+    checked, at run time (raises from compiled code)."""
+    return any(ir.may_raise(n) for n in ir.walk(k))
 
 
 def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
@@ -116,8 +118,9 @@ def lower_module(k: ir.Kernel, options: dict) -> LoweredModule:
 
 
 def parallel_sites(k: ir.Kernel, options: dict) -> tuple:
-    """The messages of the parallel function's checked accesses, by site number
-    (what ``check_index_p`` records; the launcher raises with them)."""
+    """The messages of the parallel function's checked accesses and exponents,
+    by site number (what ``check_index_p`` / ``check_exponent_p`` record; the
+    launcher raises with them)."""
     if not uses_checks(k) or not has_parallel_variant(k, options):
         return ()
     return lower(k, options, parallel=True)[1]
@@ -522,6 +525,15 @@ class _Lowering:
             out.append(_call("_ix", int64, ix))
         return tuple(out)
 
+    def check_exponent(self, e: ir.BinOp, b: ir.Expr) -> ir.Expr:
+        """A checked power's exponent (decided by passes/lower_pow): a negative
+        one raises, or in the parallel function is recorded like an index."""
+        where = lower_pow.message(self.k.filename, e.loc.line, self.k.name, "{exponent}")
+        if self.parallel:
+            self.sites.append(where)
+            return _call("_m.check_exponent_p", int64, b, _name(ERR), _int(len(self.sites)))
+        return _call("_m.check_exponent", int64, b, ir.Const(e.loc, None, where))
+
     @staticmethod
     def wrap(e: ir.Expr, t: DType) -> ir.Expr:
         """Narrow integers: numba computes in 64 bits; truncating wraps like numpy."""
@@ -554,8 +566,10 @@ class _Lowering:
             fn = "_m.shl" if op == "<<" else "_m.shr"
             return self.wrap(_call(fn, t, a, b, _int(t.bits)), t)
         if op == "**":
-            return self.wrap(_call("_m.ipow", t, _call("np.int64", int64, a),
-                                   _call("np.int64", int64, b)), t)
+            b = _call("np.int64", int64, b)
+            if e.checked:
+                b = self.check_exponent(e, b)
+            return self.wrap(_call("_m.ipow", t, _call("np.int64", int64, a), b), t)
         if op == "//" and t is int64:
             return _call("_m.floordiv_i64", t, a, b)
         return self.wrap(e, t)

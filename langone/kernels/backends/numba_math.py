@@ -13,7 +13,8 @@ a helper into a kernel's loop, the loop still vectorizes:
   does not vectorize and loses to numpy's SIMD ufuncs; these stay within a few
   ulp of numpy. fp64 keeps libm (``math.*``).
 * integer corner cases the IR defines differently from numba: shifts by
-  out-of-range amounts, ``**`` with negative exponents, ``INT64_MIN // -1``.
+  out-of-range amounts, ``**`` with negative exponents (checked first where
+  ``passes/lower_pow`` cannot prove them non-negative), ``INT64_MIN // -1``.
 
 Example:
     >>> import numpy as np
@@ -31,7 +32,7 @@ from llvmlite import ir as lir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ...errors import KernelIndexError
+from ...errors import KernelIndexError, KernelRuntimeError
 
 # Helpers are compiled into each kernel that calls them (and cached with it),
 # so they need no cache of their own. error_model="numpy": x/0 gives inf/nan.
@@ -409,6 +410,39 @@ def check_index_p(i, n, err, site):
 
 
 def raise_recorded(err, sites: tuple) -> None:
-    """Raise what ``check_index_p`` recorded, if anything."""
+    """Raise what ``check_index_p`` or ``check_exponent_p`` recorded, if anything."""
     if err[0]:
-        raise KernelBoundsError(sites[int(err[0]) - 1], int(err[1]), int(err[2]))
+        where = sites[int(err[0]) - 1]
+        if "{exponent}" in where:               # a check_exponent_p site
+            raise NegativePowerError(where, int(err[1]))
+        raise KernelBoundsError(where, int(err[1]), int(err[2]))
+
+
+# --- integer powers: negative exponents ------------------------------------------------
+
+class NegativePowerError(KernelRuntimeError):
+    """A negative integer exponent caught by a numba kernel (numpy raises
+    ValueError): the site's message (file, line, kernel) with the exponent."""
+
+    def __init__(self, where: str, exponent: int):
+        super().__init__(where.replace("{exponent}", str(exponent)))
+
+
+@njit(**_INLINE)
+def check_exponent(e, where):
+    """``e`` if ``e >= 0``, else NegativePowerError (``passes/lower_pow`` decided
+    which exponents need this)."""
+    if e < 0:
+        raise NegativePowerError(where, e)
+    return e
+
+
+@njit(**_INLINE)
+def check_exponent_p(e, err, site):
+    """``check_exponent`` for ``prange`` loops: a negative ``e`` is recorded in
+    ``err`` (site, exponent) and replaced by 0; the launcher raises after the loop."""
+    if e < 0:
+        err[0] = site
+        err[1] = e
+        return e - e
+    return e

@@ -11,7 +11,9 @@ fp16/bf16 compute in fp32 and round on store/return/cast; integers wrap;
 ``//`` and ``%`` floor like Python; ``min``/``max`` follow Python
 (``b if b < a else a``) while ``minimum``/``maximum`` propagate NaN; every
 tensor access is bounds-checked (an out-of-bounds access is a
-:class:`~langone.errors.KernelIndexError` naming the kernel line).
+:class:`~langone.errors.KernelIndexError` naming the kernel line); a
+``checked`` integer power with a negative exponent is a
+:class:`~langone.errors.KernelRuntimeError`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ...dtypes import DType, fp32
-from ...errors import KernelIndexError
+from ...errors import KernelIndexError, KernelRuntimeError
 from .. import ir
+from ..passes import lower_pow
 
 #: Grid lanes evaluated at once; bounds the reference's memory on large grids.
 CHUNK = 1 << 18
@@ -58,7 +61,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 def binop(op: str, a: np.ndarray, b: np.ndarray, t: DType) -> np.ndarray:
     """``a op b`` for operands already of type ``t`` (the result's type)."""
     if op == "**" and t.is_integer:
-        b = np.where(b < 0, 0, b)              # negative powers of ints: undefined, 0-safe
+        b = np.where(b < 0, 0, b)              # masked-off lanes hold anything: numpy raises
     out = _ARITH[op](a, b)
     if op in ("<<", ">>"):
         out = np.where((b < 0) | (b >= t.bits), 0 if op == "<<" else
@@ -280,7 +283,19 @@ class Interpreter:
         return self.env[e.id]
 
     def e_BinOp(self, e, m):
-        return binop(e.op, self.expr(e.left, m), self.expr(e.right, m), e.type)
+        b = self.expr(e.right, m)
+        if e.checked:                               # decided by passes/lower_pow
+            self.check_exponent(e, b, m)
+        return binop(e.op, self.expr(e.left, m), b, e.type)
+
+    def check_exponent(self, e: ir.BinOp, b: np.ndarray, m) -> None:
+        """Raise for the first live lane whose integer exponent is negative (numpy's
+        ValueError); other lanes' values are stale, so only ``m`` counts."""
+        bad = np.broadcast_to(b < 0, (self.n,)) & m
+        if bad.any():
+            first = np.broadcast_to(b, (self.n,))[bad][0]
+            raise KernelRuntimeError(lower_pow.message(self.filename, e.loc.line,
+                                                       self.k.name, int(first)))
 
     def e_UnaryOp(self, e, m):
         v = self.expr(e.operand, m)

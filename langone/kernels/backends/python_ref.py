@@ -128,9 +128,16 @@ class PythonRun:
                 vals.append(pylang.Array(np.asarray(a), p.name, p.type.dtype))
             else:
                 vals.append(pylang.hold(a))
+        result = self.call(vals)
+        if result is None or self.k.return_type is None:
+            return None
+        return pylang.convert(result, self.k.return_type, hold=False)
+
+    def call(self, vals: list[Any]) -> Any:
+        """The function on ``vals``; what it raises becomes a kernel error naming the line."""
         with np.errstate(all="ignore"):
             try:
-                result = self.fn(*vals)
+                return self.fn(*vals)
             except IndexError as exc:
                 raise KernelIndexError(f"{self.where(exc)}: {exc} "
                                        f"(in kernel {self.k.name!r})") from None
@@ -138,9 +145,6 @@ class PythonRun:
                 raise KernelRuntimeError(f"{self.where(exc)}: {type(exc).__name__}: {exc} "
                                          f"(in kernel {self.k.name!r}, python backend)"
                                          ) from None
-        if result is None or self.k.return_type is None:
-            return None
-        return pylang.convert(result, self.k.return_type, hold=False)
 
     def where(self, exc: BaseException) -> str:
         """``file:line`` of the kernel frame the exception passed through."""
@@ -184,14 +188,13 @@ class PythonBackend:
 def _elementwise(fn, k: ir.Kernel):
     """Elementwise kernels: the function applied to whole arrays (numpy
     broadcasting is the kernel's meaning), result converted into ``out``."""
-    ns_fn, _ = build_function(fn, k)
+    body = PythonRun(fn, k)                  # its errors name the line, as for loop kernels
 
     def run(args):
         *ins, out = args
         vals = [pylang.hold_array(a) if isinstance(a, np.ndarray) else pylang.hold(a)
                 for a in ins]
-        with np.errstate(all="ignore"):
-            res = np.asarray(ns_fn(*vals))
+        res = np.asarray(body.call(vals))
         out[...] = pylang.store_convert(np.broadcast_to(res, out.shape), out.dtype)
     return run
 

@@ -18,7 +18,7 @@ import math
 from ...dtypes import DType, fp32, fp64
 from .. import ir
 from .triton_lib import HELPER_OPS, STORE_TL, is_half, literal, tl_type
-from .triton_lower import DeviceKernel, has_load, is_vec
+from .triton_lower import DeviceKernel, is_vec, needs_mask
 
 class DeviceEmitter:
     """Writes one device kernel (grid or serial) as a ``@triton.jit`` function."""
@@ -255,6 +255,8 @@ class DeviceEmitter:
         if not inline:                          # helpers take typed values, not literals
             a = self.simple(self.ex(e.left, mask))
             b = self.ex(e.right, mask)
+            if e.checked:
+                b = self.check_exponent(e, b, mask)
             return self.helper_binop(e, a, b)
         if t.is_bool and (self.is_vec(e.left) != self.is_vec(e.right)):
             a, b = self.cond(e.left, mask), self.cond(e.right, mask)
@@ -263,6 +265,16 @@ class DeviceEmitter:
         if op == "/":
             return f"tl.div_rn({a}, {b})" if t is not fp64 else f"({a} / {b})"
         return f"({a} {op} {b})"
+
+    def check_exponent(self, e: ir.BinOp, b: str, mask: str) -> str:
+        """A checked power's exponent (passes/lower_pow): the first lane with a
+        negative one is recorded like a bad index; the launcher raises."""
+        self.helpers.add("check")
+        self.checks.append((e.loc, None, None))
+        b = self.simple(b)
+        v = b if self.is_vec(e.right) else self.let(f"{b} + _zl")
+        self.let(f"_lo_check(_err, {mask} & ({v} < 0), {v}, _lin, {len(self.checks)})", "_bad")
+        return b
 
     def helper_binop(self, e: ir.BinOp, a: str, b: str) -> str:
         if e.op == "**" and isinstance(e.right, ir.Const) and e.right.value == 2:
@@ -285,7 +297,7 @@ class DeviceEmitter:
         op = "&" if e.op == "and" else "|"
         vec = any(self.is_vec(v) for v in e.values)
         part = self.cond if vec else self.ex
-        if not any(has_load(v) for v in e.values[1:]):
+        if not any(needs_mask(v) for v in e.values[1:]):
             return "(" + f" {op} ".join(part(v, mask) for v in e.values) + ")"
         # Later operands load only in lanes where they decide the result (short circuit).
         acc = self.let(self.cond(e.values[0], mask), "_b")
@@ -295,7 +307,7 @@ class DeviceEmitter:
         return acc
 
     def e_Select(self, e: ir.Select, mask: str) -> str:
-        if not (has_load(e.a) or has_load(e.b)):
+        if not (needs_mask(e.a) or needs_mask(e.b)):
             c = self.ex(e.cond, mask)
             return f"tl.where({c}, {self.operand(e.a, mask, e.b)}, {self.operand(e.b, mask, e.a)})"
         c = self.let(self.cond(e.cond, mask), "_c")

@@ -33,8 +33,9 @@ import numpy as np
 
 from ... import events
 from ...dtypes import bf16
-from ...errors import KernelIndexError
+from ...errors import KernelIndexError, KernelRuntimeError
 from .. import ir
+from ..passes import lower_pow
 from . import numpy_ref
 from .triton_lib import compute_numpy
 from .triton_lower import DeviceKernel, HostStep
@@ -282,6 +283,9 @@ class Launcher:
         if code == 0:
             return
         loc, tensor, axis = dk.checks[code - 1]
+        if tensor is None:            # a checked exponent (triton_emit.check_exponent)
+            raise KernelRuntimeError(lower_pow.message(self.k.filename, loc.line,
+                                                       self.k.name, value))
         size = interp.tensors[tensor].shape[axis]
         if value < 0:                 # normalized by passes/lower_index: it was value - size
             value -= size

@@ -293,7 +293,8 @@ def _lo_bf16(x):
     "check": '''
 @triton.jit
 def _lo_check(err, bad, idx, lin, code):
-    # debug=True: record the first out-of-bounds lane (code = access number + 1).
+    # Record the first bad lane: an index out of bounds or a negative exponent
+    # (code = the check's number + 1).
     if _lo_any(bad):
         first = _lo_rmin(tl.where(bad, lin, 9223372036854775807))
         value = _lo_rsum(tl.where(bad & (lin == first), idx, 0))

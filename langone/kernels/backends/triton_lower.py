@@ -86,6 +86,7 @@ class DeviceKernel:
     reductions: tuple = ()                 # ((var, op, DType), ...) grid
     grid: ir.Grid | None = None
     checks: tuple = ()                     # ((loc, tensor, axis), ...) per checked access
+    #                                        (tensor None: a checked exponent)
     params: tuple = ()                     # ((arg name, signature type), ...) incl. BLOCK
     body: tuple = ()                       # the lowered statements
     lanes: frozenset = frozenset()         # names held as [BLOCK] lane vectors
@@ -162,6 +163,12 @@ def tensors_used(stmts) -> set:
 
 def has_load(e: ir.Expr) -> bool:
     return any(isinstance(n, ir.Load) for n in ir.walk(e))
+
+
+def needs_mask(e: ir.Expr) -> bool:
+    """Whether ``e`` must run only in the lanes that evaluate it: it loads, or
+    it may raise (a checked exponent would report lanes that never ran it)."""
+    return any(isinstance(n, ir.Load) or ir.may_raise(n) for n in ir.walk(e))
 
 
 def loop_exits(stmts) -> tuple[bool, bool]:
@@ -433,7 +440,7 @@ class _Lowering:
             params += [(f"{ta.base}_s{a}", "i64") for a in ta.stride_axes]
         params += [(f"v_{n}", scalar_signature(t)) for n, t in dk.scalars]
         params += extra
-        if any(getattr(n, "checks", ()) for n in ir.walk_stmts(dk.body)):
+        if any(ir.may_raise(n) for n in ir.walk_stmts(dk.body)):
             params.append(("_err", "*i64"))
         dk.params = tuple(params) + (("BLOCK", "constexpr"),)
         self.kernels.append(dk)

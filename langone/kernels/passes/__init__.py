@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_index, races,
-               resources, simplify, specialize, types, verify)
+from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_index,
+               lower_pow, races, resources, simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ def _lower_index(k, ctx):
     return lower_index.lower_index(k, ctx.options)
 
 
+def _lower_pow(k, ctx):
+    return lower_pow.lower_pow(k)
+
+
 def _lower_boolops(k, ctx):
     return lower_boolops.lower_boolops(k)
 
@@ -103,6 +107,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("resources", _resources, analysis_only=True),
     Pass("shape_guards", _guards, analysis_only=True),
     Pass("lower_index", _lower_index),
+    Pass("lower_pow", _lower_pow),
     Pass("lower_casts", _lower_casts),
     Pass("lower_boolops", _lower_boolops),
     Pass("hoist_loads", _hoist_loads),

@@ -39,5 +39,6 @@ def _branch_free(e: ir.Expr) -> ir.Expr:
 
 
 def _may_fail(e: ir.Expr) -> bool:
-    """Whether evaluating ``e`` may raise: a load range-checked at run time."""
-    return any(isinstance(n, ir.Load) and getattr(n, "checks", ()) for n in ir.walk(e))
+    """Whether evaluating ``e`` may raise: a load range-checked at run time, or a
+    checked power (``lower_pow``, which runs before this pass)."""
+    return any(ir.may_raise(n) for n in ir.walk(e))
