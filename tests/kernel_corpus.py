@@ -745,3 +745,18 @@ def size_one_reversed_views(x0, x1, out0, out1):
 def infinite_constants_on_the_left(x, out):
     for i in lo.grid(x.shape[0]):
         out[i] = (-lo.inf - x[i]) + lo.inf / (x[i] * x[i] + 1)   # fuzz seed 271 (Triton)
+
+
+@case(lambda r: (np.array([[1e16, 1.0, -1e16, 1.0] * 8] * 3) * np.array([[1.0], [2.0], [0.5]]),
+                 np.zeros((3, 32)), np.zeros(3)),
+      lambda x, out, tot: {"out": x * 2.0}, rtol=0.0, atol=0.0)
+def store_and_sum_in_order(x, out, tot):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        p = 1.0
+        for c in range(x.shape[1]):
+            t = x[r, c] * 2.0
+            out[r, c] = t
+            s -= t                         # numba splits the sum off: still in order
+            p *= x[r, c] * 1e-16 + 1.0
+        tot[r] = s + p

@@ -634,3 +634,12 @@ def test_cache_key_changes_with_options_and_source():
     assert k1 != cache.cache_key("numba", "abc", {"debug": True}, "src")
     assert k1 != cache.cache_key("numba", "abc", {"debug": False}, "src2")
     assert k1 == cache.cache_key("numba", "abc", {"debug": False}, "src")
+
+
+def test_in_order_sums_are_split_off_so_the_rest_of_the_loop_vectorizes():
+    from langone import bench
+    x = np.random.default_rng(2).standard_normal((4, 64)).astype(np.float32)
+    out = np.empty_like(x)
+    src = bench.softmax_rows.source("numba", x, out)
+    assert "_k_terms" in src                      # e's terms stored, then summed in order
+    assert "_k_terms" not in bench.softmax_rows_fast.source("numba", x, out)

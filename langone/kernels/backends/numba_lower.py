@@ -270,6 +270,41 @@ def loop_accumulators(body: tuple, types: dict, fastmath: bool = False) -> dict:
     return found
 
 
+def in_order_sums(s: ir.For, types: dict) -> dict:
+    """The float sums and products of a unit-step loop worth splitting off
+    (:meth:`_Lowering.fission`): ``acc = acc + e`` (``-``, ``*``) as a direct
+    statement, ``acc`` used nowhere else in the loop, beside work that would
+    vectorize (a store or a transcendental), in a body every iteration runs to
+    its end (no ``break``/``continue``/``while``).
+    Returns ``{id(stmt): (operator, term)}``."""
+    if not (isinstance(s.step, ir.Const) and s.step.value == 1) or len(s.body) < 2 or \
+            any(isinstance(n, (ir.Break, ir.Continue, ir.While)) for n in ir.walk_stmts(s.body)):
+        return {}
+    found = {}
+    for b in s.body:
+        update = ir.accumulation(b)
+        if update is None or update[0] not in ("+", "-", "*") or \
+                not getattr(types.get(b.target), "is_floating", False):
+            continue
+        uses = sum(1 for n in ir.walk_stmts(s.body)
+                   if (isinstance(n, ir.Name) and n.id == b.target) or
+                   (isinstance(n, ir.Assign) and n.target == b.target))
+        if uses == 2 and b.target != s.var:
+            found[id(b)] = (update[0], update[2])
+    rest = [b for b in s.body if id(b) not in found]
+    return found if any(_vector_work(b) for b in rest) else {}
+
+
+def _vector_work(s: ir.Stmt) -> bool:
+    """Whether ``s`` does what pays for a split: a store or a transcendental
+    (a sum beside mere arithmetic is latency-bound either way)."""
+    return any(isinstance(n, ir.Store) or (isinstance(n, ir.Call) and n.fn in _FLOAT_MATH)
+               for n in ir.walk(s))
+
+
+_FLOAT_MATH = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf")
+
+
 # --- the lowering ---------------------------------------------------------------------------
 
 class _Lowering:
@@ -468,7 +503,9 @@ class _Lowering:
             return [s]
         found = loop_accumulators(s.body, self.types, self.fastmath or s.reassociate)
         if not found:
-            return [s]
+            ordered = in_order_sums(s, self.types)
+            return self.fission(s, ordered) if ordered and not \
+                (self.fastmath or s.reassociate) else [s]
         before, after = [], []
         body = []
         for b in s.body:
@@ -484,6 +521,31 @@ class _Lowering:
                                            ir.Select(s.loc, acc.type, nan, keep, acc)))
             body.append(b)
         return [*before, replace(s, body=tuple(body)), *after]
+
+    def fission(self, s: ir.For, ordered: dict) -> list:
+        """Split off a loop's in-order float sums: the loop stores each term in
+        a scratch row and a second loop adds them up in Python's order. The
+        first loop (``exp``, stores, ...) then vectorizes; only the additions
+        stay a scalar chain, bit-identical to the python backend."""
+        loc, n = s.loc, _name(f"_k_n{next(self.temp)}")
+        trip = ir.BinOp(loc, int64, "-", s.stop, s.start)
+        zero = _int(0)
+        out = [ir.Assign(loc, n.id, ir.Call(loc, int64, "max", (trip, zero)))]
+        body, sums = [], []
+        for b in s.body:
+            if id(b) not in ordered:
+                body.append(b)
+                continue
+            op, term = ordered[id(b)]
+            buf, t = f"_k_terms{next(self.temp)}", self.types[b.target]
+            out.append(ir.Alloc(loc, buf, t, (n,)))
+            slot = (ir.BinOp(loc, int64, "-", _name(s.var), s.start),)
+            body.append(ir.Store(b.loc, buf, slot, term))
+            acc, j = _name(b.target, t), _name(f"_k_j{next(self.temp)}")
+            add = ir.BinOp(b.loc, t, op, acc, ir.Load(b.loc, t, buf, (j,)))
+            sums.append(_loop(j.id, n, [ir.Assign(b.loc, b.target, add)]))
+        self.types[n.id] = int64
+        return [*out, replace(s, body=tuple(body)), *sums]
 
     # -- 4-5. accesses and operations --------------------------------------------------------
     def select_stmt(self, s: ir.Stmt) -> list:
