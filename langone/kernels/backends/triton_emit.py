@@ -13,11 +13,11 @@ literal bound to a local loses its weak typing (literals stay inline).
 from __future__ import annotations
 
 import itertools
-import math
 
 from ...dtypes import DType, fp32, fp64
 from .. import ir
-from .triton_lib import HELPER_OPS, STORE_TL, is_half, literal, tl_type
+from .triton_lib import (HELPER_OPS, STORE_TL, is_half, is_plain, literal, tl_type,
+                         trip_count)
 from .triton_lower import DeviceKernel, is_vec, needs_mask
 
 class DeviceEmitter:
@@ -114,17 +114,18 @@ class DeviceEmitter:
 
     def bounds_check(self, tensor: str, idx: list, mask: str, loc: ir.Loc,
                      checks: tuple) -> str:
-        self.helpers.add("check")
-        bad = []
-        for axis, text in enumerate(idx):
-            if axis not in checks:
-                continue
-            n = self.arg(f"t_{tensor}_n{axis}")
-            self.checks.append((loc, tensor, axis))
-            code = len(self.checks)
-            bad.append(self.let(f"_lo_check(_err, {mask} & (({text} < 0) | ({text} >= {n})), "
-                                f"{text}, _lin, {code})", "_bad"))
+        bad = [self.record_check((loc, tensor, axis), mask, text,
+                                 f"({text} < 0) | ({text} >= {self.arg(f't_{tensor}_n{axis}')})")
+               for axis, text in enumerate(idx) if axis in checks]
         return self.let(f"{mask} & (({' | '.join(bad)}) == 0)", "_m")
+
+    def record_check(self, site: tuple, mask: str, value: str, bad: str) -> str:
+        """Record the first lane where ``bad`` holds (checks of lower_index and
+        lower_pow: the launcher raises with the site's message)."""
+        self.helpers.add("check")
+        self.checks.append(site)
+        return self.let(f"_lo_check(_err, {mask} & ({bad}), {value}, _lin, "
+                        f"{len(self.checks)})", "_bad")
 
     def s_Store(self, s: ir.Store, mask: str) -> None:
         t = self.tensor_types[s.tensor].dtype
@@ -150,19 +151,6 @@ class DeviceEmitter:
         if s.orelse:
             self.block(s.orelse, self.let(f"{mask} & ({c} == 0)", "_m"))
 
-    def trip_count(self, s: ir.For, start: str, stop: str, step: str) -> str:
-        """Iterations of range(start, stop, step), clamped at 0 (Triton divides truncating)."""
-        k = s.step.value if isinstance(s.step, ir.Const) else None
-        if k is None:
-            n = (f"tl.where({step} > 0, ({stop} - {start} + {step} - 1) // {step}, "
-                 f"({start} - {stop} - {step} - 1) // (0 - {step}))")
-        elif k == 1:
-            n = f"{stop} - {start}"
-        else:
-            a, b = (start, stop) if k < 0 else (stop, start)
-            n = f"({a} - {b} + {abs(k) - 1}) // {abs(k)}"
-        return f"tl.maximum({n}, 0)"
-
     def s_For(self, s: ir.For, mask: str) -> None:
         self.put(f"# for {s.var} in range({ir.fmt_expr(s.start)}, {ir.fmt_expr(s.stop)}, "
                  f"{ir.fmt_expr(s.step)})", s.loc)
@@ -172,7 +160,8 @@ class DeviceEmitter:
         stop = self.simple(self.ex(s.stop, mask), "_hi")
         const_step = isinstance(s.step, ir.Const)
         step = str(s.step.value) if const_step else self.let(self.ex(s.step, mask), "_st")
-        n = self.let(self.trip_count(s, start, stop, step), "_n")
+        k = s.step.value if isinstance(s.step, ir.Const) else None
+        n = self.let(trip_count(k, start, stop, step), "_n")
         value = lambda t: f"{start} + {t}" + ("" if step == "1" else f" * {step}")  # noqa: E731
         if id(s) not in self.uniform_loops:
             t = self.let("tl.full([], 0, tl.int64)", "_i")
@@ -226,11 +215,8 @@ class DeviceEmitter:
     def operand(self, e: ir.Expr, mask: str, other: ir.Expr) -> str:
         """An operand: constants next to a non-constant stay literals (Triton keeps
         Python literals weakly typed, like NEP 50), else typed."""
-        if isinstance(e, ir.Const) and not isinstance(other, ir.Const) and \
-                (not isinstance(e.value, float) or math.isfinite(e.value)):
+        if isinstance(e, ir.Const) and not isinstance(other, ir.Const) and is_plain(e.value):
             return literal(e.value, e.type)
-        # ±inf/NaN literals are constexpr expressions (`-_INF`): on the left of a
-        # tensor operator the interpreter cannot combine them, so they are typed.
         return self.ex(e, mask)
 
     def e_Const(self, e: ir.Const, mask: str) -> str:
@@ -267,13 +253,9 @@ class DeviceEmitter:
         return f"({a} {op} {b})"
 
     def check_exponent(self, e: ir.BinOp, b: str, mask: str) -> str:
-        """A checked power's exponent (passes/lower_pow): the first lane with a
-        negative one is recorded like a bad index; the launcher raises."""
-        self.helpers.add("check")
-        self.checks.append((e.loc, None, None))
         b = self.simple(b)
         v = b if self.is_vec(e.right) else self.let(f"{b} + _zl")
-        self.let(f"_lo_check(_err, {mask} & ({v} < 0), {v}, _lin, {len(self.checks)})", "_bad")
+        self.record_check((e.loc, None, None), mask, v, f"{v} < 0")
         return b
 
     def helper_binop(self, e: ir.BinOp, a: str, b: str) -> str:

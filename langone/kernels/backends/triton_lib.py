@@ -75,6 +75,27 @@ def literal(value: Any, t: DType) -> str:
     return repr(v)
 
 
+def trip_count(k: int | None, start: str, stop: str, step: str) -> str:
+    """Triton text of the iterations of ``range(start, stop, step)``, clamped at 0
+    (Triton divides truncating); ``k``: the step when it is a constant."""
+    if k is None:
+        n = (f"tl.where({step} > 0, ({stop} - {start} + {step} - 1) // {step}, "
+             f"({start} - {stop} - {step} - 1) // (0 - {step}))")
+    elif k == 1:
+        n = f"{stop} - {start}"
+    else:
+        a, b = (start, stop) if k < 0 else (stop, start)
+        n = f"({a} - {b} + {abs(k) - 1}) // {abs(k)}"
+    return f"tl.maximum({n}, 0)"
+
+
+def is_plain(v: Any) -> bool:
+    """Whether a constant is a plain Python literal: ±inf/NaN are constexpr
+    expressions (``-_INF``), which the interpreter cannot combine with a tensor
+    on their right, so those constants are emitted typed."""
+    return not isinstance(v, float) or math.isfinite(v)
+
+
 def identity_literal(op: str, t: DType) -> str:
     """The reduction identity in ``t`` (:func:`ir.reduction_identity`)."""
     v = ir.reduction_identity(op, t)
