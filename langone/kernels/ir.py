@@ -454,6 +454,28 @@ def may_raise(node: Any) -> bool:
     return bool(getattr(node, "checks", ())) or bool(getattr(node, "checked", False))
 
 
+def rebuild_by_id(node: Any, fn) -> Any:
+    """A copy of ``node`` rebuilt top-down, where ``fn(original, rebuilt)`` may
+    replace each expression or statement. Analyses record findings by the
+    ``id`` of the nodes they saw; this keeps those originals in reach (a
+    bottom-up :func:`map_exprs` would only see new copies)."""
+    changes = {}
+    for f in fields(node):
+        if f.name in ("loc", "type"):
+            continue
+        v = getattr(node, f.name)
+        if isinstance(v, (Expr, Stmt)):
+            nv = rebuild_by_id(v, fn)
+        elif isinstance(v, tuple) and any(isinstance(x, (Expr, Stmt)) for x in v):
+            nv = tuple(rebuild_by_id(x, fn) if isinstance(x, (Expr, Stmt)) else x for x in v)
+            nv = v if all(a is b for a, b in zip(nv, v)) else nv
+        else:
+            continue
+        if nv is not v:
+            changes[f.name] = nv
+    return fn(node, replace(node, **changes) if changes else node)
+
+
 def map_exprs(node: Any, fn) -> Any:
     """Rebuild ``node`` bottom-up, applying ``fn`` to every expression."""
     if isinstance(node, tuple):

@@ -11,13 +11,11 @@ they are (their range cannot be negative). See :mod:`.guards` for the plan.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from ...dtypes import bool_, int64
 from .. import ir
 from .guards import AccessPlan, plan
-
-_ACCESSES = (ir.Load, ir.Store, ir.AtomicAdd)
 
 
 def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
@@ -28,33 +26,16 @@ def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
              launch_guards=options.get("launch_guards", True) is not False)
     if not p.accesses:
         return k
-    return replace(k, body=tuple(_rebuild(s, p.accesses) for s in k.body))
 
-
-def _rebuild(node, accesses: dict):
-    """A copy of ``node`` with every planned access lowered (plans are keyed by
-    the original nodes, so this walks top-down rather than with map_exprs)."""
-    changes = {}
-    for f in fields(node):
-        if f.name in ("loc", "type"):
-            continue
-        v = getattr(node, f.name)
-        if isinstance(v, (ir.Expr, ir.Stmt)):
-            nv = _rebuild(v, accesses)
-        elif isinstance(v, tuple) and any(isinstance(x, (ir.Expr, ir.Stmt)) for x in v):
-            nv = tuple(_rebuild(x, accesses) if isinstance(x, (ir.Expr, ir.Stmt)) else x
-                       for x in v)
-        else:
-            continue
-        if nv != v:                # eq compares checks too; positions are kept either way
-            changes[f.name] = nv
-    new = replace(node, **changes) if changes else node
-    ap: AccessPlan | None = accesses.get(id(node)) if isinstance(node, _ACCESSES) else None
-    if ap is None:
-        return new
-    index = tuple(normalized(ix, new.tensor, axis) if axis in ap.normalize else ix
-                  for axis, ix in enumerate(new.index))
-    return replace(new, index=index, checks=ap.checks)
+    def lower(orig, new):
+        ap: AccessPlan | None = p.accesses.get(id(orig)) \
+            if isinstance(orig, (ir.Load, ir.Store, ir.AtomicAdd)) else None
+        if ap is None:
+            return new
+        index = tuple(normalized(ix, new.tensor, axis) if axis in ap.normalize else ix
+                      for axis, ix in enumerate(new.index))
+        return replace(new, index=index, checks=ap.checks)
+    return replace(k, body=tuple(ir.rebuild_by_id(s, lower) for s in k.body))
 
 
 def normalized(ix: ir.Expr, tensor: str, axis: int) -> ir.Expr:

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from ...dtypes import DType
 from .. import ir
@@ -55,7 +55,9 @@ def lower_pow(k: ir.Kernel) -> ir.Kernel:
     w.stmts(k.body, w.base_env(), (), (), False)
     if not w.checked:
         return k
-    return replace(k, body=tuple(_mark(s, w.checked) for s in k.body))
+    return replace(k, body=tuple(
+        ir.rebuild_by_id(s, lambda orig, new: replace(new, checked=True)
+                         if id(orig) in w.checked else new) for s in k.body))
 
 
 class _Exponents(_Walker):
@@ -124,25 +126,3 @@ def _nonneg_binop(e: ir.BinOp, env: dict) -> bool:
     if e.op == ">>":
         return nonneg(e.left, env)
     return False
-
-
-def _mark(node, ids: set):
-    """A copy of ``node`` with the powers in ``ids`` checked (the ids are of
-    the original nodes, so this rebuilds top-down, as ``lower_index`` does)."""
-    changes = {}
-    for f in fields(node):
-        if f.name in ("loc", "type"):
-            continue
-        v = getattr(node, f.name)
-        if isinstance(v, (ir.Expr, ir.Stmt)):
-            nv = _mark(v, ids)
-        elif isinstance(v, tuple) and any(isinstance(x, (ir.Expr, ir.Stmt)) for x in v):
-            nv = tuple(_mark(x, ids) if isinstance(x, (ir.Expr, ir.Stmt)) else x for x in v)
-        else:
-            continue
-        if nv is not v and (not isinstance(v, tuple) or
-                            any(a is not b for a, b in zip(nv, v))):
-            changes[f.name] = nv
-    if id(node) in ids:
-        changes["checked"] = True
-    return replace(node, **changes) if changes else node
