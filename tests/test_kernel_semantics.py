@@ -597,3 +597,54 @@ def test_numba_parallel_function_raises_for_a_negative_power(monkeypatch):
     out = np.zeros(n, np.int64)
     kern.on("numba")(x, e, out)
     assert out[77_777] == 32 and out[0] == 2
+
+
+# --- numba's split of in-order sums (review findings) -------------------------------------
+
+@lo.kernel
+def _max_then_sum_2d(x, out):
+    for r, q in lo.grid(out.shape[0], out.shape[1]):
+        m = -lo.inf
+        for c in range(x.shape[1]):
+            m = max(m, x[r, c])
+        s = 0.0
+        for c in range(x.shape[1]):
+            e = lo.exp(x[r, c] - m)
+            out[r, q] = e
+            s += e
+        out[r, q] = s + q
+
+
+@lo.kernel
+def _reassigned_loop_variable(x, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        k = 0
+        for c in range(k, x.shape[1]):
+            out[r, c] = x[r, c]
+            c = c * 3                      # Python's range ignores this, and k below
+            k = k + 1
+            s += x[r, c % x.shape[1]]
+        out[r, 0] = s
+
+
+@lo.kernel
+def _checked_power_sum(n, e):
+    acc = 0
+    for i in lo.grid(n):
+        acc += i ** e
+    return acc
+
+
+def test_split_sums_keep_the_grid_extents_and_python_s_range():
+    x = np.random.default_rng(6).standard_normal((4, 50)).astype(np.float32)
+    _same_everywhere(_max_then_sum_2d, lambda: (x, np.zeros((4, 7), np.float32)), exact=False)
+    _same_everywhere(_reassigned_loop_variable, lambda: (x, np.zeros_like(x)), exact=False)
+
+
+def test_a_kernel_without_tensors_raises_its_run_time_checks():
+    two, minus_one = np.int64(2), np.int64(-1)   # numpy ints: numpy's power rule
+    assert int(_checked_power_sum.on("numba")(100, two)) == sum(i ** 2 for i in range(100))
+    for b in ["python"] + OTHERS:
+        with pytest.raises(lo.errors.KernelRuntimeError, match="(?i)negative integer powers"):
+            _checked_power_sum.on(b)(100, minus_one)

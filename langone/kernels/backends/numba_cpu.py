@@ -194,7 +194,9 @@ def make_launcher(k: ir.Kernel, serial, parallel):
 
     choose = None
     if parallel is not None and not tensors:
-        serial = parallel               # no tensors: the grid size is unknown, use threads
+        if not numba_lower.uses_checks(k):   # a checked prange needs its error record:
+            serial = parallel                # there, the serial function raises itself
+        # no tensors: the grid size is unknown, use threads
     elif parallel is not None and len(tensors) == 1:
         def choose(args):
             return args[first].size >= threshold

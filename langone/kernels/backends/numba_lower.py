@@ -527,10 +527,12 @@ class _Lowering:
         a scratch row and a second loop adds them up in Python's order. The
         first loop (``exp``, stores, ...) then vectorizes; only the additions
         stay a scalar chain, bit-identical to the python backend."""
-        loc, n = s.loc, _name(f"_k_n{next(self.temp)}")
+        # Generated names get their own prefixes (_k_n<i> are the grid's extents).
+        loc, n = s.loc, _name(f"_k_trip{next(self.temp)}")
+        slot = _name(f"_k_slot{next(self.temp)}")
         trip = ir.BinOp(loc, int64, "-", s.stop, s.start)
-        zero = _int(0)
-        out = [ir.Assign(loc, n.id, ir.Call(loc, int64, "max", (trip, zero)))]
+        out = [ir.Assign(loc, n.id, ir.Call(loc, int64, "max", (trip, _int(0)))),
+               ir.Assign(loc, slot.id, _int(0))]
         body, sums = [], []
         for b in s.body:
             if id(b) not in ordered:
@@ -539,12 +541,14 @@ class _Lowering:
             op, term = ordered[id(b)]
             buf, t = f"_k_terms{next(self.temp)}", self.types[b.target]
             out.append(ir.Alloc(loc, buf, t, (n,)))
-            slot = (ir.BinOp(loc, int64, "-", _name(s.var), s.start),)
-            body.append(ir.Store(b.loc, buf, slot, term))
+            body.append(ir.Store(b.loc, buf, (slot,), term))
             acc, j = _name(b.target, t), _name(f"_k_j{next(self.temp)}")
             add = ir.BinOp(b.loc, t, op, acc, ir.Load(b.loc, t, buf, (j,)))
             sums.append(_loop(j.id, n, [ir.Assign(b.loc, b.target, add)]))
-        self.types[n.id] = int64
+        # The iteration's number, counted: the body may reassign the loop variable
+        # or what the start reads, which Python's range ignores.
+        body.append(ir.Assign(loc, slot.id, ir.BinOp(loc, int64, "+", slot, _int(1))))
+        self.types.update({n.id: int64, slot.id: int64})
         return [*out, replace(s, body=tuple(body)), *sums]
 
     # -- 4-5. accesses and operations --------------------------------------------------------
