@@ -648,3 +648,60 @@ def test_a_kernel_without_tensors_raises_its_run_time_checks():
     for b in ["python"] + OTHERS:
         with pytest.raises(lo.errors.KernelRuntimeError, match="(?i)negative integer powers"):
             _checked_power_sum.on(b)(100, minus_one)
+
+
+# --- review findings: optimizations must keep the meaning -----------------------------------
+
+@lo.kernel
+def _add_twice(a, b, m):
+    for i in lo.grid(a.shape[0]):
+        for c in range(m):
+            a[i] = a[i] + b[i]             # a and b may be one array: b[i] changes
+
+
+@lo.kernel
+def _narrow_index(x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = x[lo.int8(i)]             # wraps past 127: a negative index
+
+
+@lo.kernel
+def _annotated_accumulator(x, out):
+    for r in lo.grid(x.shape[0]):
+        acc: int = 0
+        for c in range(x.shape[1]):
+            acc += x[r, c]                 # widened to int64, annotation or not
+        out[r] = acc
+
+
+def _guard_then_read(k, x, out):
+    for i in lo.grid(out.shape[0]):
+        out[i] = 1 if k < x.shape[0] and x[k] > 0.0 else 0
+
+
+def test_an_in_place_array_is_not_read_once_before_the_loop():
+    a = np.ones(3)
+    for b in ["python"] + OTHERS:
+        x = a.copy()
+        _add_twice.on(b)(x, x, 3)
+        np.testing.assert_array_equal(x, [8.0, 8.0, 8.0], err_msg=b)
+
+
+def test_a_narrowed_index_counts_from_the_end_when_it_wraps():
+    x = np.arange(1000, dtype=np.float64)
+    _same_everywhere(_narrow_index, lambda: (x, np.zeros(300)))
+
+
+def test_annotated_accumulators_are_widened_on_the_python_backend_too():
+    x = np.full((2, 4), 100, np.int8)
+    args, _ = _same_everywhere(_annotated_accumulator, lambda: (x, np.zeros(2, np.int64)))
+    np.testing.assert_array_equal(args[1], [400, 400])
+
+
+def test_without_bounds_checks_no_pass_reads_what_the_program_would_not():
+    k = lo.kernel(_guard_then_read, boundscheck=False)
+    for b in ["python"] + OTHERS:
+        out = np.zeros(2, np.int64)
+        k.on(b)(100, np.ones(4), out)          # x[100] is never read: k < 4 is False
+        np.testing.assert_array_equal(out, [0, 0], err_msg=b)
+    assert " and " in k.ir

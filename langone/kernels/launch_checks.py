@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import KernelArgumentError
 from . import ir
+from .passes import aliases
 from .passes.guards import ShapeGuard
 
 
@@ -44,7 +45,8 @@ def wrap(fn, stages, name: str):
         runs = "".join(f" and {w.python(position)} >= 1" for w in g.when)
         lines.append(f"    if {size} < {g.need.python(position)}{runs}:")
         lines.append("        " + fail(_guard_failure(g, k, name, position)))
-    for pname in _outputs(k):
+    # An elementwise kernel's one output is a fresh pool buffer: nothing to check.
+    for pname in aliases.outputs(k) if k.kind != "elementwise" else ():
         p = position[pname]
         lines += ["    try:",
                   f"        if not args[{p}].flags.writeable:",
@@ -54,7 +56,7 @@ def wrap(fn, stages, name: str):
         if not k.params[p].type.contiguous:
             lines.append(f"    if _zero_stride(args[{p}]):")
             lines.append("        " + fail(_output_failure(name, pname, p, "zero-stride")))
-    for w, r in _unsafe_aliases(k):
+    for w, r in aliases.pairs(k)[1]:
         lines.append(f"    if args[{position[w]}] is args[{position[r]}]:")
         lines.append("        " + fail(_alias_failure(name, w, r)))
     for pname, (lo, hi, meets) in _weak_int_ranges(stages).items():
@@ -67,40 +69,6 @@ def wrap(fn, stages, name: str):
     scope = {"fn": fn, "_fail": tuple(failures), "_zero_stride": _zero_stride}
     exec(compile(src, f"<launch checks of {name}>", "exec"), scope)
     return scope["run"]
-
-
-def _outputs(k: ir.Kernel) -> list[str]:
-    written = {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.AtomicAdd))}
-    return [p.name for p in k.params if p.name in written and p.is_tensor]
-
-
-def _unsafe_aliases(k: ir.Kernel) -> list[tuple[str, str]]:
-    """(output, other tensor) pairs that must not be the same array.
-
-    One array passed as an input and an output is allowed only for an in-place
-    elementwise update: every access to either is at the same index, the grid's
-    own variables, so each element is read only by the iteration that writes
-    it. Other pairs are refused when the same array is passed twice (cheap: an
-    identity test); distinct views that overlap are unspecified (DESIGN.md).
-    """
-    access: dict = {}                          # tensor -> set of (grid id, index) or None
-    for s in k.body:
-        grid_vars = tuple(s.vars) if isinstance(s, ir.Grid) else None
-        for n in ir.walk(s):
-            if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)):
-                names = tuple(getattr(i, "id", None) for i in n.index)
-                ok = grid_vars is not None and names == grid_vars and \
-                    not isinstance(n, ir.AtomicAdd)
-                access.setdefault(n.tensor, set()).add((id(s), names) if ok else None)
-    pairs = []
-    for w in _outputs(k):
-        for p in k.params:
-            if not p.is_tensor or p.name == w or p.name not in access:
-                continue
-            both = access[w] | access[p.name]
-            if None in both or len(both) > 1:
-                pairs.append((w, p.name))
-    return pairs
 
 
 def _alias_failure(name: str, w: str, r: str):

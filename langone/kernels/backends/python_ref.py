@@ -61,6 +61,14 @@ class _WidenFirstAssignments(ast.NodeTransformer):
                                   [ast.Constant(node.targets[0].id), node.value], [])
         return node
 
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        # `acc: int = 0` is an assignment too (the annotation converts nothing).
+        if node.value is not None and isinstance(node.target, ast.Name) \
+                and node.target.id in self.names and not _reads(node.value, node.target.id):
+            node.value = ast.Call(ast.Name(_ACC_HOOK, ast.Load()),
+                                  [ast.Constant(node.target.id), node.value], [])
+        return node
+
 
 def _reads(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))

@@ -84,12 +84,18 @@ def _lower_pow(k, ctx):
     return lower_pow.lower_pow(k)
 
 
+def _unchecked(ctx) -> bool:
+    """``boundscheck=False``: an access without a run-time check is then not
+    proven in range, so no pass may read what the program would not."""
+    return ctx.options.get("boundscheck", True) is False
+
+
 def _lower_boolops(k, ctx):
-    return lower_boolops.lower_boolops(k)
+    return k if _unchecked(ctx) else lower_boolops.lower_boolops(k)
 
 
 def _hoist_loads(k, ctx):
-    return hoist_loads.hoist_loads(k)
+    return k if _unchecked(ctx) else hoist_loads.hoist_loads(k)
 
 
 def _lower_casts(k, ctx):

@@ -5,8 +5,9 @@ In ``for c in range(n): out[r, c] = x[r, c] * scale[r]`` the load
 generated code must reload it after every store to ``out`` unless it can
 prove the two never overlap. The kernel language can: distinct tensor
 arguments that overlap are unspecified (DESIGN.md), so a load whose index
-reads nothing the loop assigns, from a tensor the loop never writes, is read
-once before the loop.
+reads nothing the loop assigns, from a tensor the loop never writes -- nor one
+that may legally be the same array as a written one (an in-place update,
+:mod:`.aliases`) -- is read once before the loop.
 
 Only loads proven in range (no run-time check: ``lower_index`` decided) move,
 and only into an ``if`` that holds when the loop runs at least once: a loop
@@ -20,12 +21,13 @@ from dataclasses import replace
 
 from ...dtypes import bool_
 from .. import ir
+from . import aliases
 
 
 def hoist_loads(k: ir.Kernel) -> ir.Kernel:
     """``k`` with loop-invariant, in-range loads of ``range`` loops hoisted."""
     taken = ir.bound_names(k.body) | ir.read_names(k.body) | {p.name for p in k.params}
-    h = _Hoister(taken)
+    h = _Hoister(taken, aliases.pairs(k)[0])
     body = h.stmts(k.body)
     if not h.new_locals:
         return k
@@ -33,8 +35,9 @@ def hoist_loads(k: ir.Kernel) -> ir.Kernel:
 
 
 class _Hoister:
-    def __init__(self, taken: set):
+    def __init__(self, taken: set, may_alias: list):
         self.taken = taken
+        self.may_alias = may_alias            # (output, tensor) pairs one array may be
         self.new_locals: list = []
         self.counter = itertools.count()
 
@@ -58,6 +61,8 @@ class _Hoister:
         assigned = ir.assigned_names(loop.body) | {loop.var}
         written = {n.tensor for n in ir.walk_stmts(loop.body)
                    if isinstance(n, (ir.Store, ir.AtomicAdd))}
+        written |= {b for a, b in self.may_alias if a in written} | \
+            {a for a, b in self.may_alias if b in written}
         found: dict = {}                                       # load -> local name
 
         def visit(e: ir.Expr) -> ir.Expr:

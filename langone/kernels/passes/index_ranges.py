@@ -117,9 +117,11 @@ def interval(e: ir.Expr, env: dict) -> Interval | None:
         return env.get(e.id)
     if isinstance(e, ir.Shape):
         return Interval.point(Affine.symbol(("shape", e.tensor, e.axis)))
-    if isinstance(e, ir.Cast):
-        src = getattr(e.value.type, "name", None)
-        return interval(e.value, env) if src in _EXACT_INTS else None
+    if isinstance(e, ir.Cast):               # only int64 holds every value unchanged
+        src, dst = getattr(e.value.type, "name", None), getattr(e.type, "name", None)
+        return interval(e.value, env) if src in _EXACT_INTS and dst == "int64" else None
+    if isinstance(e, (ir.UnaryOp, ir.BinOp)) and getattr(e.type, "name", "int64") != "int64":
+        return None                          # narrow arithmetic may wrap
     if isinstance(e, ir.UnaryOp) and e.op in ("-", "+"):
         v = interval(e.operand, env)
         return v if v is None or e.op == "+" else -v
