@@ -332,6 +332,10 @@ INTRINSICS: dict[str, tuple[int, str]] = {
     "isnan": (1, "bool"), "isinf": (1, "bool"),
 }
 
+#: Intrinsics computed by a math library (libm, polynomials): the ones a
+#: tolerance applies to, and the work that pays for vectorizing a loop.
+TRANSCENDENTALS = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "sigmoid"})
+
 #: Grid reduction operators -> the intrinsic (or operator) that merges two
 #: values. ``max``/``min`` are Python's (``acc = max(acc, e)``: a NaN ``e`` is
 #: skipped, a NaN ``acc`` stays); ``maximum``/``minimum`` are numpy's

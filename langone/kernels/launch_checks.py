@@ -97,13 +97,9 @@ def _weak_int_ranges(stages) -> dict:
             meets[node.value.id].add(node.type.name)
     out = {}
     for n, names in meets.items():
-        infos = [np.iinfo(np.dtype(_NUMPY[t])) for t in names]
+        infos = [np.iinfo(t) for t in names]
         out[n] = (max(i.min for i in infos), min(i.max for i in infos), sorted(names))
     return out
-
-
-_NUMPY = {"int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
-          "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64"}
 
 
 def _guard_failure(g: ShapeGuard, k: ir.Kernel, name: str, position: dict):

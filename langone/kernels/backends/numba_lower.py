@@ -298,11 +298,9 @@ def in_order_sums(s: ir.For, types: dict) -> dict:
 def _vector_work(s: ir.Stmt) -> bool:
     """Whether ``s`` does what pays for a split: a store or a transcendental
     (a sum beside mere arithmetic is latency-bound either way)."""
-    return any(isinstance(n, ir.Store) or (isinstance(n, ir.Call) and n.fn in _FLOAT_MATH)
+    return any(isinstance(n, ir.Store) or (isinstance(n, ir.Call) and n.fn in ir.TRANSCENDENTALS)
                for n in ir.walk(s))
 
-
-_FLOAT_MATH = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf")
 
 
 # --- the lowering ---------------------------------------------------------------------------

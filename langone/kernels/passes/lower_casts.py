@@ -43,7 +43,8 @@ def _lower(e: ir.Expr) -> ir.Expr:
     if v.type.itemsize == 2:                 # fp16/bf16 compute in fp32: compare there
         v = ir.Cast(v.loc, fp32, v)
     bits = wide.itemsize * 8
-    lo, hi = ir.Const(v.loc, v.type, -2.0 ** (bits - 1)), ir.Const(v.loc, v.type, 2.0 ** (bits - 1))
+    lo = ir.Const(v.loc, v.type, -2.0 ** (bits - 1))
+    hi = ir.Const(v.loc, v.type, 2.0 ** (bits - 1))
     minimum = ir.Const(v.loc, wide, -2 ** (bits - 1))
     inner = ir.Select(v.loc, wide, ir.Compare(v.loc, bool_, "<", v, hi),
                       ir.Cast(v.loc, wide, v), minimum, True)
@@ -70,3 +71,13 @@ def convert(v: float, t: DType) -> int:
         if t.name.startswith("int") and r >= span // 2:
             r -= span
     return r
+
+
+def convert_const(v: float, t: DType) -> int:
+    """A float constant cast to integer type ``t`` at compile time: the same
+    rule as :func:`convert` where this pass applies, numpy's elsewhere."""
+    if t is int32 or t is int64 or t.name in _NARROW:
+        return convert(v, t)
+    import numpy as np
+    with np.errstate(all="ignore"):
+        return int(np.array(v, np.float64).astype(t.numpy))

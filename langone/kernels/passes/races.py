@@ -88,5 +88,6 @@ def _race_error(info, st: ir.Store, missing: list):
     return info.error(
         st.loc, f"grid iterations that differ only in {vars_} all write "
                 f"{st.tensor}[{idx}]: a race (updates would be lost at random)",
-        hint=f"accumulate with lo.atomic_add({st.tensor}, {idx or '()'}, v), or index the "
+        hint=f"accumulate with lo.atomic_add({st.tensor}, "
+             f"{idx if len(st.index) == 1 else f'({idx})'}, v), or index the "
              f"store with every grid variable (the value stored is {value})")

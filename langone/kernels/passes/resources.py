@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from .. import ir
 
-_TRANSCENDENTAL = {"exp", "log", "sin", "cos", "tanh", "erf", "sigmoid", "sqrt"}
 
 
 @dataclass
@@ -54,7 +53,7 @@ def estimate(k: ir.Kernel) -> ResourceEstimate:
                 g.flops += 1
             elif isinstance(node, ir.Call):
                 g.flops += 1
-                g.transcendentals += node.fn in _TRANSCENDENTAL
+                g.transcendentals += node.fn in ir.TRANSCENDENTALS
             elif isinstance(node, ir.Load):
                 g.bytes_loaded += tensors[node.tensor].dtype.itemsize
             elif isinstance(node, ir.Store):

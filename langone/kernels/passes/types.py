@@ -29,6 +29,7 @@ from ...dtypes import DType, bool_, fp32, fp64, int64
 from ...errors import KernelCompileError
 from .. import ir
 from ..ir import Weak
+from . import lower_casts
 
 _ARITH = ("+", "-", "*", "//", "%", "**")
 _PYINT = Weak("i")                 # loop variables and shapes are Python ints
@@ -450,9 +451,8 @@ def _convert_const(v: Any, t: DType) -> Any:
     if t.is_bool:
         return bool(v)
     if t.is_integer:
-        if isinstance(v, float):              # numpy's astype, as the lower_casts pass
-            with np.errstate(all="ignore"):
-                return int(np.array(v, np.float64).astype(t.numpy))
+        if isinstance(v, float):              # the one float-to-int rule (any host)
+            return lower_casts.convert_const(v, t)
         info = np.iinfo(t.numpy)
         span = info.max - info.min + 1
         return int((int(v) - info.min) % span + info.min)
