@@ -760,3 +760,15 @@ def store_and_sum_in_order(x, out, tot):
             s -= t                         # numba splits the sum off: still in order
             p *= x[r, c] * 1e-16 + 1.0
         tot[r] = s + p
+
+
+# --- int64 data in subscripts, fp32 atomics, int64 -> fp32 ----------------------
+
+_HASH_KEYS = np.array([2**40 + 12345, 987654321987, 3, -(2**62) + 7, 2**53 + 1, 0], np.int64)
+
+
+@case(lambda r: (r.standard_normal(1000), _HASH_KEYS.copy(), np.zeros(6)),
+      lambda x, key, out: {"out": x[(key * 2654435761) % 1000]}, rtol=0.0, atol=0.0)
+def hashed_gather_wraps_int64(x, key, out):
+    for i in lo.grid(key.shape[0]):        # the product wraps at 64 bits, then lands in bounds
+        out[i] = x[(key[i] * 2654435761) % x.shape[0]]

@@ -21,9 +21,10 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
 * **int64** is a Lua number where :mod:`.intrange` proves the value stays
   below 2^52 (indices, shapes, loop counters bounded by them) and an
   ``int64_t`` cdata elsewhere (int64 data, accumulators), whose arithmetic
-  wraps like numpy. Subscripts are computed in numbers: an in-bounds index
-  is far below 2^52. An int64 number that may be -0.0 (``0 * -3`` in
-  doubles) gets ``+ 0`` where it becomes a float.
+  wraps like numpy. Subscripts, loop bounds and extents are converted to
+  numbers once, after any int64_t arithmetic (a hash ``(k * 2654435761) % n``
+  wraps at 64 bits before it lands in bounds). An int64 number that may be
+  -0.0 (``0 * -3`` in doubles) gets ``+ 0`` where it becomes a float.
 * ``//`` and ``%`` follow Python on negative operands; integer ``x // 0`` and
   ``x % 0`` give 0, shifts outside ``[0, bits)`` and negative ``**`` exponents
   give numpy's results (as :func:`langone.kernels.backends.numpy_ref.binop`);
@@ -111,42 +112,29 @@ class Expressions:
     """Value representations: rounding, wrapping, int64 numbers or cdata (a mixin)."""
 
     def wide(self, e: ir.Expr) -> bool:
-        return not self.index_mode and self.ranges.wide(e)
-
-    def _in(self, index_mode: bool, fn, *args):
-        saved, self.index_mode = self.index_mode, index_mode
-        try:
-            return fn(*args)
-        finally:
-            self.index_mode = saved
+        """Whether int64 ``e`` is an int64_t cdata (not provably below 2^52)."""
+        return self.ranges.wide(e)
 
     def as_wide(self, e: ir.Expr) -> ir.Expr:
         """``e`` (an integer) as an int64_t cdata."""
         if self.ranges.wide(e):
-            return self._in(False, self.ex, e)
+            return self.ex(e)
         if isinstance(e, ir.Const):
             return call("I64", int64, e)
-        return call("I64", int64, self._in(False, self.ex, e))
+        return call("I64", int64, self.ex(e))
 
     def num(self, e: ir.Expr) -> ir.Expr:
-        """``e`` (an integer) as a Lua number."""
-        if e.type is int64 and self.ranges.wide(e) and not self._index_arith(e):
-            return call("tonumber", int64, self._in(False, self.ex, e))
+        """``e`` (an integer) as a Lua number: computed as int64_t cdata (wrapping
+        like numpy) where it may not fit 52 bits, converted once at the end."""
+        if e.type is int64 and self.ranges.wide(e):
+            return call("tonumber", int64, self.ex(e))
         return self.ex(e)
 
-    def _index_arith(self, e: ir.Expr) -> bool:
-        """In a subscript, int64 arithmetic is done in numbers (see module doc)."""
-        return self.index_mode and (
-            (isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "//", "%")) or
-            (isinstance(e, ir.UnaryOp) and e.op in ("-", "+")) or
-            isinstance(e, (ir.Select, ir.Const, ir.Shape)) or
-            (isinstance(e, ir.Call) and e.fn in ("abs", "min", "max", "minimum", "maximum")) or
-            (isinstance(e, ir.Cast) and not e.value.type.is_floating and
-             e.value.type is not int64))
-
     def index_num(self, e: ir.Expr) -> ir.Expr:
-        """An index, extent or range bound: always a Lua number."""
-        return self._in(True, self.num, e)
+        """An index, extent or range bound: always a Lua number. Its arithmetic is
+        done in numbers only where :mod:`.intrange` proves every step fits 52 bits
+        (an in-bounds result may come from wrapping int64 arithmetic, a hash)."""
+        return self.num(e)
 
     def exact32(self, e: ir.Expr) -> bool:
         """Whether ``e``'s double is already an fp32 value (rounding is a no-op)."""
@@ -209,12 +197,27 @@ class Expressions:
             return ir.Compare(e.loc, bool_, "!=", raw, const(uint8, 0))
         if is_half(t):
             return call("h2f" if t is fp16 else "bf2f", fp32, raw)
-        if t is int64 and self.index_mode:
-            return call("tonumber", int64, raw)
         return raw
 
     def indices(self, index: tuple) -> tuple:
-        return tuple(self.index_num(ix) for ix in index)
+        return tuple(self.subscript(ix) for ix in index)
+
+    def subscript(self, e: ir.Expr) -> ir.Expr:
+        """A subscript as a Lua number. Like :meth:`index_num`, except that its last
+        ``+``/``-`` (in each branch of a Select: the negative-index wrap) may add a
+        number below 2^52 to a wide value converted to a number: a result in
+        bounds (below 2^48) needs that value below 2^53, where the double
+        arithmetic is exact (no int64 wrap can land in bounds either), and a
+        result out of bounds stays out of bounds (the check raises)."""
+        if e.type is not int64 or not self.ranges.wide(e):
+            return self.num(e)
+        if isinstance(e, ir.Select):
+            return replace(e, cond=self.ex(e.cond), a=self.subscript(e.a),
+                           b=self.subscript(e.b))
+        if isinstance(e, ir.BinOp) and e.op in ("+", "-") and \
+                self.ranges.wide(e.left) != self.ranges.wide(e.right):
+            return replace(e, left=self.num(e.left), right=self.num(e.right))
+        return self.num(e)
 
     def e_BinOp(self, e: ir.BinOp) -> ir.Expr:
         t = e.type
@@ -241,14 +244,11 @@ class Expressions:
 
     def int64_binop(self, e: ir.BinOp) -> ir.Expr:
         op = e.op
-        wide_operand = not self.index_mode and (self.ranges.wide(e.left) or
-                                                self.ranges.wide(e.right))
+        wide_operand = self.ranges.wide(e.left) or self.ranges.wide(e.right)
         if wide_operand and not self.wide(e):     # e.g. v % 2 of an int64_t v: small result
             return call("tonumber", int64, self.wide_binop(e))
-        if self.wide(e) and not self._index_arith(e):
+        if self.wide(e) or op not in ("+", "-", "*", "//", "%"):
             return self.wide_binop(e)
-        if op not in ("+", "-", "*", "//", "%"):       # bit ops in a subscript
-            return call("tonumber", int64, self._in(False, self.wide_binop, e))
         a, b = self.num(e.left), self.num(e.right)
         if op in ("+", "-", "*"):
             return replace(e, left=a, right=b)
@@ -298,11 +298,9 @@ class Expressions:
             return replace(e, op="not", operand=self.ex(e.operand))
         if e.op == "+":
             return self.ex(e.operand)
-        if t is int64 and self.wide(e) and not self._index_arith(e):
+        if t is int64 and (self.wide(e) or e.op == "~"):
             a = self.as_wide(e.operand)
             return replace(e, operand=a) if e.op == "-" else call("bnot", t, a)
-        if t is int64 and e.op == "~":                 # in a subscript
-            return call("tonumber", t, call("bnot", t, self.as_wide(e.operand)))
         a = self.ex(e.operand)
         if e.op == "-":
             neg = replace(e, operand=a)
@@ -327,7 +325,7 @@ class Expressions:
         return replace(e, values=tuple(self.ex(v) for v in e.values))
 
     def e_Select(self, e: ir.Select) -> ir.Expr:
-        if e.type is int64 and self.wide(e) and not self._index_arith(e):
+        if e.type is int64 and self.wide(e):
             a, b = self.as_wide(e.a), self.as_wide(e.b)
         elif e.type is int64:
             a, b = self.num(e.a), self.num(e.b)
@@ -359,7 +357,7 @@ class Expressions:
         if t.is_floating:
             return call("abs", t, self.ex(arg))
         if t is int64:
-            if self.wide(e) and not self._index_arith(e):
+            if self.wide(e):
                 return call("abs64", t, self.as_wide(arg))
             return call("abs", t, self.num(arg))
         out = call("abs", t, self.ex(arg))
@@ -375,7 +373,7 @@ class Expressions:
             helper = {"min": "pymin", "max": "pymax", "minimum": "fminimum",
                       "maximum": "fmaximum"}[fn]
         else:
-            as_wide = t is int64 and self.wide(e) and not self._index_arith(e)
+            as_wide = t is int64 and self.wide(e)
             args = [self.as_wide(a) if as_wide else self.num(a) for a in e.args]
             helper = "pymin" if fn in ("min", "minimum") else "pymax"
         return call(helper, t, *args)
@@ -396,8 +394,7 @@ class Expressions:
         if s.is_floating:
             x = self.rounded(e.value, True)
             if t is int64:
-                out = call("I64", t, x)
-                return call("tonumber", t, out) if self.index_mode else out
+                return call("I64", t, x)
             out = call("f2i32", int32, x)
             return out if t is int32 else self.wrap(t, out)
         if t is int64:
@@ -441,7 +438,6 @@ class LuaLowering(Expressions):
         self.grid_vars = {v for n in ir.walk(k) if isinstance(n, ir.Grid) for v in n.vars}
         self.taken = {p.name for p in k.params} | set(self.types) | ir.bound_names(k.body)
         self.new_locals: list[tuple] = []
-        self.index_mode = False
         self.folds: dict[str, tuple] = {}         # reduction var -> (op, total name)
         self.shadows: dict[str, str] = {}         # half tensor -> its fp32 shadow
         self.tails: list = [None]                 # a grid iteration's closing statements
