@@ -772,3 +772,10 @@ _HASH_KEYS = np.array([2**40 + 12345, 987654321987, 3, -(2**62) + 7, 2**53 + 1, 
 def hashed_gather_wraps_int64(x, key, out):
     for i in lo.grid(key.shape[0]):        # the product wraps at 64 bits, then lands in bounds
         out[i] = x[(key[i] * 2654435761) % x.shape[0]]
+
+
+@case(lambda r: (f32(r, 3000), f32(r, 3000), f32(r, 3000)),
+      lambda x, y, out: {"out": out + x * y}, rtol=0.0, atol=0.0)
+def atomic_add_rounded_fp32_products(x, y, out):
+    for i in lo.grid(x.shape[0]):          # x * y is an fp32 value: rounded, then added
+        lo.atomic_add(out, i, x[i] * y[i])

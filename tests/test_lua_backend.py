@@ -686,3 +686,29 @@ def test_int64_subscript_arithmetic_wraps_like_numpy_before_it_indexes():
         same_as_python(hashed_subscripts, x, key, out, counts)
     src = hashed_subscripts.source("lua", x, key, out, counts)
     assert "imod64(key[i] * 2654435761LL" in src                # int64_t, then tonumber
+
+
+@lo.kernel
+def fp32_atomic_products(x, y, out, h, b):
+    for i in lo.grid(x.shape[0]):
+        lo.atomic_add(out, i, x[i] * y[i])
+        lo.atomic_add(out, i % 7, x[i] - y[i])
+        lo.atomic_add(h, i, lo.fp16(x[i] * y[i]))
+        lo.atomic_add(b, i, lo.bf16(x[i] * y[i]))
+
+
+@lo.kernel
+def fp32_atomic_products_serial(x, y, out, h):
+    for i in range(x.shape[0]):
+        lo.atomic_add(out, i, x[i] * y[i])
+        lo.atomic_add(h, i, lo.fp16(x[i] * y[i]))
+
+
+def test_fp32_atomic_add_rounds_the_value_before_adding():
+    rng = np.random.default_rng(14)
+    x, y = (rng.standard_normal(5000).astype(np.float32) for _ in range(2))
+    out = rng.standard_normal(5000).astype(np.float32)
+    h = rng.standard_normal(5000).astype(np.float16)
+    b = rng.standard_normal(5000).astype(BF16)
+    same_as_python(fp32_atomic_products, x, y, out, h, b)
+    same_as_python(fp32_atomic_products_serial, x, y, out, h)

@@ -498,7 +498,8 @@ class LuaLowering(Expressions):
     def s_AtomicAdd(self, s: ir.AtomicAdd) -> list:
         """A plain read-modify-write (grids run sequentially): the value becomes the
         element's new value, computed from its old one (a Load of the element)."""
-        t, v = self.tensor_types[s.tensor], self.ex(s.value)
+        # An fp32 value is rounded before the add (numpy rounds every fp32 operation).
+        t, v = self.tensor_types[s.tensor], self.rounded(s.value)
         tensor = self.shadows.get(s.tensor, s.tensor)   # a half tensor's fp32 shadow
         index = self.indices(s.index)
         old = ir.Load(s.loc, t, tensor, index)
@@ -506,6 +507,8 @@ class LuaLowering(Expressions):
             new = ir.BinOp(s.loc, t, "+", old, v)      # floats round on store; cdata wraps
         elif is_half(t):
             wide = ir.BinOp(s.loc, fp32, "+", call("h2f" if t is fp16 else "bf2f", fp32, old), v)
+            if computes_in_fp32(s.value.type) and not self.fastmath:
+                wide = call("r32", fp32, wide)         # half + half: an fp32 sum, then rounded
             new = call("f2h" if t is fp16 else "f2bf", t, wide)
         else:
             new = self.wrap(t, ir.BinOp(s.loc, t, "+", old, v))
