@@ -779,3 +779,15 @@ def hashed_gather_wraps_int64(x, key, out):
 def atomic_add_rounded_fp32_products(x, y, out):
     for i in lo.grid(x.shape[0]):          # x * y is an fp32 value: rounded, then added
         lo.atomic_add(out, i, x[i] * y[i])
+
+
+_BIG_INT64 = np.array([2**60 + 2**36 + 1, -(2**60 + 2**36 + 1), 2**62 + 2**38 + 1,
+                       2**63 - 1, -(2**63), 2**53 + 1, 0], np.int64)
+
+
+@case(lambda r: (np.concatenate([_BIG_INT64, r.integers(-2**63, 2**63 - 1, 500, dtype=np.int64)]),
+                 np.zeros(507, np.float32)),
+      lambda x, out: {"out": x.astype(np.float32)}, rtol=0.0, atol=0.0)
+def int64_to_fp32_rounds_once(x, out):
+    for i in lo.grid(x.shape[0]):          # one rounding, not two through the double
+        out[i] = lo.fp32(x[i])

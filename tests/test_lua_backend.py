@@ -712,3 +712,32 @@ def test_fp32_atomic_add_rounds_the_value_before_adding():
     b = rng.standard_normal(5000).astype(BF16)
     same_as_python(fp32_atomic_products, x, y, out, h, b)
     same_as_python(fp32_atomic_products_serial, x, y, out, h)
+
+
+@lo.kernel
+def int64_to_floats(x, o32, o16, ob, o64, big):
+    for i in lo.grid(x.shape[0]):
+        o32[i] = lo.fp32(x[i])
+        o16[i] = lo.fp16(x[i])
+        ob[i] = lo.bf16(x[i])
+        o64[i] = lo.fp64(x[i])
+        big[i] = x[i]                       # an implicit conversion on store
+
+
+def test_int64_to_fp32_and_bf16_rounds_once_like_numpy():
+    rng = np.random.default_rng(15)
+    vals = [2**60 + 2**36 + 1, -(2**60 + 2**36 + 1), 2**62 + 2**38 + 1, 2**63 - 1, -(2**63),
+            2**53 + 1, 2**56 + 2**48 + 1, 2**24 + 1, 65519, 65520, 0, -1]
+    for p in range(53, 63):                 # just above the fp32 / bf16 halfway points
+        for m in (1, 2, 3, 37):
+            vals += [2**p + (m << (p - 24)) + 2**(p - 25) + 1, 2**p + (m << (p - 8)) + 2**(p - 9) + 1,
+                     -(2**p + (m << (p - 24)) + 2**(p - 25) + 1)]
+    x = np.concatenate([np.array(vals, np.int64),
+                        rng.integers(-2**63, 2**63 - 1, 3000, dtype=np.int64)])
+    n = x.size
+    outs = (np.zeros(n, np.float32), np.zeros(n, np.float16), np.zeros(n, BF16), np.zeros(n),
+            np.zeros(n, np.float32))
+    same_as_python(int64_to_floats, x, *outs)
+    o32 = np.zeros(1, np.float32)
+    int64_to_floats.on("lua")(x[:1].copy(), o32, *(o[:1].copy() for o in outs[1:]))
+    assert float(o32[0]) == 2.0**60 + 2.0**37           # not 2^60 (through the double)

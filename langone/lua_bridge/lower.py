@@ -413,8 +413,8 @@ class Expressions:
                 return v
         else:
             v = self.ex(e.value)
-            if s is int64 and self.ranges.wide(e.value):
-                v = call("tonumber", int64, v)
+            if s is int64 and self.ranges.wide(e.value):    # int64_t: rounded once
+                v = call("tonumber" if t is fp64 else "i64num", int64, v)
             elif s is int64 and self.may_be_negative_zero(e.value):
                 v = ir.BinOp(e.loc, int64, "+", v, const(int64, 0))   # -0.0 + 0 is 0
             if t is fp64 or (s.is_integer and s.bits <= 16 and t is fp32):

@@ -44,6 +44,18 @@ local F32 = ffi.typeof("float")
 local function r32(x) return tonumber(F32(x)) end"""),
     "I64": ((), """\
 local I64 = ffi.typeof("int64_t")"""),
+    "i64num": (("I64",), """\
+-- int64_t -> a number that rounds to fp32/fp16/bf16 as the integer does (numpy
+-- converts int64 to those in one step; via the nearest double would round twice):
+-- exact below 2^53; above, the bits below 2^11 (far below any such rounding
+-- point) become one sticky bit, which leaves at most 53 significant bits.
+local function i64num(v)
+  local d = tonumber(v)
+  if d > -9007199254740992 and d < 9007199254740992 then return d end
+  local lo = band(v, 0x7FF)
+  if lo == 0 then return d end
+  return tonumber(v - lo + 1024)
+end"""),
     "wrap8": ((), """\
 local function wrap8(x) return arshift(lshift(x, 24), 24) end"""),
     "wrap16": ((), """\
