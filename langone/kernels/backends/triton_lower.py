@@ -26,8 +26,8 @@ text; every decision about structure is made here, on IR:
   value from before the grid exactly as the reference does.
 * **fp32 shadows**: ``lo.atomic_add`` into fp16/bf16 accumulates in an fp32
   copy of the tensor (the launcher makes and rounds it), as the reference does.
-* Target-independent lowerings shared with other backends run first
-  (:mod:`..passes.lower_half_casts`, :mod:`..passes.lower_intrinsics`).
+* Integer-to-half casts arrive lowered by the shared pipeline
+  (:mod:`..passes.lower_half_casts`); :mod:`..passes.lower_intrinsics` runs first.
 
 What Triton cannot express is a :class:`~langone.errors.KernelCompileError`
 at the user's line: ``lo.atomic_add`` inside ``lo.grid`` into 8/16-bit integer
@@ -43,7 +43,6 @@ from dataclasses import dataclass, field, replace
 from ...dtypes import DType, bool_, fp32
 from ...errors import KernelCompileError
 from .. import ir
-from ..passes.lower_half_casts import lower_half_casts
 from ..passes.lower_intrinsics import lower_intrinsics
 from .triton_lib import is_half, pointer_signature, scalar_signature
 
@@ -455,7 +454,7 @@ def _out_dtype(t: DType) -> DType:
 def lower_program(k: ir.Kernel) -> LoweredProgram:
     """The host program and device kernels of typed kernel ``k`` (KernelCompileError if
     Triton cannot express it)."""
-    return _Lowering(lower_intrinsics(lower_half_casts(k))).run()
+    return _Lowering(lower_intrinsics(k)).run()
 
 
 def describe_step(i: int, step) -> list[str]:

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_index,
-               lower_pow, races, resources, simplify, specialize, types, verify)
+from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
+               lower_index, lower_pow, races, resources, simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ def _lower_pow(k, ctx):
     return lower_pow.lower_pow(k)
 
 
+def _lower_half_casts(k, ctx):
+    return lower_half_casts.lower_half_casts(k)
+
+
 def _unchecked(ctx) -> bool:
     """``boundscheck=False``: an access without a run-time check is then not
     proven in range, so no pass may read what the program would not."""
@@ -115,6 +119,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("lower_index", _lower_index),
     Pass("lower_pow", _lower_pow),
     Pass("lower_casts", _lower_casts),
+    Pass("lower_half_casts", _lower_half_casts),
     Pass("lower_boolops", _lower_boolops),
     Pass("hoist_loads", _hoist_loads),
 )
