@@ -746,6 +746,8 @@ class _Gen:
             self.red_t = "int64" if self.red_kind == "int" else "float32"
             self.flags.add("reduction")
             self.flags.add(f"reduction_{self.red_kind}_{self.red_op}")
+            if self.red_op in ("min", "max"):  # Python's max returns an operand: its type
+                self.flags.add("seq_builtin_minmax")
         self.scopes = [{}]
         params = [t.name for t in self.tensors] + [s[0] for s in scalars]
         name = f"fuzz_{self.seed}"
