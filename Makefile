@@ -9,7 +9,7 @@ PIP     = $(PY) -m pip
 PIP_FLAGS ?= --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-asv docs clean venv luajit fuzz
+.PHONY: demo test bench bench-asv docs clean venv luajit fuzz gpu-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,12 @@ LANGONE_FUZZ_SEED ?= 1000
 fuzz: $(VENV)/.installed-test
 	LANGONE_FUZZ_COUNT=$(LANGONE_FUZZ_COUNT) LANGONE_FUZZ_SEED=$(LANGONE_FUZZ_SEED) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/test_kernel_diff_fuzz.py
+
+# Everything that needs a real GPU, in one run of at most ~8 minutes that prints one table:
+# the GPU and Triton tests, generated kernels on the GPU against the python backend, and
+# LangOne's Triton code against tutorial-style kernels and cuBLAS (scripts/gpu_check.py).
+# It uses the venv where there is one, else the machine's python3 (a GPU box's own torch,
+# triton and cupy), and needs no network.
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check:
+	PYTHONPATH=$(CURDIR) $(GPU_PY) scripts/gpu_check.py
