@@ -265,7 +265,11 @@ class Launcher:
         for name, t in dk.scalars:
             args.append(_scalar(env[name], t) if name in env else 0)
         if dk.kind == "grid":
-            self.launch_grid(dk, interp, args)
+            # What the kernel writes, as it sees it: a half atomic target's fp32 shadow,
+            # else the tensor (autotune trials restore exactly these).
+            written = [shadows.get(ta.name, tensors[ta.name]) for ta in dk.tensors
+                       if ta.name in self.written]
+            self.launch_grid(dk, interp, args, written)
         else:
             self.launch_serial(dk, interp, args)
         for name, sh in shadows.items():
@@ -306,7 +310,7 @@ class Launcher:
         for name, t, buf in outs:
             interp.env[name] = np.asarray(self.arrays.host(buf)[:1]).astype(compute_numpy(t))
 
-    def launch_grid(self, dk: DeviceKernel, interp, args: list) -> None:
+    def launch_grid(self, dk: DeviceKernel, interp, args: list, written: list) -> None:
         g = dk.grid
         extents = [int(interp.expr(e, _ONE)[0]) for e in g.extents]
         total = math.prod(extents) if all(n > 0 for n in extents) else 0
@@ -314,7 +318,7 @@ class Launcher:
             return                           # no iterations: reductions keep their value
         args.extend(extents[1:])
         args.append(total)
-        cfg = self.config(dk, total, args, interp)
+        cfg = self.config(dk, total, args, written)
         programs = self.programs(total, cfg)
         tail, parts, err = self.grid_tail(dk, programs)
         self.run(dk, (programs,), args + tail, cfg)
@@ -342,15 +346,13 @@ class Launcher:
         err = self.error_buffer(dk, tail)
         return tail, parts, err
 
-    def config(self, dk: DeviceKernel, total: int, args: list, interp) -> dict:
+    def config(self, dk: DeviceKernel, total: int, args: list, written: list) -> dict:
         if self.arrays.interpret or self.tuner is None:
             return {"BLOCK": min(next_pow2(total), INTERP_MAX_BLOCK), "num_warps": 4}
         from .triton_autotune import size_class
         key = self.tuner.key(self.k.name, dk.name, ir.ir_hash(self.k),
                              sorted(self.options.items()), self.arrays.device_name(),
                              size_class(total))
-        written = [interp.tensors[n] for n in self.written
-                   if any(ta.name == n for ta in dk.tensors)]
 
         def trial(cfg: dict) -> float:
             saved = [a.copy() for a in written]          # trials must not change results

@@ -153,9 +153,19 @@ def _lo_mod_i(a, b):
 ''',
     "divmod_f": '''
 @triton.jit
+def _lo_fmod(a, b):
+    # C's fmod, exact. Not Triton's float %: on NVIDIA GPUs it is a - trunc(a / b) * b,
+    # wrong for large quotients (1e30 % 7.0 gave 5.3e13); the interpreter's is numpy's.
+    if _INTERP:
+        return a % b
+    else:
+        return libdevice.fmod(a, b)
+
+
+@triton.jit
 def _lo_floordiv_f(a, b):
     # numpy's npy_divmod: fmod, then move the quotient to the floor.
-    mod = a % b
+    mod = _lo_fmod(a, b)
     div = _lo_div(a - mod, b)
     fix = (mod != 0) & ((b < 0) != (mod < 0))
     div = tl.where(fix, div - 1.0, div)
@@ -170,7 +180,7 @@ def _lo_mod_f(a, b):
     # Python's a % b (the sign of the divisor), as numpy.remainder: fmod, then fix.
     # A NaN b makes mod NaN, so "mod == 0" needs no NaN test (an "& (b == b)" here
     # failed in Triton's interpreter for a 0-d b, as in x % 3.0).
-    mod = a % b
+    mod = _lo_fmod(a, b)
     fix = (mod != 0) & ((b < 0) != (mod < 0))
     mod = tl.where(fix, mod + b, mod)
     return tl.where(mod == 0, tl.where(b < 0, -0.0, 0.0), mod)
