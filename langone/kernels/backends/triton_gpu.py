@@ -67,6 +67,22 @@ def _gpu_present() -> bool:
         return False
 
 
+def _interpreter_too_old() -> str | None:
+    """Why this Triton's interpreter cannot run here, or None.
+
+    Before Triton 3.7 the interpreter converts 1-element arrays with ``int()``, which
+    numpy 2.4 refuses: every loop to a runtime bound failed with a TypeError.
+    """
+    import numpy
+    import triton
+    tv = tuple(int(p) for p in triton.__version__.split(".")[:2] if p.isdigit())
+    nv = tuple(int(p) for p in numpy.__version__.split(".")[:2] if p.isdigit())
+    if tv < (3, 7) and nv >= (2, 4):
+        return (f"no CUDA GPU here, and the interpreter of triton {triton.__version__} cannot "
+                f"run under numpy {numpy.__version__}; pip install 'triton>=3.7'")
+    return None
+
+
 class TritonBackend:
     """Backend protocol object (see :mod:`langone.kernels.backends`)."""
 
@@ -106,6 +122,9 @@ class TritonBackend:
         except ImportError as exc:
             return (f"no CUDA GPU here, and Triton's interpreter needs torch ({exc}); "
                     f"pip install torch (the CPU wheel is enough)")
+        old = _interpreter_too_old()
+        if old:
+            return old
         self.interpret = True
         return None
 
