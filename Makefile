@@ -67,5 +67,6 @@ fuzz: $(VENV)/.installed-test
 # It uses the venv where there is one, else the machine's python3 (a GPU box's own torch,
 # triton and cupy), and needs no network.
 GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+GPU_CHECK_ARGS ?=
 gpu-check:
-	PYTHONPATH=$(CURDIR) $(GPU_PY) scripts/gpu_check.py
+	PYTHONPATH=$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PY) scripts/gpu_check.py $(GPU_CHECK_ARGS)

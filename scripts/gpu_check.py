@@ -37,6 +37,8 @@ import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+# children see the checkout first, then whatever PYTHONPATH already held (carried wheels)
+PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 GPU_TESTS = ["tests/test_triton_backend.py", "tests/test_kernel_corpus.py",
              "tests/test_triton_tutorial.py", "tests/test_memory.py"]
@@ -72,7 +74,7 @@ def start_tests(out: pathlib.Path, cache: pathlib.Path, budget: float, smoke: bo
            "--timeout", "300", "-k", GPU_TEST_FILTER, *files]
     if workers > 1:
         cmd += ["-n", str(workers)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LANGONE_CACHE_DIR=str(cache / "tests"))
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, LANGONE_CACHE_DIR=str(cache / "tests"))
     log = open(out / "tests.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, log, time.monotonic() + budget
@@ -125,7 +127,7 @@ def fuzz(out: pathlib.Path, cache: pathlib.Path, count: int, seed0: int, budget:
             continue
         progress = cache / f"fuzz{w}.jsonl"
         env = dict(os.environ, LANGONE_CACHE_DIR=str(cache / f"fuzz{w}"),
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=PYTHONPATH)
         code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]; "
                 f"from scripts.gpu_check import fuzz_worker; import pathlib; "
                 f"fuzz_worker({seeds!r}, {deadline!r}, pathlib.Path({str(progress)!r}))")
