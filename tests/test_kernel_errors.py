@@ -258,3 +258,34 @@ def test_broadcast_mismatch_in_elementwise():
         return a + b
     with pytest.raises(KernelArgumentError, match=r"\(3,\), \(4,\) do not broadcast"):
         add.on("numpy")(np.zeros(3, np.float32), np.zeros(4, np.float32))
+
+
+@pytest.mark.parametrize("tdt, vdt, summed", [(np.float32, np.float64, "fp64"),
+                                              (np.float16, np.float64, "fp64"),
+                                              (np.float32, np.int32, "fp64"),
+                                              (np.int32, np.float32, "fp64"),
+                                              (np.int64, np.float64, "fp64")])
+def test_atomic_add_of_a_value_that_promotes_the_sum_is_refused(tdt, vdt, summed):
+    # Python computes t[i] + v in the promoted type and rounds once; an atomic adds in the
+    # element's type. The two differ, so the kernel is refused at the user's line.
+    def k(t, v):
+        for i in lo.grid(v.shape[0]):
+            lo.atomic_add(t, i % 2, v[i])
+    e = compile_error(k, np.zeros(2, tdt), np.ones(4, vdt))
+    assert_points_at(e, k, "lo.atomic_add(t, i % 2, v[i])", "lo.atomic_add")
+    assert f"adds in {summed} in Python" in str(e) and "convert the value first" in str(e)
+
+
+@pytest.mark.parametrize("tdt, vdt", [(np.float16, np.float32), (np.float32, np.int16),
+                                      (np.int32, np.int64), (np.uint8, np.int8),
+                                      (np.float64, np.int64), (np.int8, np.bool_)])
+def test_atomic_add_whose_sum_stays_in_the_elements_type_runs(tdt, vdt):
+    @lo.kernel
+    def k(t, v):
+        for i in lo.grid(v.shape[0]):
+            lo.atomic_add(t, i % 2, v[i])
+    v = np.arange(7).astype(vdt)
+    want, got = np.zeros(2, tdt), np.zeros(2, tdt)
+    k.on("python")(want, v)
+    k.on("numpy")(got, v)
+    np.testing.assert_array_equal(got, want)

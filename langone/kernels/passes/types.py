@@ -334,6 +334,8 @@ class TypeInference:
             self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
             if isinstance(s, ir.AtomicAdd) and dt.is_bool:
                 raise self.err(s.loc, "lo.atomic_add needs a numeric tensor, not bool")
+            if isinstance(s, ir.AtomicAdd):
+                self.check_atomic_sum_type(s, dt)
             return replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
         if isinstance(s, ir.If):
             return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body),
@@ -351,6 +353,23 @@ class TypeInference:
                 return s
             return replace(s, value=self.expr(s.value, _default(self.typeof(s.value))))
         return s
+
+    def check_atomic_sum_type(self, s: ir.AtomicAdd, dt: DType) -> None:
+        """``lo.atomic_add(t, i, v)`` means ``t[i] = t[i] + v``: Python adds in the promoted
+        type and rounds once at the store. Atomics add in the element's type (fp32 for a
+        half, exception 3), which is the same only where the promoted type is that type,
+        or where both are integers (wrapping sums agree modulo 2**bits)."""
+        held = fp32 if dt.is_floating and dt.itemsize == 2 else dt
+        summed = _default(join(held, self.typeof(s.value)))
+        if summed == held or (summed.kind in "iu" and held.kind in "iu"):
+            return
+        v = _default(self.typeof(s.value))
+        raise self.err(s.loc, f"lo.atomic_add into {s.tensor!r} ({dt.name}) with a value of "
+                              f"type {v.name} adds in {summed.name} in Python (the element "
+                              f"plus the value, rounded once at the store), but atomics add "
+                              f"in {held.name}",
+                       hint=f"convert the value first, lo.atomic_add({s.tensor}, ..., "
+                            f"lo.{held.name}(v)), or accumulate into a {summed.name} tensor")
 
     def indices(self, index: tuple) -> tuple:
         return tuple(self.expr(i, int64) for i in index)
