@@ -705,3 +705,84 @@ def test_without_bounds_checks_no_pass_reads_what_the_program_would_not():
         k.on(b)(100, np.ones(4), out)          # x[100] is never read: k < 4 is False
         np.testing.assert_array_equal(out, [0, 0], err_msg=b)
     assert " and " in k.ir
+
+
+# --- range steps that are zero at run time ------------------------------------------------------
+
+@lo.kernel
+def _strided_row_sums(x, s, out):
+    for i in lo.grid(x.shape[0]):
+        acc = 0.0
+        for j in range(0, x.shape[1], s):
+            acc += x[i, j]
+        out[i] = acc
+
+
+@lo.kernel
+def _per_row_steps(x, steps, out):
+    for i in lo.grid(x.shape[0]):
+        acc = 0
+        if steps[i] != 7:                               # a lane with step 7 never loops
+            for j in range(x.shape[1] - 1, -1, steps[i]):
+                acc += x[i, j]
+        out[i] = acc
+
+
+@lo.kernel
+def _serial_strided_sum(x, s):
+    acc = 0.0
+    for j in range(0, x.shape[0], s):
+        acc += x[j]
+    return acc
+
+
+@lo.kernel
+def _proven_steps(x, out):
+    for i in lo.grid(x.shape[0]):
+        for j in range(0, x.shape[1], x.shape[1]):      # a shape: >= 0, but 0 for no columns
+            out[i] += x[i, j]
+        for j in range(0, x.shape[1], i + 1):           # >= 1: proven, never checked
+            out[i] += x[i, j]
+
+
+def _raises_zero_step(kern, args, line: int) -> None:
+    for b in ["python"] + OTHERS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with pytest.raises(lo.errors.KernelRuntimeError) as info:
+                kern.on(b)(*copy.deepcopy(args))
+        msg = str(info.value)
+        assert msg.startswith(f"{__file__}:{line}: "), (b, msg)
+        assert "range() arg 3 must not be zero" in msg and kern.__name__ in msg, (b, msg)
+
+
+@pytest.mark.parametrize("rows", [3, 5000])            # 5000: numba's parallel function
+def test_a_zero_range_step_raises_everywhere(rows):
+    x = np.random.default_rng(0).random((rows, 6))
+    _raises_zero_step(_strided_row_sums, (x, 0, np.zeros(rows)), _line(_strided_row_sums, 4))
+    for s in (1, 2, 5, -1):                             # and the same sums when it is not
+        _same_everywhere(_strided_row_sums, lambda: (x, s, np.zeros(rows)))
+    assert "range(0, x.shape[1], s!)" in _strided_row_sums.ir
+
+
+@pytest.mark.parametrize("rows", [4, 3000])
+def test_a_zero_step_of_one_lane_raises_and_a_loop_never_reached_does_not(rows):
+    x = np.arange(rows * 5).reshape(rows, 5)
+    steps = np.full(rows, -2)
+    steps[1] = 7
+    _same_everywhere(_per_row_steps, lambda: (x, steps, np.zeros(rows, np.int64)))
+    steps[1] = 0
+    _raises_zero_step(_per_row_steps, (x, steps, np.zeros(rows, np.int64)),
+                      _line(_per_row_steps, 5))
+
+
+def test_a_zero_step_in_serial_code_raises():
+    x = np.ones(5)
+    _raises_zero_step(_serial_strided_sum, (x, 0), _line(_serial_strided_sum, 3))
+    _same_everywhere(_serial_strided_sum, lambda: (x, 2))
+
+
+def test_steps_proven_non_zero_are_not_checked():
+    _same_everywhere(_proven_steps, lambda: (np.ones((3, 4)), np.zeros(3)))
+    assert "range(0, x.shape[1], x.shape[1]!)" in _proven_steps.ir
+    assert "range(0, x.shape[1], (i + 1)):" in _proven_steps.ir

@@ -445,7 +445,7 @@ class _TunedInterpreterArrays(triton_launch.InterpreterArrays):
         return "mock GPU"
 
 
-@pytest.mark.parametrize("wdt", [np.float16, np.float32, np.int64])
+@pytest.mark.parametrize("wdt", [np.float16, np.float32, np.float64])
 def test_autotune_trials_leave_atomic_targets_as_they_were(wdt, tmp_path, monkeypatch):
     # Each trial launch adds into the targets; a half target is added to through its fp32
     # shadow, which the trials must restore as well (a GPU histogram was 37x too large).

@@ -214,11 +214,13 @@ class If(Stmt):
 
 @dataclass(frozen=True)
 class For(Stmt):
-    """Sequential ``for var in range(start, stop, step)``; ``step`` is non-zero.
+    """Sequential ``for var in range(start, stop, step)``.
 
     ``reassociate``: the loop was written ``lo.range(..., reassociate=True)``,
     so its accumulations may be reassociated (vectorized) like a grid
     reduction's; otherwise they keep Python's order.
+    ``checked_step``: the step may be zero at run time (passes/lower_range), where
+    Python raises on reaching the loop; backends check exactly these loops.
     """
 
     var: str = ""
@@ -227,6 +229,7 @@ class For(Stmt):
     step: Expr = None
     body: tuple = ()
     reassociate: bool = False
+    checked_step: bool = False
 
 
 @dataclass(frozen=True)
@@ -454,8 +457,10 @@ def accumulation(s: Stmt) -> tuple[str, bool, Expr] | None:
 
 def may_raise(node: Any) -> bool:
     """Whether ``node`` itself is checked at run time: an access with ``checks``
-    axes or a ``checked`` power (what makes evaluating an expression fallible)."""
-    return bool(getattr(node, "checks", ())) or bool(getattr(node, "checked", False))
+    axes, a ``checked`` power (what makes evaluating an expression fallible), or a
+    loop with a ``checked_step``."""
+    return bool(getattr(node, "checks", ())) or bool(getattr(node, "checked", False)) or \
+        bool(getattr(node, "checked_step", False))
 
 
 def rebuild_by_id(node: Any, fn) -> Any:
@@ -563,7 +568,7 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
                 out += fmt_stmts(s.orelse, indent + 1)
         elif isinstance(s, For):
             out.append(f"{pad}for {s.var} in range({fmt_expr(s.start)}, "
-                       f"{fmt_expr(s.stop)}, {fmt_expr(s.step)})"
+                       f"{fmt_expr(s.stop)}, {fmt_expr(s.step)}{'!' if s.checked_step else ''})"
                        f"{' reassociate' if s.reassociate else ''}:")
             out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]
         elif isinstance(s, While):

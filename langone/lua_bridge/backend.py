@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import KernelArgumentError, KernelIndexError, KernelRuntimeError
 from ..kernels import ir
-from ..kernels.passes import lower_pow
+from ..kernels.passes import lower_pow, lower_range
 from . import lower, render, runtime
 from .intrange import NUM_BITS
 
@@ -86,7 +86,7 @@ def _translate(exc, name: str) -> Exception:
     msg = str(exc)
     if "is out of bounds for axis" in msg:       # raised by the debug bounds check
         return KernelIndexError(msg.split("\nstack traceback:")[0])
-    if lower_pow.NEGATIVE_POWER in msg:          # raised by chkpow
+    if lower_pow.NEGATIVE_POWER in msg or lower_range.STEP_ZERO in msg:   # chkpow, zero steps
         return KernelRuntimeError(msg.split("\nstack traceback:")[0])
     return runtime.LuaKernelError(f"kernel {name!r} failed in LuaJIT: {msg}")
 

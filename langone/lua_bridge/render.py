@@ -12,6 +12,7 @@ the kernel means on LuaJIT was decided by :mod:`.lower`.
 from __future__ import annotations
 
 from ..kernels import ir
+from ..kernels.passes import lower_range
 from . import lualib, luasrc
 from .header import header, signature_text
 from .luasrc import paren as _paren, strip as _strip
@@ -171,17 +172,16 @@ class Emitter(Expressions):
 
     def s_For(self, s: ir.For, d: int) -> None:
         start, stop = _strip(self.ex(s.start)), self.ex(s.stop)
-        if isinstance(s.step, ir.Const):
+        if isinstance(s.step, ir.Const):                # never 0 (the frontend)
             step = int(s.step.value)
-            if step == 0:
-                self.put(d, 'error("range() arg 3 must not be zero", 0)')
-                return
             last = f"{_paren(stop)} - 1" if step > 0 else f"{_paren(stop)} + 1"
             step_text = "" if step == 1 else f", {step}"
         else:
             st = self.names.fresh("step")
             self.put(d, f"local {st} = {_strip(self.ex(s.step))}")
-            self.put(d, f'if {st} == 0 then error("range() arg 3 must not be zero", 0) end')
+            if s.checked_step:                          # decided by passes/lower_range
+                where = lower_range.message(self.k.filename, s.loc.line, self.k.name)
+                self.put(d, f"if {st} == 0 then error({luasrc.lua_string(where)}, 0) end")
             last = f"({st} > 0) and ({_strip(stop)} - 1) or ({_strip(stop)} + 1)"
             step_text = f", {st}"
         self.put(d, f"for {self.names(s.var)} = {start}, {last}{step_text} do")

@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from .. import ir
-from ..passes import lower_pow, lower_reductions as red
+from ..passes import lower_pow, lower_range, lower_reductions as red
 from . import interchange
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
@@ -118,9 +118,10 @@ def lower_module(k: ir.Kernel, options: dict) -> LoweredModule:
 
 
 def parallel_sites(k: ir.Kernel, options: dict) -> tuple:
-    """The messages of the parallel function's checked accesses and exponents,
-    by site number (what ``check_index_p`` / ``check_exponent_p`` record; the
-    launcher raises with them)."""
+    """``(kind, message)`` of the parallel function's checked accesses, exponents
+    and steps, by site number (what ``check_index_p`` / ``check_exponent_p`` /
+    ``step_stop_p`` record; the launcher raises with them). ``options``: the
+    kernel's own, which decide how it is lowered and so the numbering."""
     if not uses_checks(k) or not has_parallel_variant(k, options):
         return ()
     return lower(k, options, parallel=True)[1]
@@ -317,7 +318,7 @@ class _Lowering:
         self.types = {self.names.get(n, n): t for n, t in k.locals}
         self.arrays = {p.name: p.type.dtype for p in self.k.params if p.is_tensor}
         self.tensors = set(self.arrays)            # the kernel's, not local arrays
-        self.sites: list[str] = []
+        self.sites: list[tuple[str, str]] = []     # (kind, message) per check site
         self.temp = itertools.count()
 
     def run(self) -> tuple[ir.Kernel, tuple]:
@@ -552,6 +553,8 @@ class _Lowering:
     # -- 4-5. accesses and operations --------------------------------------------------------
     def select_stmt(self, s: ir.Stmt) -> list:
         s = map_own_exprs(s, self.select)
+        if isinstance(s, ir.For) and s.checked_step:
+            return [self.check_step(s)]
         if isinstance(s, ir.Alloc):                       # halves are held in fp32
             s = replace(s, dtype=fp32 if is_half(s.dtype) else s.dtype)
             self.arrays[s.name] = s.dtype
@@ -581,7 +584,7 @@ class _Lowering:
                          f"for axis {axis} of {self.original.get(a.tensor, a.tensor)!r} "
                          f"with size {{size}} (in kernel {self.k.name!r})")
                 if self.parallel:
-                    self.sites.append(where)
+                    self.sites.append(("index", where))
                     ix = _call("_m.check_index_p", int64, ix, size, _name(ERR),
                                _int(len(self.sites)))
                 else:
@@ -594,9 +597,23 @@ class _Lowering:
         one raises, or in the parallel function is recorded like an index."""
         where = lower_pow.message(self.k.filename, e.loc.line, self.k.name, "{exponent}")
         if self.parallel:
-            self.sites.append(where)
+            self.sites.append(("exponent", where))
             return _call("_m.check_exponent_p", int64, b, _name(ERR), _int(len(self.sites)))
         return _call("_m.check_exponent", int64, b, ir.Const(e.loc, None, where))
+
+    def check_step(self, s: ir.For) -> ir.For:
+        """A loop whose step may be zero (decided by passes/lower_range): a zero
+        step raises, or in the parallel function is recorded and the loop skipped
+        (its stop becomes its start)."""
+        where = lower_range.message(self.k.filename, s.loc.line, self.k.name)
+        if self.parallel:
+            self.sites.append(("step", where))
+            stop = _call("_m.step_stop_p", int64, s.start, s.stop, s.step, _name(ERR),
+                         _int(len(self.sites)))
+            return replace(s, stop=stop, step=_call("_m.nonzero_step", int64, s.step),
+                           checked_step=False)
+        return replace(s, step=_call("_m.check_step", int64, s.step,
+                                     ir.Const(s.loc, None, where)), checked_step=False)
 
     @staticmethod
     def wrap(e: ir.Expr, t: DType) -> ir.Expr:

@@ -410,12 +410,48 @@ def check_index_p(i, n, err, site):
 
 
 def raise_recorded(err, sites: tuple) -> None:
-    """Raise what ``check_index_p`` or ``check_exponent_p`` recorded, if anything."""
+    """Raise what ``check_index_p``, ``check_exponent_p`` or ``step_stop_p`` recorded,
+    if anything (``sites``: ``numba_lower.parallel_sites``)."""
     if err[0]:
-        where = sites[int(err[0]) - 1]
-        if "{exponent}" in where:               # a check_exponent_p site
+        kind, where = sites[int(err[0]) - 1]
+        if kind == "exponent":
             raise NegativePowerError(where, int(err[1]))
+        if kind == "step":
+            raise ZeroStepError(where)
         raise KernelBoundsError(where, int(err[1]), int(err[2]))
+
+
+# --- range steps: zero ----------------------------------------------------------------
+
+class ZeroStepError(KernelRuntimeError):
+    """A zero ``range`` step reached in a numba kernel (Python raises ValueError):
+    the site's message (file, line, kernel)."""
+
+
+@njit(**_INLINE)
+def check_step(step, where):
+    """``step`` if it is not 0, else ZeroStepError (``passes/lower_range`` decided
+    which loops need this)."""
+    if step == 0:
+        raise ZeroStepError(where)
+    return step
+
+
+@njit(**_INLINE)
+def step_stop_p(start, stop, step, err, site):
+    """``check_step`` for ``prange`` loops: the stop of ``range(start, stop, step)``,
+    or, for a zero step, ``start`` (no iteration), with the site recorded in ``err``;
+    the launcher raises after the loop."""
+    if step == 0:
+        err[0] = site
+        return start
+    return stop
+
+
+@njit(**_INLINE)
+def nonzero_step(step):
+    """The step of a loop ``step_stop_p`` emptied (any non-zero value)."""
+    return step if step != 0 else 1
 
 
 # --- integer powers: negative exponents ------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from ...dtypes import DType, fp32
 from ...errors import KernelIndexError, KernelRuntimeError
 from .. import ir
-from ..passes import lower_pow
+from ..passes import lower_pow, lower_range
 
 #: Grid lanes evaluated at once; bounds the reference's memory on large grids.
 CHUNK = 1 << 18
@@ -199,6 +199,9 @@ class Interpreter:
         start = np.broadcast_to(self.expr(s.start, m), (self.n,)).copy()
         stop = np.broadcast_to(self.expr(s.stop, m), (self.n,))
         step = np.broadcast_to(self.expr(s.step, m), (self.n,))
+        if s.checked_step and (m & (step == 0)).any():      # decided by passes/lower_range
+            raise KernelRuntimeError(lower_range.message(self.filename, s.loc.line,
+                                                         self.k.name))
         var = start
         lp = _Loop(self.n)
         self.loops.append(lp)

@@ -161,7 +161,13 @@ class DeviceEmitter:
         const_step = isinstance(s.step, ir.Const)
         step = str(s.step.value) if const_step else self.let(self.ex(s.step, mask), "_st")
         k = s.step.value if isinstance(s.step, ir.Const) else None
-        n = self.let(trip_count(k, start, stop, step), "_n")
+        if s.checked_step:                      # decided by passes/lower_range
+            given = step
+            step = self.check_step(s, given, mask)
+            n = self.let(f"tl.where({given} == 0, 0, {trip_count(k, start, stop, step)})",
+                         "_n")
+        else:
+            n = self.let(trip_count(k, start, stop, step), "_n")
         value = lambda t: f"{start} + {t}" + ("" if step == "1" else f" * {step}")  # noqa: E731
         if id(s) not in self.uniform_loops:
             t = self.let("tl.full([], 0, tl.int64)", "_i")
@@ -251,6 +257,13 @@ class DeviceEmitter:
         if op == "/":
             return f"tl.div_rn({a}, {b})" if t is not fp64 else f"({a} / {b})"
         return f"({a} {op} {b})"
+
+    def check_step(self, s: ir.For, step: str, mask: str) -> str:
+        """Record the first lane reaching loop ``s`` with a zero step (the launcher
+        raises); the step to loop with, 1 there (its trip count is then made 0)."""
+        v = step if self.is_vec(s.step) else self.let(f"{step} + _zl")
+        self.record_check((s.loc, None, "step"), mask, v, f"{v} == 0")
+        return self.let(f"tl.where({step} == 0, 1, {step})", "_st")
 
     def check_exponent(self, e: ir.BinOp, b: str, mask: str) -> str:
         b = self.simple(b)

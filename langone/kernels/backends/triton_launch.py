@@ -35,7 +35,7 @@ from ... import events
 from ...dtypes import bf16
 from ...errors import KernelIndexError, KernelRuntimeError
 from .. import ir
-from ..passes import lower_pow
+from ..passes import lower_pow, lower_range
 from . import numpy_ref
 from .triton_lib import compute_numpy
 from .triton_lower import DeviceKernel, HostStep
@@ -287,6 +287,9 @@ class Launcher:
         if code == 0:
             return
         loc, tensor, axis = dk.checks[code - 1]
+        if axis == "step":            # a zero range step (triton_emit.check_step)
+            raise KernelRuntimeError(lower_range.message(self.k.filename, loc.line,
+                                                         self.k.name))
         if tensor is None:            # a checked exponent (triton_emit.check_exponent)
             raise KernelRuntimeError(lower_pow.message(self.k.filename, loc.line,
                                                        self.k.name, value))

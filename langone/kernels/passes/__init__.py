@@ -14,7 +14,8 @@ from typing import Any, Callable
 from ... import config
 from .. import ir
 from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
-               lower_index, lower_pow, races, resources, simplify, specialize, types, verify)
+               lower_index, lower_pow, lower_range, races, resources, simplify, specialize,
+               types, verify)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ def _lower_pow(k, ctx):
     return lower_pow.lower_pow(k)
 
 
+def _lower_range(k, ctx):
+    return lower_range.lower_range(k)
+
+
 def _lower_half_casts(k, ctx):
     return lower_half_casts.lower_half_casts(k)
 
@@ -118,6 +123,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("shape_guards", _guards, analysis_only=True),
     Pass("lower_index", _lower_index),
     Pass("lower_pow", _lower_pow),
+    Pass("lower_range", _lower_range),
     Pass("lower_casts", _lower_casts),
     Pass("lower_half_casts", _lower_half_casts),
     Pass("lower_boolops", _lower_boolops),
