@@ -461,7 +461,7 @@ def test_launcher_picks_variant_by_size(monkeypatch):
     calls = []
     final = saxpy.stages(2.0, *[np.ones(2, np.float32)] * 3).final
     launch = numba_cpu.make_launcher(final, lambda *a: calls.append("serial"),
-                                     lambda *a: calls.append("parallel"))
+                                     lambda *a: calls.append("parallel"), {})
     threshold = numba_cpu.parallel_threshold(final)
     assert 1024 <= threshold <= 10 ** 7
     small, big = np.ones(10, np.float32), np.ones(threshold, np.float32)
@@ -643,3 +643,35 @@ def test_in_order_sums_are_split_off_so_the_rest_of_the_loop_vectorizes():
     src = bench.softmax_rows.source("numba", x, out)
     assert "_k_terms" in src                      # e's terms stored, then summed in order
     assert "_k_terms" not in bench.softmax_rows_fast.source("numba", x, out)
+
+
+@lo.kernel(fastmath=True)
+def _checked_three_ways(x, idx, e, s, out):
+    for i in lo.grid(out.shape[0]):
+        acc = 0
+        for j in range(0, x.shape[0], s):
+            acc += x[idx[j]] ** e[i]
+        out[i] = acc
+
+
+def test_parallel_check_sites_name_their_kind_and_follow_the_kernels_options():
+    # Each check site of the parallel function says what it checks; they are numbered by
+    # the lowering of the kernel's own options (fastmath here), as the compiled code is.
+    from langone.kernels.backends import numba_lower
+    args = (np.arange(4), np.array([0, 1, -1, 3]), np.ones(5000, np.int64), 1,
+            np.zeros(5000, np.int64))
+    final = _checked_three_ways.stages(*args).final
+    sites = numba_lower.parallel_sites(final, _checked_three_ways.options)
+    assert {kind for kind, _ in sites} == {"step", "index", "exponent"}
+    assert all(where.startswith(__file__) for _, where in sites)
+    bad = list(args)
+    bad[2] = bad[2].copy()
+    bad[2][4000] = -3
+    with pytest.raises(lo.errors.KernelRuntimeError, match=r"\(exponent -3\)"):
+        _checked_three_ways.on("numba")(*bad)
+    with pytest.raises(lo.errors.KernelRuntimeError, match="range\\(\\) arg 3 must not be zero"):
+        _checked_three_ways.on("numba")(*args[:3], 0, args[4])
+    bad = list(args)
+    bad[1] = np.array([0, 1, 9, 3])
+    with pytest.raises(lo.errors.KernelIndexError, match="index 9 is out of bounds"):
+        _checked_three_ways.on("numba")(*bad)

@@ -131,13 +131,13 @@ class NumbaBackend:
                 parallel = None
                 if numba_lower.has_parallel_variant(kernel, options):
                     parallel = aot.lazy(lambda: load_jit()[2])
-                return make_launcher(kernel, fast, parallel)
+                return make_launcher(kernel, fast, parallel, options)
         mod, serial, parallel = load_jit()
         if use_aot:
             path = Path(mod.__file__)
             if path.parent == cache.backend_dir(self.name):     # not a private temp dir
                 aot.schedule(aot.request(kernel, options, key, path))
-        return make_launcher(kernel, serial, parallel)
+        return make_launcher(kernel, serial, parallel, options)
 
 
 def _render(kernel: ir.Kernel, options: dict) -> str:
@@ -180,7 +180,7 @@ def _tolerate_corrupt_numba_cache(dispatcher) -> None:
     cache_obj.load_overload = load_overload
 
 
-def make_launcher(k: ir.Kernel, serial, parallel):
+def make_launcher(k: ir.Kernel, serial, parallel, options: dict):
     """The per-call wrapper: half views, serial/parallel choice, result type."""
     tensors = [i for i, p in enumerate(k.params) if p.is_tensor]
     halves = tuple(i for i in tensors if is_half(k.params[i].type.dtype))
@@ -204,7 +204,7 @@ def make_launcher(k: ir.Kernel, serial, parallel):
         def choose(args):
             return max([args[i].size for i in tensors]) >= threshold
     if parallel is not None and choose is not None and numba_lower.uses_checks(k):
-        parallel, choose = _checked_parallel(k, parallel, choose, tensors)
+        parallel, choose = _checked_parallel(k, parallel, choose, tensors, options)
 
     if not halves and not half_scalars and ret is None and choose is not None:
         def launch(args):              # the common case, kept minimal
@@ -224,10 +224,10 @@ def make_launcher(k: ir.Kernel, serial, parallel):
     return launch
 
 
-def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list):
+def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list, options: dict):
     """The parallel function with its error record (see ``numba_math.check_index_p``)."""
     from .numba_math import raise_recorded     # numba_math imports numba: only now
-    sites = numba_lower.parallel_sites(k, {})
+    sites = numba_lower.parallel_sites(k, options)
     zeros, i64 = np.zeros, np.int64
 
     def checked(*args):
