@@ -675,3 +675,52 @@ def test_parallel_check_sites_name_their_kind_and_follow_the_kernels_options():
     bad[1] = np.array([0, 1, 9, 3])
     with pytest.raises(lo.errors.KernelIndexError, match="index 9 is out of bounds"):
         _checked_three_ways.on("numba")(*bad)
+
+
+@lo.kernel
+def _row_stats(x, y, out):
+    for r in lo.grid(x.shape[0]):
+        scale = x[r, 0] * 0.5                  # lives across the sums
+        s = 0.0
+        q = 1.0
+        for c in range(x.shape[1]):
+            y[r, c] = x[r, c] * scale
+            s += x[r, c] * x[r, c]
+            q *= 1.0 + x[r, c] * 1e-3
+        out[r] = s * scale + q
+
+
+@lo.kernel
+def _ragged_row_sums(x, y, out):
+    for r in lo.grid(x.shape[0]):
+        s = 0.0
+        for c in range(r % 7, x.shape[1]):    # a different length per row: not jammed
+            y[r, c] = x[r, c] * 2.0
+            s += x[r, c]
+        out[r] = s
+
+
+@pytest.mark.parametrize("rows", [2003, 2008, 7])
+def test_jammed_in_order_sums_are_bit_for_bit_the_python_backends(rows):
+    # 8 rows' in-order chains run side by side in the parallel function (row_jam); each
+    # keeps Python's order, so the sums are bitwise those of the kernel run as Python.
+    x = np.random.default_rng(1).standard_normal((rows, 600)).astype(np.float32)
+    got = [x, np.zeros_like(x), np.zeros(rows, np.float32)]
+    want = [x, np.zeros_like(x), np.zeros(rows, np.float32)]
+    _row_stats.on("numba")(*got)
+    _row_stats.on("python")(*want)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+    assert "row_jam" in _row_stats.source("numba") and "_k_live_scale" in \
+        _row_stats.source("numba")
+
+
+def test_rows_of_different_lengths_are_not_jammed():
+    x = np.random.default_rng(2).standard_normal((2003, 600)).astype(np.float32)
+    got = [x, np.zeros_like(x), np.zeros(2003, np.float32)]
+    want = [x, np.zeros_like(x), np.zeros(2003, np.float32)]
+    _ragged_row_sums.on("numba")(*got)
+    _ragged_row_sums.on("python")(*want)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+    assert "row_jam" not in _ragged_row_sums.source("numba")

@@ -43,7 +43,7 @@ from typing import Any, Callable
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from .. import ir
 from ..passes import lower_pow, lower_range, lower_reductions as red
-from . import interchange
+from . import interchange, row_jam
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
 RESERVED = {"np", "math", "_m", "_ix", "njit", "prange", "range", "min", "max", "abs", "_JIT"}
@@ -58,6 +58,11 @@ ERR = "_k_err"
 
 def is_half(t: Any) -> bool:
     return isinstance(t, DType) and t.is_floating and t.itemsize == 2
+
+
+def _held(t: Any) -> Any:
+    """The type a local of type ``t`` is held in here (halves in fp32)."""
+    return fp32 if is_half(t) else t
 
 
 def _half(t: DType) -> str:
@@ -320,6 +325,7 @@ class _Lowering:
         self.tensors = set(self.arrays)            # the kernel's, not local arrays
         self.sites: list[tuple[str, str]] = []     # (kind, message) per check site
         self.temp = itertools.count()
+        self.sum_loops: dict = {}      # id(a fission's in-order sum loop) -> row_jam.SumLoop
 
     def run(self) -> tuple[ir.Kernel, tuple]:
         body: list = []
@@ -351,6 +357,8 @@ class _Lowering:
             longer = ir.Compare(g.loc, bool_, ">=", _name(ext[-1]), _int(interchange.MIN_ROW))
             body = [ir.If(g.loc, longer, tuple(self.interchanged(g, rows, ext)),
                           tuple(self.loops(g, ext, g.body, self.parallel)))]
+        elif self.parallel and (jp := row_jam.plan(g, self.sum_loops, self.types)) is not None:
+            body = row_jam.jam(g, jp, ext[0], self.types, _held, rename)
         else:
             body = self.loops(g, ext, g.body, self.parallel)
         return out + opened + body + closed
@@ -544,6 +552,7 @@ class _Lowering:
             acc, j = _name(b.target, t), _name(f"_k_j{next(self.temp)}")
             add = ir.BinOp(b.loc, t, op, acc, ir.Load(b.loc, t, buf, (j,)))
             sums.append(_loop(j.id, n, [ir.Assign(b.loc, b.target, add)]))
+            self.sum_loops[id(sums[-1])] = row_jam.SumLoop(b.target, buf, n.id, s)
         # The iteration's number, counted: the body may reassign the loop variable
         # or what the start reads, which Python's range ignores.
         body.append(ir.Assign(loc, slot.id, ir.BinOp(loc, int64, "+", slot, _int(1))))
