@@ -724,3 +724,15 @@ def test_rows_of_different_lengths_are_not_jammed():
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(got[2], want[2])
     assert "row_jam" not in _ragged_row_sums.source("numba")
+
+
+@pytest.mark.parametrize("rows", [2003, 16])
+def test_pure_in_order_sums_of_a_jammable_grid_are_jammed_bit_for_bit(rows):
+    from langone.bench import layernorm_rows     # two sums with nothing beside them
+    x = np.random.default_rng(3).standard_normal((rows, 700)).astype(np.float32)
+    got, want = np.zeros_like(x), np.zeros_like(x)
+    layernorm_rows.on("numba")(x, got)
+    layernorm_rows.on("python")(x, want)
+    np.testing.assert_array_equal(got, want)
+    src = layernorm_rows.source("numba")
+    assert "row_jam" in src and "_k_live_mean" in src

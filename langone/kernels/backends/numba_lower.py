@@ -276,14 +276,16 @@ def loop_accumulators(body: tuple, types: dict, fastmath: bool = False) -> dict:
     return found
 
 
-def in_order_sums(s: ir.For, types: dict) -> dict:
+def in_order_sums(s: ir.For, types: dict, alone: bool = False) -> dict:
     """The float sums and products of a unit-step loop worth splitting off
     (:meth:`_Lowering.fission`): ``acc = acc + e`` (``-``, ``*``) as a direct
     statement, ``acc`` used nowhere else in the loop, beside work that would
-    vectorize (a store or a transcendental), in a body every iteration runs to
-    its end (no ``break``/``continue``/``while``).
+    vectorize (a store or a transcendental), or ``alone`` where :mod:`.row_jam`
+    will interleave the sum with other iterations', in a body every iteration
+    runs to its end (no ``break``/``continue``/``while``).
     Returns ``{id(stmt): (operator, term)}``."""
-    if not (isinstance(s.step, ir.Const) and s.step.value == 1) or len(s.body) < 2 or \
+    if not (isinstance(s.step, ir.Const) and s.step.value == 1) or \
+            len(s.body) < (1 if alone else 2) or \
             any(isinstance(n, (ir.Break, ir.Continue, ir.While)) for n in ir.walk_stmts(s.body)):
         return {}
     found = {}
@@ -298,7 +300,7 @@ def in_order_sums(s: ir.For, types: dict) -> dict:
         if uses == 2 and b.target != s.var:
             found[id(b)] = (update[0], update[2])
     rest = [b for b in s.body if id(b) not in found]
-    return found if any(_vector_work(b) for b in rest) else {}
+    return found if alone or any(_vector_work(b) for b in rest) else {}
 
 
 def _vector_work(s: ir.Stmt) -> bool:
@@ -326,6 +328,7 @@ class _Lowering:
         self.sites: list[tuple[str, str]] = []     # (kind, message) per check site
         self.temp = itertools.count()
         self.sum_loops: dict = {}      # id(a fission's in-order sum loop) -> row_jam.SumLoop
+        self.jam_loops: set = set()    # loops (loc, var) whose sums row_jam will interleave
 
     def run(self) -> tuple[ir.Kernel, tuple]:
         body: list = []
@@ -350,7 +353,10 @@ class _Lowering:
         out += [ir.Assign(g.loc, n, x) for n, x in zip(ext, g.extents)]
         rows = interchange.match(g, self.types)
         opened, closed = self.shadows(g)
+        if self.parallel and not g.reductions and rows is None:
+            self.jam_loops = row_jam.candidates(g)
         g = replace(g, body=self.accumulate(map_body(g.body, self.to_shadow)))
+        self.jam_loops = set()
         if g.reductions:
             body = self.reduction(g, ext)
         elif rows is not None:       # short rows: the k loop vectorizes better as it is
@@ -510,7 +516,7 @@ class _Lowering:
             return [s]
         found = loop_accumulators(s.body, self.types, self.fastmath or s.reassociate)
         if not found:
-            ordered = in_order_sums(s, self.types)
+            ordered = in_order_sums(s, self.types, alone=(s.loc, s.var) in self.jam_loops)
             return self.fission(s, ordered) if ordered and not \
                 (self.fastmath or s.reassociate) else [s]
         before, after = [], []

@@ -140,6 +140,17 @@ def plan(g: ir.Grid, sums: dict, types: dict) -> Plan | None:
     return Plan(tuple(items), tuple(hoisted), tuple(saves), tuple(restores), live)
 
 
+def candidates(g: ir.Grid) -> set:
+    """``(loc, var)`` of the loops of ``g``'s body whose in-order sums are worth
+    splitting off even alone (no other work beside them): top-level unit-step
+    loops as long for every iteration, in a 1-D grid :func:`plan` can jam."""
+    if len(g.vars) != 1 or _jumps(g.body):
+        return set()
+    private = ir.bound_names(g.body) | set(g.vars)
+    return {(s.loc, s.var) for s in g.body if isinstance(s, ir.For) and
+            isinstance(s.step, ir.Const) and s.step.value == 1 and not _varies(s, private)}
+
+
 def jam(g: ir.Grid, p: Plan, extent: str, types: dict, holds, rename) -> list:
     """The statements that replace grid ``g`` (``extent``: the name of its length;
     ``holds(t)``: the type a local of type ``t`` is held in; ``rename(node, map)``:
@@ -237,4 +248,4 @@ def _jumps(body: tuple) -> bool:
     return False
 
 
-__all__ = ["JAM", "Plan", "SumLoop", "jam", "plan"]
+__all__ = ["JAM", "Plan", "SumLoop", "candidates", "jam", "plan"]
