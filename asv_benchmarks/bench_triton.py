@@ -1,5 +1,6 @@
 """The Triton backend: launch overhead, saxpy bandwidth and row softmax on a GPU,
-against torch where it is installed with CUDA; ahead-of-time compile time anywhere.
+against torch where it is installed with CUDA; LangOne against tutorial-style Triton
+kernels (``TutorialPairs``); ahead-of-time compile time anywhere.
 
 GPU benchmarks raise ``NotImplementedError`` in ``setup`` on machines without a
 CUDA GPU, which asv reports as skipped; so do the torch columns without CUDA
@@ -147,6 +148,39 @@ class Softmax:
             self.tx = torch.randn(*self.shape, device="cuda")
         torch.softmax(self.tx, dim=1)
         torch.cuda.synchronize()
+
+
+class TutorialPairs:
+    """LangOne's kernel and the tutorial-style Triton kernel of the same loop on the same
+    data (asv_benchmarks/triton_tutorial.py); the ratio of the two is what
+    ``make gpu-check`` reports. cuBLAS (``torch.matmul``) beside the matmul."""
+
+    timeout = 600
+    params = ["saxpy", "softmax", "total", "stencil", "histogram", "matmul"]
+    param_names = ["case"]
+
+    def setup(self, case):
+        gpu_or_skip()
+        torch_cuda_or_skip()
+        import sys
+        import pathlib
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+        from scripts import gpu_check
+        self.bench = gpu_check.Bench(smoke=False)
+        self.row = getattr(self.bench, case)()           # checks results, times both
+
+    def track_langone_ms(self, case):
+        return self.row["langone_ms"]
+    track_langone_ms.unit = "ms"
+
+    def track_tutorial_ms(self, case):
+        return self.row["tutorial_ms"]
+    track_tutorial_ms.unit = "ms"
+
+    def track_ratio(self, case):
+        """tutorial time / LangOne time: 1.0 is as fast as the tutorial kernel."""
+        return self.row["ratio"]
+    track_ratio.unit = "ratio"
 
 
 class AheadOfTime:
