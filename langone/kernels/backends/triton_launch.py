@@ -225,6 +225,7 @@ class Launcher:
                         if isinstance(n, (ir.Store, ir.AtomicAdd))}
         self.fastmath = bool(options.get("fastmath"))
         self.last_launch_ms: dict[str, float] = {}
+        self._tune_base = None
 
     def __call__(self, args: list) -> Any:
         bound = list(args)
@@ -353,9 +354,11 @@ class Launcher:
         if self.arrays.interpret or self.tuner is None:
             return {"BLOCK": min(next_pow2(total), INTERP_MAX_BLOCK), "num_warps": 4}
         from .triton_autotune import size_class
-        key = self.tuner.key(self.k.name, dk.name, ir.ir_hash(self.k),
-                             sorted(self.options.items()), self.arrays.device_name(),
-                             size_class(total))
+        if self._tune_base is None:          # hashing the IR costs ~100 us: once
+            self._tune_base = (ir.ir_hash(self.k), sorted(self.options.items()),
+                               self.arrays.device_name())
+        ir_hash, options, device = self._tune_base
+        key = self.tuner.key(self.k.name, dk.name, ir_hash, options, device, size_class(total))
 
         def trial(cfg: dict) -> float:
             saved = [a.copy() for a in written]          # trials must not change results
