@@ -478,7 +478,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=420.0, help="seconds for the whole run")
     ap.add_argument("--fuzz", type=int, default=600, help="generated kernels to run")
     ap.add_argument("--fuzz-seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=max(1, min(12, (os.cpu_count() or 2) - 2)))
+    ap.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
     ap.add_argument("--smoke", action="store_true",
                     help="toy sizes in Triton's interpreter (no GPU needed)")
     ap.add_argument("--skip", action="append", default=[],
