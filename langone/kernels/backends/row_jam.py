@@ -99,6 +99,8 @@ def plan(g: ir.Grid, sums: dict, types: dict) -> Plan | None:
     if len(g.vars) != 1 or _jumps(g.body):
         return None
     var = g.vars[0]
+    if var in ir.assigned_names(g.body):     # each segment sets it afresh
+        return None
     private = ir.bound_names(g.body) | {var}
     found = {id(s): sums[id(s)] for s in g.body if id(s) in sums}
     if not found or any(_varies(r.source, private) for r in found.values()):
