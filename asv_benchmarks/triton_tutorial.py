@@ -24,6 +24,8 @@ import triton
 import triton.language as tl
 
 import langone as lo
+from langone.bench import matmul as matmul_kernel, saxpy as saxpy_kernel, softmax_rows, \
+    total as total_kernel
 
 
 def next_pow2(n: int) -> int:
@@ -198,42 +200,9 @@ def stencil(x, out, BR=16, BC=128):
 
 # --- the same loops as LangOne kernels -------------------------------------------------------
 
-@lo.kernel
-def lo_saxpy(a, x, y, out):
-    for i in lo.grid(x.shape[0]):
-        out[i] = a * x[i] + y[i]
-
-
-@lo.kernel
-def lo_softmax(x, out):
-    for r in lo.grid(x.shape[0]):
-        m = -lo.inf
-        for c in range(x.shape[1]):
-            m = max(m, x[r, c])
-        s = 0.0
-        for c in range(x.shape[1]):
-            e = lo.exp(x[r, c] - m)
-            out[r, c] = e
-            s += e
-        for c in range(x.shape[1]):
-            out[r, c] = out[r, c] / s
-
-
-@lo.kernel
-def lo_matmul(a, b, out):
-    for i, j in lo.grid(a.shape[0], b.shape[1]):
-        acc = 0.0
-        for k in range(a.shape[1]):
-            acc += a[i, k] * b[k, j]
-        out[i, j] = acc
-
-
-@lo.kernel
-def lo_total(x):
-    acc = 0.0
-    for i in lo.grid(x.shape[0]):
-        acc += x[i]
-    return acc
+# saxpy, the row softmax, the matmul and the sum are langone.bench's own workloads.
+lo_saxpy, lo_softmax = saxpy_kernel, softmax_rows
+lo_matmul, lo_total = matmul_kernel, total_kernel
 
 
 @lo.kernel

@@ -213,14 +213,8 @@ class Bench:
         """CUDA-event milliseconds of the device kernels of one LangOne call (no launcher)."""
         if self.smoke:
             return None
-        from langone import events
-        seen = []
-        off = events.subscribe("launch", lambda ev: seen.append(ev.data.get("gpu_ms")))
-        try:
-            call()
-        finally:
-            off()
-        return sum(m for m in seen if m) or None
+        from asv_benchmarks.bench_triton import gpu_ms_of
+        return gpu_ms_of(call) or None
 
     def copy_gbs(self) -> float:
         """Device bandwidth: a 1 GiB device-to-device copy, bytes read plus written."""
