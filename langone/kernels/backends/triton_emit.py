@@ -4,10 +4,10 @@ Every scalar is a ``[BLOCK]`` lane vector ``v_<name>`` unless the lane plan of
 :mod:`.triton_lower` keeps it scalar. Each statement runs under a lane mask, as
 in the numpy reference: assignments are ``tl.where(mask, new, old)``, loads and
 stores are masked, ``if`` narrows the mask, and a loop that is not uniform runs
-``while _lo_any(active)``. Two quirks of Triton's interpreter shape the output:
-a boolean scalar combined with a boolean vector loses its boolean type there
-(conditions are broadcast to lanes first, :meth:`DeviceEmitter.cond`), and a
-literal bound to a local loses its weak typing (literals stay inline).
+``while _lo_any(active)``. Triton's interpreter shapes the output: a boolean scalar
+combined with a boolean vector loses its type there (conditions are broadcast to
+lanes first, :meth:`DeviceEmitter.cond`); a literal bound to a local loses its
+weak typing (literals stay inline).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .. import ir
 from .triton_lib import (HELPER_OPS, STORE_TL, is_half, is_plain, literal, tl_type,
                          trip_count)
 from .triton_lower import DeviceKernel, is_vec, needs_mask
+
 
 class DeviceEmitter:
     """Writes one device kernel (grid or serial) as a ``@triton.jit`` function."""
@@ -120,8 +121,7 @@ class DeviceEmitter:
         return self.let(f"{mask} & (({' | '.join(bad)}) == 0)", "_m")
 
     def record_check(self, site: tuple, mask: str, value: str, bad: str) -> str:
-        """Record the first lane where ``bad`` holds (checks of lower_index and
-        lower_pow: the launcher raises with the site's message)."""
+        """Record the first lane where ``bad`` holds; the launcher raises for ``site``."""
         self.helpers.add("check")
         self.checks.append(site)
         return self.let(f"_lo_check(_err, {mask} & ({bad}), {value}, _lin, "
@@ -158,16 +158,13 @@ class DeviceEmitter:
         # induction variable is a Python int); constant steps stay literals.
         start = self.let(self.ex(s.start, mask), "_lo")
         stop = self.simple(self.ex(s.stop, mask), "_hi")
-        const_step = isinstance(s.step, ir.Const)
-        step = str(s.step.value) if const_step else self.let(self.ex(s.step, mask), "_st")
         k = s.step.value if isinstance(s.step, ir.Const) else None
-        if s.checked_step:                      # decided by passes/lower_range
-            given = step
-            step = self.check_step(s, given, mask)
-            n = self.let(f"tl.where({given} == 0, 0, {trip_count(k, start, stop, step)})",
-                         "_n")
-        else:
-            n = self.let(trip_count(k, start, stop, step), "_n")
+        step = str(k) if k is not None else self.let(self.ex(s.step, mask), "_st")
+        n = trip_count(k, start, stop, step)
+        if s.checked_step:             # passes/lower_range: a zero step runs no iteration
+            self.check((s.loc, None, "step"), step, s.step, mask, "{v} == 0")
+            n = f"tl.where({step} == 0, 0, {n})"
+        n = self.let(n, "_n")
         value = lambda t: f"{start} + {t}" + ("" if step == "1" else f" * {step}")  # noqa: E731
         if id(s) not in self.uniform_loops:
             t = self.let("tl.full([], 0, tl.int64)", "_i")
@@ -247,8 +244,9 @@ class DeviceEmitter:
         if not inline:                          # helpers take typed values, not literals
             a = self.simple(self.ex(e.left, mask))
             b = self.ex(e.right, mask)
-            if e.checked:
-                b = self.check_exponent(e, b, mask)
+            if e.checked:                       # passes/lower_pow: a negative one raises
+                b = self.simple(b)
+                self.check((e.loc, None, None), b, e.right, mask, "{v} < 0")
             return self.helper_binop(e, a, b)
         if t.is_bool and (self.is_vec(e.left) != self.is_vec(e.right)):
             a, b = self.cond(e.left, mask), self.cond(e.right, mask)
@@ -258,18 +256,10 @@ class DeviceEmitter:
             return f"tl.div_rn({a}, {b})" if t is not fp64 else f"({a} / {b})"
         return f"({a} {op} {b})"
 
-    def check_step(self, s: ir.For, step: str, mask: str) -> str:
-        """Record the first lane reaching loop ``s`` with a zero step (the launcher
-        raises); the step to loop with, 1 there (its trip count is then made 0)."""
-        v = step if self.is_vec(s.step) else self.let(f"{step} + _zl")
-        self.record_check((s.loc, None, "step"), mask, v, f"{v} == 0")
-        return self.let(f"tl.where({step} == 0, 1, {step})", "_st")
-
-    def check_exponent(self, e: ir.BinOp, b: str, mask: str) -> str:
-        b = self.simple(b)
-        v = b if self.is_vec(e.right) else self.let(f"{b} + _zl")
-        self.record_check((e.loc, None, None), mask, v, f"{v} < 0")
-        return b
+    def check(self, site: tuple, text: str, e: ir.Expr, mask: str, bad: str) -> None:
+        """Record the first lane where ``bad`` ("{v} < 0") holds of ``text``, ``e``'s value."""
+        v = text if self.is_vec(e) else self.let(f"{text} + _zl")
+        self.record_check(site, mask, v, bad.format(v=v))
 
     def helper_binop(self, e: ir.BinOp, a: str, b: str) -> str:
         if e.op == "**" and isinstance(e.right, ir.Const) and e.right.value == 2:
