@@ -763,3 +763,21 @@ def test_gpu_launch_is_timed_with_cuda_events_and_tuned_once(tmp_path, monkeypat
         off()
     assert any(d.get("gpu_ms", 0) > 0 for d in seen)
     np.testing.assert_array_equal(out.cpu().numpy(), 3.0)
+
+
+@kernel
+def _add_one_everywhere(t):
+    for i, j in lo.grid(t.shape[0], t.shape[1]):
+        lo.atomic_add(t, (i, j), 1.0)
+
+
+@pytest.mark.parametrize("dt", [np.float16, BF16])
+def test_half_atomic_targets_in_column_major_layouts(dt):
+    # The fp32 shadow of a half atomic target is C-ordered whatever the target's layout
+    # (a transposed target's shadow kept its layout, and the kernel read it as C order).
+    base = np.arange(8, dtype=np.float32).reshape(2, 4).astype(dt)
+    got, want = base.copy().T, base.copy().T
+    _add_one_everywhere.on("triton")(got)
+    _add_one_everywhere.on("python")(want)
+    assert got.astype(np.float32).tolist() == [[1, 5], [2, 6], [3, 7], [4, 8]]
+    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))

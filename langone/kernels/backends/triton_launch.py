@@ -106,7 +106,8 @@ class InterpreterArrays:
         return arr
 
     def shadow(self, arr: np.ndarray) -> np.ndarray:
-        return arr.astype(np.float32)
+        # C order whatever the tensor's layout: kernels address shadows as contiguous
+        return arr.astype(np.float32, order="C")
 
     def unshadow(self, arr: np.ndarray, shadow: np.ndarray) -> None:
         arr[...] = shadow.astype(arr.dtype)
@@ -185,9 +186,9 @@ class GPUArrays:
 
     def shadow(self, arr: Any) -> Any:
         cp = self.cp
-        if isinstance(arr, Bf16Bits):
-            return (arr.bits.astype(cp.uint32) << 16).view(cp.float32)
-        return arr.astype(cp.float32)
+        if isinstance(arr, Bf16Bits):     # C order, as the interpreter's (kernels assume it)
+            return (arr.bits.astype(cp.uint32, order="C") << 16).view(cp.float32)
+        return arr.astype(cp.float32, order="C")
 
     def unshadow(self, arr: Any, shadow: Any) -> None:
         cp = self.cp
