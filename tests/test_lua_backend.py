@@ -742,3 +742,22 @@ def test_int64_to_fp32_and_bf16_rounds_once_like_numpy():
     o32 = np.zeros(1, np.float32)
     int64_to_floats.on("lua")(x[:1].copy(), o32, *(o[:1].copy() for o in outs[1:]))
     assert float(o32[0]) == 2.0**60 + 2.0**37           # not 2^60 (through the double)
+
+
+@lo.kernel
+def _last_column_and_back(x, out, hist):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i, x.shape[1] - 1] + x[i, -x.shape[1]]
+        lo.atomic_add(hist, (i, -hist.shape[1]), 1)
+
+
+def test_an_index_whose_sign_only_the_shapes_decide_is_one_operand():
+    # Its negative-index select (`c and a or b` in Lua) was joined to the other axes'
+    # offsets without parentheses: LuaJIT raised "arithmetic on a boolean value".
+    x = np.arange(12.0).reshape(3, 4)
+    got = [x, np.zeros(3), np.zeros((3, 2), np.int64)]
+    want = [x, np.zeros(3), np.zeros((3, 2), np.int64)]
+    _last_column_and_back.on("lua")(*got)
+    _last_column_and_back.on("python")(*want)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])

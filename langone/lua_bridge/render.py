@@ -74,9 +74,9 @@ class TensorInfo:
 
     def flat(self, idx: list[str]) -> str:
         """Element offset of logical index ``idx``."""
-        parts = [i if s == "1" else f"{_paren(i)} * {s}"
+        parts = [_paren(i) if s == "1" else f"{_paren(i)} * {s}"     # `c and a or b` too
                  for i, s in zip(idx, self.strides) if i != "0"]
-        return " + ".join(parts) if parts else "0"
+        return _strip(" + ".join(parts)) if parts else "0"
 
 
 def _stmts(body) -> list:
