@@ -786,3 +786,24 @@ def test_steps_proven_non_zero_are_not_checked():
     _same_everywhere(_proven_steps, lambda: (np.ones((3, 4)), np.zeros(3)))
     assert "range(0, x.shape[1], x.shape[1]!)" in _proven_steps.ir
     assert "range(0, x.shape[1], (i + 1)):" in _proven_steps.ir
+
+
+@lo.kernel
+def _min_max_of_zeros(a, b, lo_out, hi_out):
+    for i in lo.grid(a.shape[0]):
+        lo_out[i] = lo.minimum(a[i], b[i])
+        hi_out[i] = lo.maximum(a[i], b[i])
+
+
+def test_minimum_and_maximum_of_opposite_zeros_give_numpys_operand():
+    # numpy returns the second operand on a tie; LLVM's minimum orders -0.0 below 0.0
+    a, b = np.array([-0.0, 0.0, np.nan, 1.0]), np.array([0.0, -0.0, 1.0, np.nan])
+    want = [np.minimum(a, b), np.maximum(a, b)]
+    for be in ["python"] + OTHERS:
+        got = [np.ones(4), np.ones(4)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            _min_max_of_zeros.on(be)(a, b, *got)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w, err_msg=be)
+            np.testing.assert_array_equal(np.signbit(g[:2]), np.signbit(w[:2]), err_msg=be)

@@ -690,7 +690,7 @@ class _Lowering:
         if fn in ("min", "max"):
             return replace(e, fn=f"_m.py{fn}")
         if fn in ("minimum", "maximum"):
-            return replace(e, fn=f"_m.f{fn}" if t.is_floating else f"_m.py{fn[:3]}")
+            return replace(e, fn=f"_m.np_{fn}" if t.is_floating else f"_m.py{fn[:3]}")
         if fn in ("isnan", "isinf"):
             return replace(e, fn=f"np.{fn}") if x.type.is_floating else \
                 ir.Const(e.loc, bool_, False)

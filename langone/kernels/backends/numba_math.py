@@ -81,6 +81,21 @@ def _float_binary(name):
 #: NaN-propagating max/min (numpy's maximum/minimum); reductions over them vectorize.
 fmaximum = _float_binary("llvm.maximum")
 fminimum = _float_binary("llvm.minimum")
+
+
+@njit(**_INLINE)
+def np_minimum(a, b):
+    """numpy's ``minimum`` exactly: a NaN operand wins, and on a tie (``-0.0`` and
+    ``0.0``) the second operand (LLVM's ``minimum`` orders -0.0 below 0.0)."""
+    return a if (a < b or a != a) else b
+
+
+@njit(**_INLINE)
+def np_maximum(a, b):
+    """numpy's ``maximum`` exactly (see :func:`np_minimum`)."""
+    return a if (a > b or a != a) else b
+
+
 #: IEEE maxNum/minNum (a NaN operand is ignored): Python's ``max(acc, v)`` for a
 #: non-NaN ``acc``, as a vectorizable loop accumulator.
 maxnum = _float_binary("llvm.maxnum")
