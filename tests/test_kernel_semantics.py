@@ -807,3 +807,22 @@ def test_minimum_and_maximum_of_opposite_zeros_give_numpys_operand():
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, w, err_msg=be)
             np.testing.assert_array_equal(np.signbit(g[:2]), np.signbit(w[:2]), err_msg=be)
+
+
+@lo.kernel
+def _half_histogram(t, v):
+    for i in lo.grid(v.shape[0]):
+        lo.atomic_add(t, i % 2, v[i])
+    lo.atomic_add(t, 1, 0.5)                      # outside a grid: an ordinary update
+
+
+@pytest.mark.parametrize("dt", [np.float16, "bfloat16"])
+def test_half_atomic_targets_sum_in_fp32_within_a_grid_on_every_backend(dt):
+    # 100 adds of 1.0 into fp16 2048.0: each rounded back to fp16 they would all be lost
+    # (2048 + 1 rounds to 2048); summed in fp32 and rounded once, 2148.
+    dt = np.dtype(dt) if dt != "bfloat16" else lo.bf16.numpy
+    t0 = np.array([2048.0, 0.0]).astype(dt)
+    v = np.ones(200, np.float32)
+    ref_t, _ = _same_everywhere(_half_histogram, lambda: (t0.copy(), v))
+    assert ref_t[0].astype(np.float32).tolist() == [2148.0 if dt == np.float16 else 2144.0,
+                                                    100.5]

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from typing import Any
 
 import numpy as np
 
 from .. import dtypes
 from ..dtypes import DType
-from .language import grid  # noqa: F401  (re-exported: plain nested loops)
+from . import language
 
 inf = math.inf
 nan = math.nan
@@ -66,7 +67,7 @@ class Array:
     indices count from the end; out of range is an IndexError naming the
     tensor), half loads as fp32, stores converted like ``astype``."""
 
-    __slots__ = ("a", "name", "half", "shape", "ndim")
+    __slots__ = ("a", "name", "half", "shape", "ndim", "shadow")
 
     def __init__(self, a: np.ndarray, name: str, dtype: DType):
         self.a = a
@@ -74,6 +75,7 @@ class Array:
         self.half = _is_half(a.dtype)
         self.shape = a.shape
         self.ndim = a.ndim
+        self.shadow = None          # fp32 sums of a half atomic target, during a grid
 
     def __getitem__(self, idx):
         try:
@@ -97,9 +99,48 @@ class Array:
         return len(self.a)
 
 
+class _Running(threading.local):
+    """Per thread: how many grids are running (one: grids do not nest) and the half
+    atomic targets shadowed in them (their fp32 shadows close with the grid)."""
+
+    grids = 0
+    shadowed: list
+
+    def __init__(self):
+        self.shadowed = []
+
+
+_RUN = _Running()
+
+
+def grid(*extents: int):
+    """``lo.grid`` as plain nested loops; a half tensor that ``lo.atomic_add``
+    targets inside is summed in fp32 and rounded once when the grid ends (exception
+    3: every backend sums it so, through an fp32 shadow)."""
+    _RUN.grids += 1
+    try:
+        yield from language.grid(*extents)
+    finally:
+        _RUN.grids -= 1
+        while _RUN.shadowed:
+            t = _RUN.shadowed.pop()
+            t.a[...] = store_convert(t.shadow, t.a.dtype)
+            t.shadow = None
+
+
 def atomic_add(tensor: Array, index, value) -> None:
-    """``tensor[index] += value``: iterations run one at a time here."""
-    tensor[index] = tensor[index] + value
+    """``tensor[index] += value``: iterations run one at a time here. Inside a grid a
+    half target adds into its fp32 shadow (see :func:`grid`)."""
+    if not (isinstance(tensor, Array) and tensor.half and _RUN.grids):
+        tensor[index] = tensor[index] + value
+        return
+    if tensor.shadow is None:
+        tensor.shadow = tensor.a.astype(np.float32)
+        _RUN.shadowed.append(tensor)
+    try:
+        tensor.shadow[index] = np.float32(tensor.shadow[index] + value)
+    except IndexError as exc:
+        raise tensor._index_error(exc) from None
 
 
 def _unary(np_fn, floats: bool = False):
