@@ -3,7 +3,10 @@
 tests/kernel_gen.py generates random, well-typed kernels (1-3-D grids, range/while loops with
 break/continue, if/elif/else, grid reductions and sequential accumulations, math, casts, every
 dtype from int8 to fp64 with fp16/bf16, strided/transposed/negative-stride views, NaN, +-inf,
--0.0 and the integer extremes). Each runs on every usable backend and is compared with the
+-0.0 and the integer extremes, lo.atomic_add into targets of every numeric dtype at own,
+constant, negative, affine and data-dependent indices, inside grids, loops and branches and
+after the grid). Float atomic targets compare within the tolerance (the grid adds into them in
+any order); backends must refuse what they document they cannot do (kernel_gen.REFUSED). Each runs on every usable backend and is compared with the
 oracle: the python backend (the rule, executable) once it is registered, numpy_ref until then;
 the oracle is also checked against the function run as plain Python wherever that is the rule
 exactly. The budget is a fixed number of kernels (LANGONE_FUZZ_COUNT, default 40; ~1 minute, numba's compiles dominate) from a fixed
@@ -86,7 +89,7 @@ def test_oracle_matches_plain_python():
             probs = kg.fuzz_one(gk, [], ORACLE, plain=True, pre=pre)
             if probs:
                 problems.append((seed, gk, probs))
-    assert checked >= COUNT // 5
+    assert checked >= COUNT // 8         # about a fifth are plain-comparable (1000 seeds: 187)
     assert not problems, _report(problems)
 
 
@@ -101,7 +104,9 @@ def test_generator_is_deterministic_and_covers_the_language():
     for seed in SEEDS:
         seen.update(kg.generate(seed).flags)
     wanted = {"if", "elif", "range", "while", "break", "continue", "reduction", "transcendental",
-              "layout_strided", "layout_reversed", "layout_transposed", "half"}
+              "layout_strided", "layout_reversed", "layout_transposed", "half",
+              # lo.atomic_add into integer and float targets, at data-dependent indices
+              "atomic_add", "atomic_int", "atomic_float", "atomic_index_data"}
     wanted |= {f"dtype_{t}" for t in kg.ALL_TYPES}
     assert wanted <= set(seen), sorted(wanted - set(seen))
 
