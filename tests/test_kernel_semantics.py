@@ -526,9 +526,9 @@ def _proven_pows(x, out):
             out[i] += x[i] ** c
 
 
-def _raises_negative_power(kern, args, line: int, exponent: int) -> None:
-    """Every backend raises KernelRuntimeError naming the line (python: numpy's
-    ValueError; the others also the exponent and the kernel)."""
+def _runtime_errors(kern, args, line: int, what: str):
+    """(backend, message) of the KernelRuntimeError every backend raises, after checking
+    that it names ``line``, says ``what`` and names the kernel."""
     for b in ["python"] + OTHERS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -537,8 +537,15 @@ def _raises_negative_power(kern, args, line: int, exponent: int) -> None:
         msg = str(info.value)
         assert not isinstance(info.value, IndexError), (b, msg)
         assert msg.startswith(f"{__file__}:{line}: "), (b, msg)
-        assert "integers to negative integer powers are not allowed" in msg.lower(), (b, msg)
-        assert f"(in kernel {kern.__name__!r}" in msg, (b, msg)
+        assert what in msg.lower() and f"(in kernel {kern.__name__!r}" in msg, (b, msg)
+        yield b, msg
+
+
+def _raises_negative_power(kern, args, line: int, exponent: int) -> None:
+    """Every backend raises KernelRuntimeError naming the line (python: numpy's
+    ValueError; the others also the exponent and the kernel)."""
+    for b, msg in _runtime_errors(kern, args, line,
+                                  "integers to negative integer powers are not allowed"):
         if b != "python":
             assert f"(exponent {exponent})" in msg, (b, msg)
 
@@ -746,14 +753,8 @@ def _proven_steps(x, out):
 
 
 def _raises_zero_step(kern, args, line: int) -> None:
-    for b in ["python"] + OTHERS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            with pytest.raises(lo.errors.KernelRuntimeError) as info:
-                kern.on(b)(*copy.deepcopy(args))
-        msg = str(info.value)
-        assert msg.startswith(f"{__file__}:{line}: "), (b, msg)
-        assert "range() arg 3 must not be zero" in msg and kern.__name__ in msg, (b, msg)
+    for _ in _runtime_errors(kern, args, line, "range() arg 3 must not be zero"):
+        pass
 
 
 @pytest.mark.parametrize("rows", [3, 5000])            # 5000: numba's parallel function
