@@ -6,11 +6,13 @@ dtype from int8 to fp64 with fp16/bf16, strided/transposed/negative-stride views
 -0.0 and the integer extremes, lo.atomic_add into targets of every numeric dtype at own,
 constant, negative, affine and data-dependent indices, inside grids, loops and branches and
 after the grid). Float atomic targets compare within the tolerance (the grid adds into them in
-any order); backends must refuse what they document they cannot do (kernel_gen.REFUSED). Each runs on every usable backend and is compared with the
-oracle: the python backend (the rule, executable) once it is registered, numpy_ref until then;
-the oracle is also checked against the function run as plain Python wherever that is the rule
-exactly. The budget is a fixed number of kernels (LANGONE_FUZZ_COUNT, default 40; ~1 minute, numba's compiles dominate) from a fixed
-seed (LANGONE_FUZZ_SEED, default 0): deterministic, never flaky. `make fuzz` runs thousands.
+any order); backends must refuse what they document they cannot do (kernel_gen.REFUSED). Each
+kernel runs on every usable backend and is compared with the oracle: the python backend (the
+rule, executable) once it is registered, numpy_ref until then; the oracle is also checked
+against the function run as plain Python wherever that is the rule exactly. The budget is a
+fixed number of kernels (LANGONE_FUZZ_COUNT, default 40; ~1.5 minutes, numba's compiles
+dominate) from a fixed seed (LANGONE_FUZZ_SEED, default 0): deterministic, never flaky.
+`make fuzz` runs thousands.
 
 Known open bugs are avoided by the generator or skipped per backend: kernel_gen.KNOWN_BUGS
 (LANGONE_FUZZ_KNOWN=none hunts them).
