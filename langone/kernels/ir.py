@@ -463,6 +463,15 @@ def may_raise(node: Any) -> bool:
         bool(getattr(node, "checked_step", False))
 
 
+def mark(k: "Kernel", ids: set, **flags) -> "Kernel":
+    """``k`` with the nodes whose ``id`` is in ``ids`` (as an analysis saw them) given
+    ``flags`` (``checked=True``...)."""
+    if not ids:
+        return k
+    return replace(k, body=tuple(rebuild_by_id(
+        s, lambda orig, new: replace(new, **flags) if id(orig) in ids else new) for s in k.body))
+
+
 def rebuild_by_id(node: Any, fn) -> Any:
     """A copy of ``node`` rebuilt top-down, where ``fn(original, rebuilt)`` may
     replace each expression or statement. Analyses record findings by the

@@ -32,8 +32,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ...dtypes import DType
 from .. import ir
 from .guards import _Walker          # the bounds analysis's walk: variable ranges in scope
@@ -53,11 +51,7 @@ def lower_pow(k: ir.Kernel) -> ir.Kernel:
     """``k`` with every integer ``**`` not proven non-negative marked ``checked``."""
     w = _Exponents(k)
     w.stmts(k.body, w.base_env(), (), (), False)
-    if not w.checked:
-        return k
-    return replace(k, body=tuple(
-        ir.rebuild_by_id(s, lambda orig, new: replace(new, checked=True)
-                         if id(orig) in w.checked else new) for s in k.body))
+    return ir.mark(k, w.checked, checked=True)
 
 
 class _Exponents(_Walker):

@@ -27,8 +27,6 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import ir
 from .guards import _Walker          # the bounds analysis's walk: variable ranges in scope
 from .index_ranges import Affine, interval
@@ -46,11 +44,7 @@ def lower_range(k: ir.Kernel) -> ir.Kernel:
     """``k`` with every loop whose step is not proven non-zero marked ``checked_step``."""
     w = _Steps(k)
     w.stmts(k.body, w.base_env(), (), (), False)
-    if not w.checked:
-        return k
-    return replace(k, body=tuple(
-        ir.rebuild_by_id(s, lambda orig, new: replace(new, checked_step=True)
-                         if id(orig) in w.checked else new) for s in k.body))
+    return ir.mark(k, w.checked, checked_step=True)
 
 
 class _Steps(_Walker):
