@@ -120,8 +120,7 @@ def plan(g: ir.Grid, sums: dict, types: dict) -> Plan | None:
             seg.append(s)
     items.append(("seg", tuple(seg)))
     flows = [_flow(it[1]) if it[0] == "seg" else ({it[2].acc}, set()) for it in items]
-    if any(isinstance(n, ir.Alloc) and n.name not in bufs for n in ir.walk_stmts(g.body)) \
-            and _crosses_allocs(g.body, bufs, items):
+    if _crosses_allocs(g.body, bufs, items):
         return None
     scalars = {n for n in private - {var} if n in types}
     saves, restores = [], []
