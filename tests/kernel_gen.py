@@ -65,6 +65,9 @@ KNOWN_BUGS = {
     # value"), "numba_minmax_zero_sign" (lo.minimum(-0.0, 0.0) gave -0.0, numpy's is 0.0, the
     # second operand of a tie), and the python backend rounding a half atomic target at every
     # add (100 adds of 1.0 into fp16 2048 gave 2048, elsewhere 2148).
+    # Fixed later: "lua_return_negative_zero" (a float result of -0.0 came back as 0.0: lupa
+    # hands an integral Lua number to Python as an int; while set, lua's zero signs are not
+    # compared in kernels that return a float).
     #
     # Open:
     # numba: signed int64 +, -, * are emitted as no-signed-wrap LLVM arithmetic, so what follows
@@ -73,11 +76,6 @@ KNOWN_BUGS = {
     # -9223372036854775805, lo.int16(abs(x + 4)) -> 3 (python: True, 9223372036854775805, -3).
     # While set, int64 data holds int32's extremes instead of int64's.
     "numba_int64_wrap",
-    # lua: a float return value of -0.0 comes back as 0.0 (lupa hands an integral Lua number
-    # to Python as an int): `acc = x0[0] * -0.0; return acc` gives 0.0, python -0.0; also grid
-    # min/max reductions whose terms are all -0.0. While set, lua's zero signs are not
-    # compared in kernels that return a float.
-    "lua_return_negative_zero",
 }
 
 # backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.

@@ -407,6 +407,30 @@ def test_empty_grids_return_the_identity_merged_with_the_initial_value():
         assert_outputs_same(k, arr)
 
 
+@lo.kernel
+def scaled_first(x, s):
+    acc = x[0] * s
+    return acc
+
+
+@lo.kernel
+def grid_max(x):
+    m = -lo.inf
+    for i in lo.grid(x.shape[0]):
+        m = max(m, x[i])
+    return m
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=str)
+def test_a_negative_zero_result_keeps_its_sign(dtype):
+    # lupa hands integral Lua numbers, -0.0 among them, to Python as ints
+    x = np.array([1.5, 2.0], dtype)
+    for kern, args, neg in ((scaled_first, (x, -0.0), True), (scaled_first, (x, 0.0), False),
+                            (grid_max, (np.full(5, -0.0, dtype),), True)):
+        r = assert_outputs_same(kern, *args)
+        assert r == 0 and bool(np.signbit(np.asarray(r))) is neg, (kern.name, r)
+
+
 # --- control flow, scoping --------------------------------------------------------------------
 
 @lo.kernel

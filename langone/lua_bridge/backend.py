@@ -144,9 +144,20 @@ def launcher_source(k: ir.Kernel) -> str:
         lines.append("    return None")
     elif ret.name == "int64":
         lines.append("    return _int64_result(r)")
+    elif ret.is_floating:
+        lines.append("    return _ret(-0.0) if r.__class__ is tuple else _ret(r)")
     else:
         lines.append("    return _ret(r)")
     return "\n".join(lines) + "\n"
+
+
+def _result_kind(ret) -> str | None:
+    """How a kernel's result crosses from Lua (see :meth:`runtime.Sandbox.entry`)."""
+    if ret is None:
+        return None
+    if ret.name == "int64":
+        return "int64"
+    return "float" if ret.is_floating else None
 
 
 def make_launcher(k: ir.Kernel, run, lua_error):
@@ -188,7 +199,7 @@ class LuaBackend:
         source = lua_module(kernel, options)
         sb = runtime.sandbox()
         ret = kernel.return_type
-        run = sb.entry(source, kernel.name, int64_result=ret is not None and ret.name == "int64")
+        run = sb.entry(source, kernel.name, result=_result_kind(ret))
         return make_launcher(kernel, run, sb.LuaError)
 
 

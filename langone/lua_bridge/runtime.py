@@ -114,7 +114,17 @@ local function split_int64(fn)
   end
 end
 
-return load_sandboxed, split_int64
+-- A float result of -0.0 crosses as (0, true): lupa turns integral numbers, -0.0 among
+-- them, into Python ints, which have no sign.
+local function signed_float(fn)
+  return function(...)
+    local r = fn(...)
+    if r == 0 and 1 / r < 0 then return r, true end
+    return r
+  end
+end
+
+return load_sandboxed, split_int64, signed_float
 """
 
 
@@ -135,7 +145,7 @@ class Sandbox:
                                      unpack_returned_tuples=True,
                                      attribute_filter=_deny_attributes)
         self.LuaError = luajit.LuaError
-        self._load, self._split_int64 = self.lua.execute(_LOADER)
+        self._load, self._split_int64, self._signed_float = self.lua.execute(_LOADER)
         self.lua.execute("python = nil")       # lupa's bridge module: nothing in Lua needs it
         self._modules: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -159,10 +169,18 @@ class Sandbox:
                 self._modules[source] = mod
             return mod
 
-    def entry(self, source: str, name: str, int64_result: bool):
-        """The callable ``run`` of a module (int64 results split for Python)."""
+    def entry(self, source: str, name: str, result: str | None = None):
+        """The callable ``run`` of a module, its result wrapped for Python by kind.
+
+        ``result`` is ``"int64"`` (split into two words), ``"float"`` (the sign of a
+        zero kept) or ``None`` (passed as lupa converts it).
+        """
         run = self.module(source, name).run
-        return self._split_int64(run) if int64_result else run
+        if result == "int64":
+            return self._split_int64(run)
+        if result == "float":
+            return self._signed_float(run)
+        return run
 
 
 _sandbox: Sandbox | None = None
