@@ -21,12 +21,15 @@ pool -> adaptors -> defaults -> arena, manager.
 Example:
     >>> import numpy as np
     >>> from langone.tensor import memory
+    >>> in_use = memory.get_pool().stats().in_use
     >>> x = np.asarray(memory.allocate(4 * 1024)).view(np.float32)
     >>> x[:] = 1.0
     >>> float(x.sum())
     1024.0
+    >>> memory.get_pool().stats().in_use - in_use
+    4096
     >>> del x                                   # the block goes back to the pool
-    >>> memory.get_pool().stats().in_use
+    >>> memory.get_pool().stats().in_use - in_use
     0
 """
 
