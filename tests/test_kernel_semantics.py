@@ -827,3 +827,21 @@ def test_half_atomic_targets_sum_in_fp32_within_a_grid_on_every_backend(dt):
     ref_t, _ = _same_everywhere(_half_histogram, lambda: (t0.copy(), v))
     assert ref_t[0].astype(np.float32).tolist() == [2148.0 if dt == np.float16 else 2144.0,
                                                     100.5]
+
+
+@lo.kernel
+def _two_grids_one_name(x, t):
+    acc = x[0] * 0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i]
+    for i in lo.grid(t.shape[0]):
+        t[i] = acc + i
+    i = t.shape[0] - 1                       # and once more outside any grid
+    return acc + t[i]
+
+
+def test_grids_that_reuse_a_loop_variable_name():
+    # numba renamed the variable inside each grid's body but not the loop's own variable
+    x = np.arange(5, dtype=np.int64)
+    _, ref = _same_everywhere(_two_grids_one_name, lambda: (x.copy(), np.zeros(3, np.int64)))
+    assert ref == 10 + 12

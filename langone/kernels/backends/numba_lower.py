@@ -378,7 +378,7 @@ class _Lowering:
         scope.update({v: self.lane(v) for v in reduced})
         self.types.update({new: self.types[old] for old, new in scope.items()
                            if old in self.types})
-        return replace(g, vars=rename(g.vars, scope), body=rename(g.body, scope))
+        return replace(g, vars=tuple(scope.get(v, v) for v in g.vars), body=rename(g.body, scope))
 
     @staticmethod
     def lane(var: str) -> str:
