@@ -46,37 +46,31 @@ BF16 = ml_dtypes.bfloat16
 # Feature combinations the generator avoids while the bug is open (the in-suite fuzz must stay
 # green). Remove a flag once the bug is fixed; `make fuzz` can run with
 # LANGONE_FUZZ_KNOWN=none to generate them anyway. Findings: /tmp/w/fuzz_findings.md.
-KNOWN_BUGS = {
-    # Fixed in fd86051 and no longer avoided (the generator still knows how, should they come
-    # back): "loopvar_weak" (loop variables and shapes typed int64 instead of weak Python
-    # ints; while set, loop variables are wrapped in lo.int64(...)), "seq_float_accum_reassoc"
-    # (numba reassociated sequential float sums; while set, those compare within the
-    # tolerance), "nan_lo_minmax_reduction" (lo.maximum/lo.minimum grid reductions dropped
-    # NaN; while set, their float terms are made NaN-free), "triton_float_mod_int".
-    # Fixed later: "triton_int_to_bf16" (integer -> bf16 raised or gave 0.0 on Triton),
-    # "triton_size1_negative_stride" (a size-1 reversed view reached torch.from_numpy),
-    # "triton_float_pow_odd" (float ** odd literal raised on Triton).
-    #
-    # Found by the lo.atomic_add generator, fixed in d9cd90a, 3e2af6c, 97b35b6 and faac1d9 and no
-    # longer avoided (SKIP_BACKEND / ZERO_SIGN_RELAXED still know them):
-    # "triton_half_atomic_transposed" (the fp32 shadow of a transposed fp16/bf16 atomic target
-    # came back scrambled), "lua_index_parens" (x[i, x.shape[1] - 1]: a negative-index select
-    # joined unparenthesized, LuaJIT raised "attempt to perform arithmetic on a boolean
-    # value"), "numba_minmax_zero_sign" (lo.minimum(-0.0, 0.0) gave -0.0, numpy's is 0.0, the
-    # second operand of a tie), and the python backend rounding a half atomic target at every
-    # add (100 adds of 1.0 into fp16 2048 gave 2048, elsewhere 2148).
-    # Fixed later: "lua_return_negative_zero" (a float result of -0.0 came back as 0.0: lupa
-    # hands an integral Lua number to Python as an int; while set, lua's zero signs are not
-    # compared in kernels that return a float).
-    #
-    # Open:
-    # numba: signed int64 +, -, * are emitted as no-signed-wrap LLVM arithmetic, so what follows
-    # an int64 overflow is folded as if it had not wrapped: x + 4 for int64 x = 2**63 - 1 wraps
-    # to -2**63 + 3 everywhere, but numba gives (x + 4) < 0 -> False, abs(x + 4) ->
-    # -9223372036854775805, lo.int16(abs(x + 4)) -> 3 (python: True, 9223372036854775805, -3).
-    # While set, int64 data holds int32's extremes instead of int64's.
-    "numba_int64_wrap",
-}
+# Fixed in fd86051 and no longer avoided (the generator still knows how, should they come
+# back): "loopvar_weak" (loop variables and shapes typed int64 instead of weak Python
+# ints; while set, loop variables are wrapped in lo.int64(...)), "seq_float_accum_reassoc"
+# (numba reassociated sequential float sums; while set, those compare within the
+# tolerance), "nan_lo_minmax_reduction" (lo.maximum/lo.minimum grid reductions dropped
+# NaN; while set, their float terms are made NaN-free), "triton_float_mod_int".
+# Fixed later: "triton_int_to_bf16" (integer -> bf16 raised or gave 0.0 on Triton),
+# "triton_size1_negative_stride" (a size-1 reversed view reached torch.from_numpy),
+# "triton_float_pow_odd" (float ** odd literal raised on Triton).
+#
+# Found by the lo.atomic_add generator, fixed in d9cd90a, 3e2af6c, 97b35b6 and faac1d9 and no
+# longer avoided (SKIP_BACKEND / ZERO_SIGN_RELAXED still know them):
+# "triton_half_atomic_transposed" (the fp32 shadow of a transposed fp16/bf16 atomic target
+# came back scrambled), "lua_index_parens" (x[i, x.shape[1] - 1]: a negative-index select
+# joined unparenthesized, LuaJIT raised "attempt to perform arithmetic on a boolean
+# value"), "numba_minmax_zero_sign" (lo.minimum(-0.0, 0.0) gave -0.0, numpy's is 0.0, the
+# second operand of a tie), and the python backend rounding a half atomic target at every
+# add (100 adds of 1.0 into fp16 2048 gave 2048, elsewhere 2148).
+# Fixed later: "lua_return_negative_zero" (a float result of -0.0 came back as 0.0: lupa
+# hands an integral Lua number to Python as an int; while set, lua's zero signs are not
+# compared in kernels that return a float), "numba_int64_wrap" (numba emitted signed int64
+# + - * as no-signed-wrap LLVM arithmetic, so what followed an overflow was folded as if it
+# had not wrapped: for x = 2**63 - 1, (x + 4) < 0 gave False; while set, int64 data holds
+# int32's extremes instead of int64's).
+KNOWN_BUGS: set[str] = set()          # none open
 
 # backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.
 ZERO_SIGN_RELAXED = {

@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import langone as lo
 from langone.errors import KernelCompileError
@@ -827,6 +829,64 @@ def test_half_atomic_targets_sum_in_fp32_within_a_grid_on_every_backend(dt):
     ref_t, _ = _same_everywhere(_half_histogram, lambda: (t0.copy(), v))
     assert ref_t[0].astype(np.float32).tolist() == [2148.0 if dt == np.float16 else 2144.0,
                                                     100.5]
+
+
+@lo.kernel
+def _after_int64_wrap(x, c, out, neg, ab, narrow):
+    for i in lo.grid(x.shape[0]):
+        out[i] = x[i] * c - c
+        neg[i] = (x[i] + 4) < 0
+        ab[i] = abs(x[i] + 4)
+        narrow[i] = lo.int16(abs(x[i] + 4))
+
+
+@lo.kernel
+def _int64_sum_then_sign(x, t, idx):
+    acc = x[0] * 0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i]
+    for i in lo.grid(idx.shape[0]):
+        lo.atomic_add(t, idx[i], 3)
+    return (acc + 1 < 0) and (t[0] + 1 < 0)
+
+
+_INT64_EDGES = [2**63 - 1, 2**63 - 3, 2**62, -2**63, -2**63 + 2, -5, 0, 3]
+
+
+@given(st.lists(st.sampled_from(_INT64_EDGES) | st.integers(-2**63, 2**63 - 1),
+                min_size=1, max_size=6), st.sampled_from([1, 2, 3, -1, 2**40]))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_int64_overflow_wraps_and_what_follows_sees_the_wrap(values, c):
+    # numba emits signed int64 + - * as no-signed-wrap: LLVM folded `x + 4 < 0` to
+    # `x < -4`, so after a wrap numba said False where numpy says True
+    x = np.array(values, np.int64)
+    n = x.shape[0]
+    _same_everywhere(_after_int64_wrap, lambda: (x.copy(), c, np.zeros(n, np.int64),
+                                                 np.zeros(n, bool), np.zeros(n, np.int64),
+                                                 np.zeros(n, np.int16)))
+
+
+def test_int64_sums_and_atomic_adds_that_wrap_are_compared_after_the_wrap():
+    x = np.array([2**62, 2**62, 2**62 - 1], np.int64)         # sums to 2**63 - 1 + 2**62
+    t = np.array([2**63 - 5, 0], np.int64)
+    _, ref = _same_everywhere(_int64_sum_then_sign, lambda: (x.copy(), t.copy(),
+                                                              np.zeros(2, np.int64)))
+    assert bool(ref) is True                                  # both wrapped below zero
+
+
+@lo.kernel
+def _neighbours(x, out):
+    for i in lo.grid(x.shape[0] - 1):
+        out[i] = x[i + 1] + x[x.shape[0] - 1 - i] + i * 3
+
+
+def test_int64_arithmetic_that_may_overflow_is_marked_and_index_arithmetic_is_not():
+    x = np.arange(4, dtype=np.int64)
+    _after_int64_wrap(x, 2, x.copy(), x > 0, x.copy(), x.astype(np.int16))
+    _neighbours(x, x.copy())
+    assert "(x[i] +% 4)" in _after_int64_wrap.ir and "(x[i] *% c)" in _after_int64_wrap.ir
+    ir_text = _neighbours.ir.splitlines()[-1]      # indices and shapes are below 2^48
+    assert "x[(i + 1)]" in ir_text and "(i * 3)" in ir_text, ir_text
 
 
 @lo.kernel

@@ -104,12 +104,16 @@ class Name(Expr):
 class BinOp(Expr):
     """``left op right``; ``checked`` (integer ``**`` only): the exponent is
     checked at run time, a negative one raises (decided by the ``lower_pow``
-    pass; every other integer exponent is proven non-negative)."""
+    pass; every other integer exponent is proven non-negative). ``wraps``
+    (int64 ``+ - *`` only): the result may overflow and wraps, as numpy's
+    (decided by the ``lower_wrap`` pass; every other int64 result is proven in
+    range, so a backend may let its compiler assume no overflow)."""
 
     op: str = "+"          # + - * / // % ** & | ^ << >>
     left: Expr = None
     right: Expr = None
     checked: bool = False
+    wraps: bool = False
 
 
 @dataclass(frozen=True)
@@ -526,7 +530,8 @@ def fmt_expr(e: Expr) -> str:
     if isinstance(e, Name):
         return e.id
     if isinstance(e, BinOp):          # a checked exponent is marked ``!``, as an index
-        return f"({fmt_expr(e.left)} {e.op} {fmt_expr(e.right)}{'!' if e.checked else ''})"
+        op = e.op + "%" if e.wraps else e.op     # a wrapping op as Zig writes it: +%
+        return f"({fmt_expr(e.left)} {op} {fmt_expr(e.right)}{'!' if e.checked else ''})"
     if isinstance(e, UnaryOp):
         sep = " " if e.op == "not" else ""
         return f"({e.op}{sep}{fmt_expr(e.operand)})"

@@ -52,6 +52,9 @@ RESERVED = {"np", "math", "_m", "_ix", "njit", "prange", "range", "min", "max", 
 #: that asks for the thread count, and 256 partials cost nothing to combine).
 REDUCTION_CHUNKS = 256
 
+#: int64 operations that may overflow (passes/lower_wrap), as wrapping intrinsics.
+_WRAPPING = {"+": "_m.wadd", "-": "_m.wsub", "*": "_m.wmul"}
+
 #: The error record argument of a parallel function with checked accesses.
 ERR = "_k_err"
 
@@ -581,11 +584,22 @@ class _Lowering:
             s = ir.Store(s.loc, s.tensor, s.index, ir.BinOp(s.loc, fp32, "+", load, s.value),
                          s.checks)
         s = replace(s, index=self.index(s), checks=())
+        if isinstance(s, ir.AtomicAdd) and t is int64:
+            return self.wrapping_add(s)
         if is_half(t):
             return [replace(s, value=_call(f"_m.f32_to_{_half(t)}", t, s.value))]
         if isinstance(s, ir.AtomicAdd):
             return [replace(s, value=self.wrap(s.value, t))]
         return [s]
+
+    @staticmethod
+    def wrapping_add(s: ir.AtomicAdd) -> list:
+        """An int64 atomic add (serial here) as a wrapping add: numba's ``+=`` is
+        no-signed-wrap. The index is computed once, into temporaries."""
+        temps = [ir.Assign(s.loc, f"_k_at{axis}", ix) for axis, ix in enumerate(s.index)]
+        index = tuple(_name(a.target) for a in temps)
+        load = ir.Load(s.loc, int64, s.tensor, index)
+        return [*temps, ir.Store(s.loc, s.tensor, index, _call("_m.wadd", int64, load, s.value))]
 
     def index(self, a) -> tuple:
         """An access's index: checked axes raise, tensor indices are unsigned."""
@@ -668,6 +682,8 @@ class _Lowering:
             return self.wrap(_call("_m.ipow", t, _call("np.int64", int64, a), b), t)
         if op == "//" and t is int64:
             return _call("_m.floordiv_i64", t, a, b)
+        if e.wraps:                                      # numba's own int64 ops are nsw
+            return _call(_WRAPPING[op], t, a, b)
         return self.wrap(e, t)
 
     def select_UnaryOp(self, e: ir.UnaryOp) -> ir.Expr:

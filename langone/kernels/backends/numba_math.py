@@ -58,6 +58,27 @@ def _bitcast(src, dst, lltype):
     return cast
 
 
+def _wrapping(op: str):
+    """int64 ``a op b`` as plain LLVM arithmetic. numba emits signed integer
+    ``+ - *`` as no-signed-wrap, so LLVM may fold what follows an overflow as if
+    none happened (``x + 4 < 0`` false for ``x = 2**63 - 1``); numpy wraps. The
+    ``lower_wrap`` pass marks the operations that may overflow."""
+    @intrinsic
+    def wrapping(typingctx, a, b):
+        if not all(isinstance(t, (types.Integer, types.Boolean)) for t in (a, b)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            x, y = (context.cast(builder, v, t, types.int64) for v, t in zip(args, sig.args))
+            return getattr(builder, op)(x, y)
+        return types.int64(a, b), codegen
+    return wrapping
+
+
+wadd = _wrapping("add")
+wsub = _wrapping("sub")
+wmul = _wrapping("mul")
+
 f32_bits = _bitcast(types.float32, types.int32, lir.IntType(32))
 bits_f32 = _bitcast(types.int32, types.float32, lir.FloatType())
 f64_bits = _bitcast(types.float64, types.int64, lir.IntType(64))
@@ -360,8 +381,8 @@ def ipow(a, b):
     base = a
     while e > 0:
         if e & 1:
-            r = r * base
-        base = base * base
+            r = wmul(r, base)
+        base = wmul(base, base)
         e >>= 1
     return r
 

@@ -14,8 +14,8 @@ from typing import Any, Callable
 from ... import config
 from .. import ir
 from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
-               lower_index, lower_pow, lower_range, races, resources, simplify, specialize,
-               types, verify)
+               lower_index, lower_pow, lower_range, lower_wrap, races, resources, simplify,
+               specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ def _lower_range(k, ctx):
     return lower_range.lower_range(k)
 
 
+def _lower_wrap(k, ctx):
+    return lower_wrap.lower_wrap(k)
+
+
 def _lower_half_casts(k, ctx):
     return lower_half_casts.lower_half_casts(k)
 
@@ -128,6 +132,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("lower_half_casts", _lower_half_casts),
     Pass("lower_boolops", _lower_boolops),
     Pass("hoist_loads", _hoist_loads),
+    Pass("lower_wrap", _lower_wrap),
 )
 
 

@@ -27,7 +27,7 @@ Example:
     >>> a = np.ones(2, np.int64)
     >>> pw.on("numpy")(a, a, a.copy())
     >>> print(pw.ir.splitlines()[-1].strip())     # the checked exponent is marked !
-    out[i] = ((x[i] ** e[i]!) + (x[i] ** i))
+    out[i] = ((x[i] ** e[i]!) +% (x[i] ** i))
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ def merge(op: str, t: DType, before: ir.Expr, total: ir.Expr) -> ir.Expr:
     :data:`ir.REDUCTION_MERGE` defines.
     """
     fn = ir.REDUCTION_MERGE[op]
-    if fn in ("+", "*"):
-        return ir.BinOp(before.loc, t, fn, before, total)
+    if fn in ("+", "*"):            # an int64 sum or product may wrap (passes/lower_wrap)
+        return ir.BinOp(before.loc, t, fn, before, total, wraps=t.name == "int64")
     return ir.Call(before.loc, t, fn, (before, total))
 
 
