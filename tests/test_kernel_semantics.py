@@ -905,3 +905,26 @@ def test_grids_that_reuse_a_loop_variable_name():
     x = np.arange(5, dtype=np.int64)
     _, ref = _same_everywhere(_two_grids_one_name, lambda: (x.copy(), np.zeros(3, np.int64)))
     assert ref == 10 + 12
+
+
+@lo.kernel
+def _bool_arithmetic(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i, 0] = (x[i] > 0) + (x[i] > 1)            # numpy bools: logical or
+        out[i, 1] = (i > 0) + (i > 1)                  # Python bools: 0, 1 or 2
+        out[i, 2] = (x[i] > 0) * (i > 0) + True        # and, then or
+        out[i, 3] = (x[i] > 0) // (x[i] > -5)          # int8
+        out[i, 4] = ((x[i] > 0) ** (i > 5)) * 100 * 2  # int8: wraps to -56
+
+
+def test_arithmetic_on_bools_follows_numpys_loops():
+    x = np.array([3.0, 0.5, -1.0])
+    ref, _ = _same_everywhere(_bool_arithmetic, lambda: (x, np.zeros((3, 5), np.int64)))
+    assert ref[1].tolist() == [[1, 0, 1, 1, -56], [1, 1, 1, 1, -56], [0, 2, 1, 0, -56]]
+
+    @lo.kernel
+    def subtract(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = (x[i] > 0) - (x[i] > 1)
+    with pytest.raises(KernelCompileError, match="numpy boolean subtract"):
+        subtract.on("numpy")(x, np.zeros(3, np.int64))

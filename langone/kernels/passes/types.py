@@ -14,7 +14,9 @@ Rules (the reference backend and every other backend follow them):
   widened: floats to at least fp32, integer sums and products to int64.
 * ``and``/``or`` in a value context give one of their operands, as in Python:
   the operands must share one type after promotion (else a compile error).
-* ``/`` of integers gives fp64; arithmetic on two bools works on int64.
+* ``/`` of integers gives fp64. Arithmetic on two Python bools gives a Python
+  int (``True + True == 2``); with a numpy bool it takes numpy's loops:
+  ``+``/``*`` are logical or/and, ``//``, ``%``, ``**`` int8, ``-`` an error.
 * After this pass every expression has a concrete DType and operands already
   have their operation's type: backends never promote.
 """
@@ -34,6 +36,7 @@ from . import lower_casts
 _ARITH = ("+", "-", "*", "//", "%", "**")
 _PYINT = Weak("i")                 # loop variables and shapes are Python ints
 _BITS = ("&", "|", "^", "<<", ">>")
+_BOOL_ARITHMETIC = {"+": "|", "*": "&"}      # numpy's add / multiply loops for bools
 
 
 def _index_example(ndim: int) -> str:
@@ -197,7 +200,12 @@ class TypeInference:
             return join(lt, rt)
         t = join(lt, rt)
         if kind_of(t) == "b":
-            t = Weak("i") if isinstance(t, Weak) else int64
+            if isinstance(t, Weak):                  # Python: True + True == 2
+                t = Weak("i")
+            else:
+                t = self.numpy_bool_arithmetic(e)
+            if t is bool_:
+                return t
         if e.op == "**" and kind_of(t) in "iu" and _negative_const(e.right):
             raise self.err(e.loc, "integers to negative integer powers are not allowed "
                                   "(numpy raises ValueError)",
@@ -205,6 +213,18 @@ class TypeInference:
         if e.op == "/" and kind_of(t) in "iu":
             return Weak("f") if isinstance(t, Weak) else fp64   # numpy: int / int -> fp64
         return t
+
+    def numpy_bool_arithmetic(self, e) -> Any:
+        """numpy's loops for arithmetic on a numpy bool: ``+`` is logical or and
+        ``*`` logical and (bool results), ``//``, ``%`` and ``**`` compute in
+        int8, ``/`` in float64, and ``-`` is a TypeError."""
+        if e.op == "-":
+            raise self.err(e.loc, "numpy boolean subtract, the `-` operator, is not "
+                                  "supported", hint="use the `^` operator (xor), or convert "
+                                                    "first: lo.int64(a) - lo.int64(b)")
+        if e.op in ("+", "*"):
+            return bool_
+        return dtypes.int8 if e.op in ("//", "%", "**") else int64
 
     def t_UnaryOp(self, e):
         t = self.typeof(e.operand)
@@ -219,8 +239,9 @@ class TypeInference:
         return t
 
     def t_Compare(self, e):
-        self.typeof(e.left), self.typeof(e.right)
-        return bool_
+        lt, rt = self.typeof(e.left), self.typeof(e.right)
+        # Comparing two Python numbers gives a Python bool: weak (True + True == 2)
+        return Weak("b") if isinstance(lt, Weak) and isinstance(rt, Weak) else bool_
 
     def truth_typeof(self, e: ir.Expr) -> Any:
         """Type a condition: only the truth of ``and``/``or`` operands matters."""
@@ -395,13 +416,10 @@ class TypeInference:
 
     def r_BinOp(self, e):
         t = _default(self.typeof(e))
-        if e.op == "/":
-            opt = t
-        elif e.op in ("<<", ">>") or e.op in _BITS:
-            opt = t
-        else:
-            opt = t
-        return replace(e, type=t, left=self.expr(e.left, opt), right=self.expr(e.right, opt))
+        op = e.op
+        if t is bool_ and op in _BOOL_ARITHMETIC:       # numpy: or / and on bools
+            op = _BOOL_ARITHMETIC[op]
+        return replace(e, type=t, op=op, left=self.expr(e.left, t), right=self.expr(e.right, t))
 
     def r_UnaryOp(self, e):
         if e.op == "not":
