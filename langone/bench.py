@@ -98,6 +98,33 @@ def layernorm_rows(x, out):
             out[r, c] = (x[r, c] - mean) * inv
 
 
+@lo.func
+def _row_mean(x, r):
+    s = 0.0
+    for c in range(x.shape[1]):
+        s += x[r, c]
+    return s / x.shape[1]
+
+
+@lo.func
+def _row_inv_std(x, r, mean, eps=1e-5):
+    v = 0.0
+    for c in range(x.shape[1]):
+        d = x[r, c] - mean
+        v += d * d
+    return 1.0 / lo.sqrt(v / x.shape[1] + eps)
+
+
+@kernel
+def layernorm_rows_func(x, out):
+    """:func:`layernorm_rows` through device functions: inlined, it must cost the same."""
+    for r in lo.grid(x.shape[0]):
+        mean = _row_mean(x, r)
+        inv = _row_inv_std(x, r, mean)
+        for c in range(x.shape[1]):
+            out[r, c] = (x[r, c] - mean) * inv
+
+
 #: The row kernels with sequential sums free to reassociate (``fastmath=True``):
 #: the second row of each, against the default that keeps Python's order.
 softmax_rows_fast = kernel(softmax_rows.py_func, fastmath=True)
@@ -261,6 +288,7 @@ def case(name):
         out = np.empty_like(x)
         soft = name.startswith("softmax")
         k = (softmax_rows_fast if soft else layernorm_rows_fast) if name.endswith("fast") \
+            else layernorm_rows_func if name.endswith("func") \
             else (softmax_rows if soft else layernorm_rows)
         k, h = k.on("numba"), hand("softmax_rows" if soft else "layernorm_rows")
         peer = np_softmax if soft else np_layernorm
@@ -293,7 +321,8 @@ def case(name):
 
 
 CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_1000_fast",
-         "softmax_10000", "layernorm_1000", "layernorm_1000_fast", "matmul_256",
+         "softmax_10000", "layernorm_1000", "layernorm_1000_fast", "layernorm_1000_func",
+         "matmul_256",
          "gather", "gather_nocheck", "call_16", "call_ew_16"]
 
 

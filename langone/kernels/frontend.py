@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..errors import KernelCompileError
-from . import ir
+from . import inline, ir
 from .ir import Loc
 
 
@@ -157,7 +157,7 @@ _SUPPORTED = ("lo.grid/range loops, while, if/elif/else, scalar locals, tensor "
               "indexing x[i, j], x.shape[k], math (lo.exp, ...), casts (lo.fp32(v))")
 
 
-class _Frontend:
+class _Frontend(inline.Calls):
     """Lowers one FunctionDef. Scope tracking decides reductions and grid rules."""
 
     def __init__(self, fn, node: ast.FunctionDef, info: SourceInfo):
@@ -177,6 +177,13 @@ class _Frontend:
         self.loop_depth = 0         # sequential loops within the current region
         self.top_defined: set[str] = set()
         self.after_grid_locals: set[str] = set()   # grid-private names, dead after it
+        # Inlining (see inline.py): statements that must run before the one being
+        # lowered (argument temporaries, inlined bodies), per statement; the whole
+        # kernel's shared state; and, in a device function, its result locals.
+        self.frames: list[list] = [[]]
+        self.shared = inline.Shared(inline.ast_names(node))
+        self.results: list[str] | None = None
+        self.site_path: tuple = ()
 
     # -- helpers -----------------------------------------------------------
     def err(self, node: Any, message: str, hint: str | None = None) -> KernelCompileError:
@@ -215,8 +222,10 @@ class _Frontend:
             params.append(ir.Param(arg.arg, None, self.loc(arg)))
         body = self.block(self.node.body, top=True)
         kind = self.classify(body)
+        inlined = tuple((path, tuple(sorted(m.items())))
+                        for path, m in self.shared.sites.items())
         return ir.Kernel(self.node.name, tuple(params), body, kind=kind,
-                         filename=self.info.filename)
+                         filename=self.info.filename, inlined=inlined)
 
     def classify(self, body: tuple) -> str:
         has_grid = any(isinstance(s, ir.Grid) for s in body)
@@ -240,25 +249,41 @@ class _Frontend:
             if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and \
                     isinstance(s.value.value, str):
                 continue                                  # docstring
-            if isinstance(s, ast.Return):
+            if isinstance(s, ast.Return) and self.results is None:
                 if not top or self.in_grid or i != len(stmts) - 1:
                     raise self.err(s, "return is only allowed as the last statement "
                                       "of the kernel",
                                    hint="store results into an output tensor, or "
                                         "accumulate a reduction and return it at the end")
-            out.extend(self.stmt(s, top))
+            pre, lowered = self.with_frame(lambda: self.stmt(s, top))
+            out.extend(pre)
+            out.extend(lowered)
         return tuple(out)
+
+    def with_frame(self, lower):
+        """``(statements to run first, lower())``: what lowering emitted before it."""
+        self.frames.append([])
+        try:
+            value = lower()
+        finally:
+            pre = self.frames.pop()
+        return pre, value
 
     def stmt(self, s: ast.stmt, top: bool) -> list[ir.Stmt]:
         loc = self.loc(s)
         if isinstance(s, ast.Pass):
             return []
         if isinstance(s, ast.Return):
+            if self.results is not None:                  # a device function's result
+                values = self.tuple_values(s.value, len(self.results)) if s.value else []
+                return [ir.Assign(loc, r, v) for r, v in zip(self.results, values)]
             return [ir.Return(loc, self.expr(s.value) if s.value else None)]
         if isinstance(s, ast.Assign):
             if len(s.targets) != 1:
                 raise self.err(s, "chained assignment (a = b = ...) is not supported",
                                hint="assign each name on its own line")
+            if isinstance(s.targets[0], (ast.Tuple, ast.List)):
+                return self.unpack(s.targets[0], s.value, s)
             return [self.assign(s.targets[0], self.expr(s.value), s)]
         if isinstance(s, ast.AugAssign):
             op = _BINOPS.get(type(s.op))
@@ -285,10 +310,13 @@ class _Frontend:
             if s.orelse:
                 raise self.err(s, "while/else is not supported",
                                hint="use a flag variable instead of else")
-            cond = self.expr(s.test)
+            pre, cond = self.with_frame(lambda: self.expr(s.test))
             self.loop_depth += 1
             body = self.block(s.body)
             self.loop_depth -= 1
+            if pre:          # a call in the condition: evaluated before every test
+                test = ir.If(loc, cond, (), (ir.Break(loc),))
+                return [ir.While(loc, ir.Const(loc, ir.Weak("b"), True), (*pre, test, *body))]
             return [ir.While(loc, cond, body)]
         if isinstance(s, (ast.Break, ast.Continue)):
             if self.loop_depth == 0:
@@ -300,12 +328,15 @@ class _Frontend:
                                     "be broken out of" if self.in_grid else None)
             return [ir.Break(loc) if isinstance(s, ast.Break) else ir.Continue(loc)]
         if isinstance(s, ast.Expr):
-            return [self.expr_stmt(s)]
+            return self.expr_stmt(s)
         raise self.err(s, f"{type(s).__name__} statements are not part of the kernel "
                           f"language", hint=f"kernels support {_SUPPORTED}")
 
-    def expr_stmt(self, s: ast.Expr) -> ir.Stmt:
+    def expr_stmt(self, s: ast.Expr) -> list[ir.Stmt]:
         call = s.value
+        if isinstance(call, ast.Call) and inline.callee(self.resolve(call.func)) is not None:
+            self.inline(call, inline.callee(self.resolve(call.func)))   # a procedure
+            return []
         if isinstance(call, ast.Call) and \
                 intrinsic_table().get(id(self.resolve(call.func)), ("",))[0] == "atomic_add":
             if len(call.args) != 3 or call.keywords:
@@ -316,7 +347,7 @@ class _Frontend:
             idx = call.args[1]
             elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
             index = tuple(self.index_expr(e) for e in elts)
-            return ir.AtomicAdd(self.loc(s), t.id, index, self.expr(call.args[2]))
+            return [ir.AtomicAdd(self.loc(s), t.id, index, self.expr(call.args[2]))]
         raise self.err(s, "this expression statement has no effect in a kernel",
                        hint="assign its value (v = ...) or store it (out[i] = ...)")
 
@@ -324,7 +355,7 @@ class _Frontend:
         loc = self.loc(s)
         if isinstance(target, ast.Name):
             name = target.id
-            if name in self.params:
+            if name in self.params and self.results is None:   # a device function's are locals
                 raise self.err(target, f"cannot assign to the parameter {name!r}",
                                hint=f"use a new local: {name}_ = ...")
             if self.in_grid:
@@ -336,9 +367,6 @@ class _Frontend:
         if isinstance(target, ast.Subscript):
             tname, index = self.subscript_parts(target)
             return ir.Store(loc, tname, index, value)
-        if isinstance(target, (ast.Tuple, ast.List)):
-            raise self.err(target, "tuple unpacking is not supported in kernels",
-                           hint="assign one name per line")
         raise self.err(target, f"cannot assign to {type(target).__name__}")
 
     def for_loop(self, s: ast.For, top: bool) -> ir.Stmt:
@@ -392,6 +420,10 @@ class _Frontend:
 
     def grid_loop(self, s: ast.For, top: bool) -> ir.Stmt:
         loc = self.loc(s)
+        if self.results is not None:
+            raise self.err(s.iter, "lo.grid cannot be used inside a device function",
+                           hint="a device function runs inside its caller's grid "
+                                "iteration: call it from the kernel's lo.grid body")
         if self.in_grid:
             raise self.err(s.iter, "lo.grid loops cannot be nested",
                            hint="use one multi-dimensional grid: "
@@ -448,11 +480,9 @@ class _Frontend:
         if isinstance(e, ast.Compare):
             return self.compare(e)
         if isinstance(e, ast.BoolOp):
-            op = "and" if isinstance(e.op, ast.And) else "or"
-            return ir.BoolOp(loc, None, op, tuple(self.expr(v) for v in e.values))
+            return self.bool_op(e)
         if isinstance(e, ast.IfExp):
-            return ir.Select(loc, None, self.expr(e.test), self.expr(e.body),
-                             self.expr(e.orelse))
+            return self.if_exp(e)
         if isinstance(e, ast.Call):
             return self.call(e)
         if isinstance(e, ast.Subscript):
@@ -510,7 +540,7 @@ class _Frontend:
                 return ir.Shape(self.loc(e), None, e.value.id, None)
             if e.attr == "shape":
                 raise self.err(e, "use x.shape[k] with a constant k",
-                               hint="tuples are not values in kernels")
+                               hint="or unpack it: n, m = x.shape")
             raise self.err(e, f"tensor attribute {e.attr!r} is not available in kernels",
                            hint="kernels can read x.shape[k] and x.ndim")
         obj = self.resolve(e)
@@ -520,12 +550,17 @@ class _Frontend:
         loc = self.loc(e)
         parts = []
         left = self.expr(e.left)
-        for op, right_node in zip(e.ops, e.comparators):
+        for n, (op, right_node) in enumerate(zip(e.ops, e.comparators)):
             cop = _CMPOPS.get(type(op))
             if cop is None:
                 raise self.err(e, f"comparison {type(op).__name__} is not supported",
                                hint="use == != < <= > >=")
-            right = self.expr(right_node)
+            pre, right = self.with_frame(lambda: self.expr(right_node))
+            if pre and n:        # Python evaluates it only if the comparisons before held
+                raise self.err(right_node, "a device function call in a chained comparison "
+                                           "is only supported as its first comparand",
+                               hint="assign the call to a local first")
+            self.frames[-1].extend(pre)
             parts.append(ir.Compare(loc, None, cop, left, right))
             left = right
         return parts[0] if len(parts) == 1 else ir.BoolOp(loc, None, "and", tuple(parts))
@@ -539,18 +574,30 @@ class _Frontend:
 
     def call(self, e: ast.Call) -> ir.Expr:
         loc = self.loc(e)
+        obj = self.resolve(e.func)
+        fn = inline.callee(obj)
+        if fn is not None:
+            results = self.inline(e, fn)
+            if len(results) != 1:
+                raise self.err(e, f"{ast.unparse(e.func)}() returns "
+                                  f"{len(results) or 'no'} values" + (
+                                      "" if not results else ", not one"),
+                               hint="unpack a tuple result: a, b = f(x)" if results else
+                               "call it as a statement; it returns nothing")
+            return results[0]
+        if obj is len:
+            return self.length(e)
         if e.keywords:
             raise self.err(e, "keyword arguments are not supported in kernel calls")
-        obj = self.resolve(e.func)
         entry = intrinsic_table().get(id(obj))
         fname = ast.unparse(e.func)
         if entry is None:
             if obj is _LOCAL:
                 raise self.err(e, f"{fname!r} is a value, not a function")
-            if getattr(obj, "__langone_kernel__", False):
-                raise self.err(e, f"calling another kernel ({fname}) from a kernel is not "
-                                  f"supported yet", hint="inline its body, or call it "
-                                                         "from Python between kernels")
+            if inspect.isfunction(obj) and not obj.__module__.startswith("langone"):
+                raise self.err(e.func, f"{fname!r} is a plain Python function; kernels can "
+                                       f"only call device functions",
+                               hint=f"decorate it with @lo.func (def {obj.__name__} ...)")
             raise self.err(e.func, f"{fname!r} cannot be called in a kernel",
                            hint="kernels can call lo.exp log sqrt sin cos tanh abs floor "
                                 "ceil minimum maximum where erf sigmoid, min/max/abs and "

@@ -176,8 +176,13 @@ class Load(Expr):
 
 @dataclass(frozen=True)
 class Shape(Expr):
+    """``tensor.shape[axis]`` (``axis`` None: ``tensor.ndim``). ``unpack``: from
+    ``a, b = x.shape``, the number of names, which the tensor's ndim must equal
+    (checked and cleared when parameters are bound)."""
+
     tensor: str = ""
     axis: int = 0
+    unpack: int = 0
 
 
 # --- statements ----------------------------------------------------------------
@@ -316,6 +321,10 @@ class Kernel:
     return_type: Any = None     # DType / None; for elementwise kernels the output dtype
     locals: tuple = ()          # ((name, DType), ...) after type inference
     filename: str = "<unknown>"
+    # Device function call sites (frontend inlining): ((site path, ((callee name,
+    # IR name), ...)), ...); a path is the (file, line, col) of each call from the
+    # kernel down. Only the python backend, which runs the functions, reads it.
+    inlined: tuple = ()
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -496,6 +505,32 @@ def rebuild_by_id(node: Any, fn) -> Any:
         if nv is not v:
             changes[f.name] = nv
     return fn(node, replace(node, **changes) if changes else node)
+
+
+_NAMED = {"id", "target", "var", "tensor", "name"}
+
+
+def rename(node: Any, m: dict) -> Any:
+    """``node`` (or a tuple of nodes) with every local, loop variable and tensor
+    name mapped by ``m``."""
+    if isinstance(node, tuple):
+        return tuple(rename(x, m) for x in node)
+    if not is_dataclass(node) or isinstance(node, (Loc, TensorType, Weak)):
+        return node
+    changes = {}
+    for f in fields(node):
+        v = getattr(node, f.name)
+        if f.name in _NAMED and isinstance(v, str):
+            nv = m.get(v, v)
+        elif f.name == "vars":
+            nv = tuple(m.get(x, x) for x in v)
+        elif isinstance(v, tuple) or isinstance(v, (Expr, Stmt)):
+            nv = rename(v, m)
+        else:
+            continue
+        if nv != v:
+            changes[f.name] = nv
+    return replace(node, **changes) if changes else node
 
 
 def map_exprs(node: Any, fn) -> Any:

@@ -37,7 +37,7 @@ calls, and no node carries an implicit rule.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
 from ...dtypes import DType, bool_, fp32, fp64, int64
@@ -153,29 +153,8 @@ def map_body(stmts: tuple, fn: Callable[[ir.Stmt], list]) -> tuple:
     return tuple(out)
 
 
-_NAMED = {"id", "target", "var", "tensor", "name"}
-
-
-def rename(node: Any, m: dict) -> Any:
-    """``node`` with every local, loop variable and tensor name mapped by ``m``."""
-    if isinstance(node, tuple):
-        return tuple(rename(x, m) for x in node)
-    if not is_dataclass(node) or isinstance(node, (ir.Loc, ir.TensorType, ir.Weak)):
-        return node
-    changes = {}
-    for f in fields(node):
-        v = getattr(node, f.name)
-        if f.name in _NAMED and isinstance(v, str):
-            nv = m.get(v, v)
-        elif f.name == "vars":
-            nv = tuple(m.get(x, x) for x in v)
-        elif isinstance(v, tuple) or isinstance(v, (ir.Expr, ir.Stmt)):
-            nv = rename(v, m)
-        else:
-            continue
-        if nv != v:
-            changes[f.name] = nv
-    return replace(node, **changes) if changes else node
+#: ``rename(node, m)``: IR names mapped (shared with the frontend's inliner).
+rename = ir.rename
 
 
 def map_own_exprs(s: ir.Stmt, fn) -> ir.Stmt:

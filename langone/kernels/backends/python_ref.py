@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import weakref
 from typing import Any
 
 import numpy as np
 
 from ...errors import KernelCompileError, KernelIndexError, KernelRuntimeError
-from .. import ir, pylang
+from .. import inline, ir, pylang
 from ..frontend import get_source, intrinsic_table
 
 _ACC_HOOK = "__langone_accumulator__"
@@ -106,20 +107,74 @@ def _is_langone_object(value: Any) -> bool:
 def build_function(fn, k: ir.Kernel):
     """The kernel's own function, recompiled with exception 4's widening hook,
     bound to the plain-Python namespace. Line numbers are the file's."""
+    widened = {n: t for n, t in k.locals if n in accumulators(k)}
+    return _compile(fn, k, widened, (), kernel=True)
+
+
+def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool):
+    """``fn`` recompiled: accumulators in ``widened`` (its own names -> types)
+    widened at their first assignment (and on entry, for parameters), and each
+    device function it calls replaced by that call site's own compiled copy."""
     node, info = get_source(fn)
     node = copy.deepcopy(node)
     node.decorator_list = []
-    node.args.defaults, node.args.kw_defaults = [], []
-    node = _WidenFirstAssignments(accumulators(k)).visit(node)
+    if kernel:
+        node.args.defaults, node.args.kw_defaults = [], []
+    node = _WidenFirstAssignments(set(widened)).visit(node)
+    node.body[:0] = [ast.parse(f"{a.arg} = {_ACC_HOOK}({a.arg!r}, {a.arg})").body[0]
+                     for a in node.args.args if a.arg in widened and not kernel]
+    ns = _namespace(fn)
+    _SiteCalls(ns, info, k, path, inline.ast_assigned(node)).visit(node)
     module = ast.Module([node], type_ignores=[])
     ast.increment_lineno(module, info.line_offset)
     ast.fix_missing_locations(module)
-    ns = _namespace(fn)
-    widened = {n: t for n, t in k.locals if n in accumulators(k)}
     ns[_ACC_HOOK] = lambda name, v: pylang.convert(v, widened[name]) if name in widened else v
     code = compile(module, info.filename, "exec")
     exec(code, ns)                               # defines the function in ns only
+    _OWN_CODE.add(ns[node.name].__code__)
     return ns[node.name], info
+
+
+#: Code objects of compiled kernels and device-function sites: where errors are
+#: reported (the innermost of them in a traceback). Weak: they go with their kernels.
+_OWN_CODE: weakref.WeakSet = weakref.WeakSet()
+
+
+class _SiteCalls(ast.NodeTransformer):
+    """Calls of device functions -> ``__langone_site_N(...)``, the site's own copy
+    (its accumulators widened with the types the kernel's IR gave that site)."""
+
+    def __init__(self, ns: dict, info, k: ir.Kernel, path: tuple, local_names: set):
+        self.ns, self.info, self.k, self.path = ns, info, k, path
+        self.local_names = local_names
+        self.sites = dict(k.inlined)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        fn = inline.callee(self._static(node.func))
+        if fn is None:
+            return node
+        key = self.path + ((self.info.filename, node.lineno + self.info.line_offset,
+                            node.col_offset + self.info.col_offset),)
+        types, acc = dict(self.k.locals), accumulators(self.k)
+        widened = {name: types[n] for name, n in self.sites.get(key, ())
+                   if n in acc and n in types}
+        site = f"__langone_site_{len([n for n in self.ns if n.startswith('__langone_site')])}"
+        self.ns[site] = _compile(fn, self.k, widened, key, kernel=False)[0]
+        node.func = ast.copy_location(ast.Name(site, ast.Load()), node.func)
+        return node
+
+    def _static(self, node: ast.expr) -> Any:
+        """What a global name / attribute chain refers to (None for locals)."""
+        if isinstance(node, ast.Name):
+            if node.id in self.local_names:
+                return None
+            import builtins
+            return self.ns.get(node.id, getattr(builtins, node.id, None))
+        if isinstance(node, ast.Attribute):
+            base = self._static(node.value)
+            return None if base is None else getattr(base, node.attr, None)
+        return None
 
 
 class PythonRun:
@@ -155,14 +210,15 @@ class PythonRun:
                                          ) from None
 
     def where(self, exc: BaseException) -> str:
-        """``file:line`` of the kernel frame the exception passed through."""
-        tb, line = exc.__traceback__, None
+        """``file:line`` of the innermost kernel or device-function frame the
+        exception passed through (where the compiled backends report it too)."""
+        tb, where = exc.__traceback__, self.info.filename
         while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.info.filename and \
-                    tb.tb_frame.f_code.co_name == self.fn.__name__:
-                line = tb.tb_lineno
+            code = tb.tb_frame.f_code
+            if code in _OWN_CODE:
+                where = f"{code.co_filename}:{tb.tb_lineno}"
             tb = tb.tb_next
-        return f"{self.info.filename}:{line}" if line else self.info.filename
+        return where
 
 
 class PythonBackend:

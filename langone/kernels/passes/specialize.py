@@ -29,6 +29,14 @@ def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
         if tt is None:
             raise info.error(e.loc, f"{e.tensor!r} is a scalar, it has no shape or ndim",
                              hint="pass a tensor for this argument")
+        if e.unpack and e.unpack != tt.ndim:        # Python's ValueError, at compile time
+            many = "too many values to unpack" if tt.ndim > e.unpack else \
+                "not enough values to unpack"
+            got = f", got {tt.ndim}" if tt.ndim < e.unpack else ""
+            raise info.error(e.loc, f"{many} (expected {e.unpack}{got}): {e.tensor!r} has "
+                                    f"{tt.ndim} dimension(s)",
+                             hint=f"unpack one name per dimension of {e.tensor!r}")
+        e = replace(e, unpack=0)
         if e.axis is None:
             return ir.Const(e.loc, ir.Weak("i"), tt.ndim)
         axis = e.axis + tt.ndim if e.axis < 0 else e.axis
