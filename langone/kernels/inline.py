@@ -103,13 +103,8 @@ class Shared:
         self.sites: dict[tuple, dict] = {}
 
     def fresh(self, base: str) -> str:
-        base = base.strip("_") or "v"
-        name, n = base, 0
-        while name in self.names:
-            n += 1
-            name = f"{base}_{n}"
-        self.names.add(name)
-        return name
+        from . import ir
+        return ir.fresh_name(base.strip("_") or "v", self.names)
 
 
 def ast_names(node: ast.AST) -> set:

@@ -507,6 +507,16 @@ def rebuild_by_id(node: Any, fn) -> Any:
     return fn(node, replace(node, **changes) if changes else node)
 
 
+def fresh_name(base: str, taken: set) -> str:
+    """``base``, or ``base_2``, ``base_3``... : the first not in ``taken`` (then added)."""
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
 _NAMED = {"id", "target", "var", "tensor", "name"}
 
 

@@ -38,12 +38,7 @@ class Names:
         return self.map[name]
 
     def fresh(self, base: str) -> str:
-        name, n = base, 1
-        while name in self.taken:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
+        return ir.fresh_name(base, self.taken)
 
 
 class TensorInfo:
