@@ -8,6 +8,13 @@ leaves unspecified:
 
 * each grid iteration stores only at exactly its own grid point (``out[i, j]``),
   reads outputs only there, and never reads what another iteration writes;
+* about 30% of kernels have a second (rarely a third) top-level grid, drawn from a stream of
+  their own (the first grid stays as it was): it reuses the loop variables ``i, j, k`` half the
+  time, may cover only the first axes (``range`` loops over the rest: rows), reads what the
+  grids before it wrote at any point (they have finished) but never a tensor it stores
+  itself, reads scalars computed between the grids (the reduction so far, locals named like
+  the grid before's private ones), and may reduce again (the same accumulator, ``acc``
+  anew, or a new one: the kernel returns the last);
 * indices are grid variables or ``range`` variables bounded by a shape, never
   out of range, never data-dependent;
 * ``lo.atomic_add`` targets are tensors of their own: never stored to or read with a plain
@@ -302,6 +309,10 @@ class _Gen:
         self.grid_vars: list = []
         self.range_vars: list = []      # (name, axis) of range variables usable as index
         self.counters: list = []        # while counters (values only)
+        self.later = False              # in a grid after the first (see later_grid)
+        self.frozen: set = set()        # top-level locals a grid reads but never assigns
+        self.reusable: list = []        # names of the grid before's private locals
+        self.acc_name = None            # the accumulator the kernel returns
 
     # --- helpers ------------------------------------------------------------------------
     def fresh(self, prefix="t"):
@@ -346,6 +357,8 @@ class _Gen:
         if self.range_vars:
             for t in ins:
                 opts += [("rread", t)] * 4
+        if self.later:                  # an earlier grid has finished: any element
+            opts += [("aread", t) for t in ins for _ in range(2)]
         for name, t in self.locals().items():
             if t != "bool" and (want in (None, "num") or (want == "int") == is_int(t)):
                 opts.append(("local", (name, t)))
@@ -361,11 +374,14 @@ class _Gen:
         if want != "int":
             opts.append(("lit_f", None))
         kind, arg = r.choice(opts)
+        inexact = arg.name in self.inexact_outputs if kind.endswith("read") else False
         if kind == "read":
-            return E(self.index(arg), arg.dtype)
+            return E(self.index(arg), arg.dtype, inexact)
         if kind == "rread":
             var, axis = r.choice(self.range_vars)
-            return E(self.index(arg, (axis, var)), arg.dtype)
+            return E(self.index(arg, (axis, var)), arg.dtype, inexact)
+        if kind == "aread":
+            return E(self.any_index(arg), arg.dtype, inexact)
         if kind == "local":
             name, t = arg
             return E(name, t, inexact=name in self.inexact_locals, bound=5)
@@ -381,6 +397,17 @@ class _Gen:
         # shape
         t = r.choice(self.tensors)
         return E(f"{t.name}.shape[{r.randrange(len(self.shape))}]", "wi", bound=5)
+
+    def any_index(self, t: TensorArg) -> str:
+        """``t`` at another in-range point: only for tensors no iteration of this grid
+        writes (an earlier grid wrote them, or nothing does)."""
+        idx = []
+        for a, g in enumerate(self.grid_vars):
+            n = f"{t.name}.shape[{a}]"
+            form = self.rng.choice([g, f"{n} - 1 - {g}", f"({g} + 1) % {n}", f"-1 - {g}"])
+            idx.append(self.inner_sign(a, form) if form != g else g)
+        self.flags.add("read_other_point")
+        return f"{t.name}[{', '.join(idx)}]"
 
     def cast(self, e: E, to: str) -> E:
         """Convert e to type ``to`` without leaving the well-defined territory."""
@@ -550,10 +577,10 @@ class _Gen:
         return E(f"({a.text} {op} {b.text})", "bool")
 
     # --- statements ---------------------------------------------------------------------
-    def store(self, depth):
+    def store(self, depth, e: E | None = None):
         out = self.rng.choice(self.outputs)
         want = "int" if out.dtype in INT_TYPES else "num"
-        e = self.expr(0, want)
+        e = self.expr(0, want) if e is None else self.check(e, want)
         if e.t == "bool":
             e = self.cast(e, "int32")
         if out.dtype in INT_TYPES and e.t != out.dtype and e.t != "wi":
@@ -569,14 +596,15 @@ class _Gen:
         e = self.expr(0, self.rng.choice([None, "int", "float"]))
         if e.t in ("wi", "wf"):
             e = self.strong(e)
-        name = self.fresh()
+        name = self.reused_name() if self.reusable and self.chance(0.5) else self.fresh()
         self.emit(depth, f"{name} = {e.text}")
         self.scopes[-1][name] = e.t
         if e.inexact:
             self.inexact_locals.add(name)
 
     def reassign(self, depth):
-        locs = [(n, t) for n, t in self.locals().items() if t in ALL_TYPES]
+        locs = [(n, t) for n, t in self.locals().items() if t in ALL_TYPES
+                and n not in self.frozen]
         if not locs:
             return self.new_local(depth)
         name, t = self.rng.choice(locs)
@@ -730,7 +758,7 @@ class _Gen:
             tmp = self.fresh("m")
             self.emit(depth, f"{tmp} = {term.text}")
             term = E(f"lo.where({tmp} == {tmp}, {tmp}, 0.0)", term.t, term.inexact)
-        self.emit(depth, self.acc_update("acc", self.red_t, self.red_op, term))
+        self.emit(depth, self.acc_update(self.acc_name, self.red_t, self.red_op, term))
         self.red_terms.append(term)
 
     # --- lo.atomic_add -------------------------------------------------------------------
@@ -870,6 +898,133 @@ class _Gen:
         else:
             self.reduction_update(depth)
 
+    # --- grids after the first -----------------------------------------------------------
+    def reused_name(self):
+        """A private local of the grid before, named again (once) here."""
+        self.flags.add("local_name_reuse")
+        return self.reusable.pop(self.rng.randrange(len(self.reusable)))
+
+    def later_grid(self, mr):
+        """Another top-level grid after the ones before: it reads anything they wrote (at any
+        point: they have finished) but no tensor that it stores itself, may read the scalars
+        computed between the grids, and may reduce (into the accumulator again, or a new one)."""
+        self.flags.add("multi_grid")
+        prev = self.scopes.pop()                # the grid before: its locals are private
+        self.reusable = [n for n in prev if n not in self.scopes[0]]
+        written = mr.sample(self.all_outputs, 1 if mr.random() < 0.7 else
+                            min(2, len(self.all_outputs)))
+        readable = self.base_inputs + [t for t in self.all_outputs if t not in written]
+        self.between_grids(mr, readable)
+        self.later_reduction(mr)
+        nd = len(self.shape)
+        m = nd if mr.random() < 0.6 else mr.randint(1, nd)   # a grid over rows: range loops
+        reuse = mr.random() < 0.5
+        gvars = ["i", "j", "k"][:m] if reuse else [self.fresh("g") for _ in range(m)]
+        if reuse:
+            self.flags.add("grid_var_reuse")
+        if m < nd:
+            self.flags.add("grid_over_rows")
+        args = ", ".join(f"{mr.choice(self.tensors).name}.shape[{a}]" for a in range(m))
+        self.emit(1, f"for {', '.join(gvars)} in lo.grid({args}):")
+        depth = 2
+        for a in range(m, nd):
+            q = self.fresh("q")
+            self.emit(depth, f"for {q} in range(out0.shape[{a}]):")
+            gvars.append(q)
+            depth += 1
+        self.grid_body(mr, depth, gvars, readable, written)
+
+    def grid_body(self, mr, depth, gvars, readable, written):
+        self.grid_vars, self.inputs, self.outputs = gvars, readable, written
+        self.scopes.append({})
+        self.frozen, self.later = set(self.scopes[0]), True
+        n_red, max_depth = len(self.red_terms), self.max_depth
+        self.max_depth = 2                      # short: numba's compile time grows fast
+        for _ in range(self.rng.randint(1, 2)):
+            self.stmt(depth, 1)
+        if self.red_op and len(self.red_terms) == n_red:
+            self.reduction_update(depth)
+        scaled = [(n, t) for n, t in self.scopes[0].items() if t in ALL_TYPES]
+        if scaled and readable and mr.random() < 0.5:
+            self.scaled_store(depth, *self.rng.choice(scaled))
+        self.store(depth)
+        self.frozen, self.later, self.max_depth = set(), False, max_depth
+
+    def scaled_store(self, depth, name, t):
+        """``out[i] = y[...] / s``: a tensor an earlier grid wrote, scaled by a scalar computed
+        after it (a sum, then a normalisation)."""
+        src = self.rng.choice(self.inputs)
+        a = E(self.any_index(src), src.dtype, src.name in self.inexact_outputs)
+        op = self.rng.choice(["/", "*", "-"])
+        self.store(depth, E(f"({a.text} {op} {name})", result_type("{} %s {}" % op, a.t, t),
+                            a.inexact or name in self.inexact_locals))
+
+    def between_grids(self, mr, readable):
+        """Serial statements at the top level: a scalar from the reduction so far, new or
+        reassigned locals (perhaps named like the grid before's private ones), serial loops
+        that read single elements."""
+        if self.acc_name and mr.random() < 0.7:
+            self.acc_local()
+        saved = self.grid_vars, self.inputs, self.atomics
+        nd = len(self.shape)
+        last = ["0" if 0 in self.shape else f"(out0.shape[{a}] - 1)" for a in range(nd)]
+        self.grid_vars = [mr.choice(["0", last[a]]) for a in range(nd)]   # single elements
+        self.inputs = readable if 0 not in self.shape else []
+        self.atomics = []
+        for _ in range(mr.choice([0, 0, 1, 2])):
+            self.flags.add("serial_between_grids")
+            self.serial_stmt(mr)
+        self.grid_vars, self.inputs, self.atomics = saved
+
+    def serial_stmt(self, mr):
+        kind = mr.choice(["local", "local", "reassign", "range", "while"])
+        if kind == "local":
+            self.new_local(1)
+        elif kind == "reassign":
+            self.reassign(1)
+        elif kind == "range":
+            self.range_loop(1, 1)
+        else:
+            self.while_loop(1, 1)
+
+    def acc_local(self):
+        """``a = lo.float64(acc)``: the reduction's result as a scalar the next grid reads;
+        inexact where the reduction reassociates float terms."""
+        kind, op, _ = self.acc_red
+        t = "int64" if kind == "int" else "float64"
+        name = self.reused_name() if self.reusable and self.chance(0.3) else self.fresh("a")
+        self.emit(1, f"{name} = {CAST_NAME[t]}({self.acc_name})")
+        self.scopes[0][name] = t
+        if any(e.inexact for e in self.red_terms) or kind == "float" and op in ("+=", "*="):
+            self.inexact_locals.add(name)
+
+    def later_reduction(self, mr):
+        """This grid reduces into the accumulator again (same operator), into a new one
+        (perhaps named ``acc`` again), or not at all (the accumulator keeps its value)."""
+        k = mr.random()
+        if self.acc_name and k < 0.25:
+            self.flags.add("reduction_continued")
+            self.red_kind, self.red_op, self.red_t = self.acc_red
+            return
+        if k > (0.6 if self.acc_name else 0.5):
+            self.red_op = None                  # no reduction in this grid
+            return
+        self.red_kind = self.rng.choice(["int", "float"])
+        self.red_op = self.rng.choice(["+=", "+=", "*=", "min", "max", "lo.minimum",
+                                       "lo.maximum"])
+        init, _ = self.init_for(self.red_op, self.red_kind)
+        self.red_t = "int64" if self.red_kind == "int" else "float32"
+        self.acc_red = self.red_kind, self.red_op, self.red_t
+        if self.acc_name == "acc" and mr.random() < 0.5:
+            self.flags.add("acc_name_reuse")
+        else:
+            self.acc_name = self.fresh("acc")
+        self.flags.add("reduction")
+        self.flags.add(f"reduction_{self.red_kind}_{self.red_op}")
+        if self.red_op in ("min", "max"):
+            self.flags.add("seq_builtin_minmax")
+        self.emit(1, f"{self.acc_name} = {init}")
+
     # --- the whole kernel ---------------------------------------------------------------
     def generate(self) -> GenKernel:
         r = self.rng
@@ -900,11 +1055,21 @@ class _Gen:
                             for n in range(1 if ar.random() < 0.75 else 2)]
             self.wrong_atomic = ar.random() < 0.05
             self.serial_atomic = ar.random() < 0.2 and 0 not in shape
-        self.tensors = self.inputs + self.outputs + self.atomics
+        # several grids in sequence: a stream of their own too (kernels with one grid are
+        # drawn exactly as before); a later grid may store into an output of its own
+        mr = random.Random(self.seed * 1000003 + 29)
+        n_later = 0 if mr.random() >= 0.3 else 1 if mr.random() < 0.85 else 2
+        later_outputs = []
+        if n_later and mr.random() < 0.7:
+            later_outputs = [TensorArg(f"out{len(self.outputs) + len(self.atomics)}",
+                                       mr.choice(types_pool), mr.choice(layouts), True, edge_p,
+                                       mr.choice(["zeros", "random"]))]
+        self.base_inputs, self.all_outputs = self.inputs, self.outputs + later_outputs
+        self.tensors = self.inputs + self.outputs + self.atomics   # later_outputs: after grid 1
         if "numba_int64_wrap" in self.known:
-            for t in self.tensors:
+            for t in self.tensors + later_outputs:
                 t.int64_extremes = False
-        for t in self.tensors:
+        for t in self.tensors + later_outputs:
             if t.layout != "contiguous":
                 self.flags.add("layout_" + t.layout)
             self.flags.add("dtype_" + t.dtype)
@@ -935,11 +1100,12 @@ class _Gen:
             if self.red_op in ("min", "max"):  # Python's max returns an operand: its type
                 self.flags.add("seq_builtin_minmax")
         self.scopes = [{}]
-        params = [t.name for t in self.tensors] + [s[0] for s in scalars]
+        params = [t.name for t in self.tensors + later_outputs] + [s[0] for s in scalars]
         name = f"fuzz_{self.seed}"
         self.emit(0, f"def {name}({', '.join(params)}):")
         if self.red_op:
             self.emit(1, f"acc = {init}")
+            self.acc_name, self.acc_red = "acc", (self.red_kind, self.red_op, self.red_t)
         grid_args = ", ".join(f"out0.shape[{a}]" for a in range(nd))
         self.emit(1, f"for {', '.join(self.grid_vars)} in lo.grid({grid_args}):")
         self.scopes.append({})
@@ -952,8 +1118,11 @@ class _Gen:
             self.atomic(2)                     # and adds into its atomic targets
         if self.atomics and self.serial_atomic:
             self.atomic(1, serial=True)
-        if self.red_op:
-            self.emit(1, "return acc")
+        self.tensors += later_outputs
+        for _ in range(n_later):
+            self.later_grid(mr)
+        if self.acc_name:
+            self.emit(1, f"return {self.acc_name}")
         if self.inexact_outputs or self.inexact_locals or any(t.inexact for t in self.red_terms):
             self.flags.add("inexact")
         if any(t.inexact for t in self.red_terms):
