@@ -108,7 +108,9 @@ def test_generator_is_deterministic_and_covers_the_language():
     wanted = {"if", "elif", "range", "while", "break", "continue", "reduction", "transcendental",
               "layout_strided", "layout_reversed", "layout_transposed", "half",
               # lo.atomic_add into integer and float targets, at data-dependent indices
-              "atomic_add", "atomic_int", "atomic_float", "atomic_index_data"}
+              "atomic_add", "atomic_int", "atomic_float", "atomic_index_data",
+              # several grids in sequence, reusing loop variable names
+              "multi_grid", "grid_var_reuse"}
     wanted |= {f"dtype_{t}" for t in kg.ALL_TYPES}
     assert wanted <= set(seen), sorted(wanted - set(seen))
 
