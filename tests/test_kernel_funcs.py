@@ -277,3 +277,47 @@ def test_a_tuple_result_must_be_unpacked():
     with pytest.raises(KernelCompileError, match="returns 2 values, not one") as info:
         not_unpacked.on("numpy")(np.ones(2), np.zeros(2))
     assert "a, b = f(x)" in str(info.value)
+
+
+# --- continue in a grid -------------------------------------------------------------------
+
+@lo.kernel
+def skips(x, out):
+    acc = 0.0
+    for i in lo.grid(x.shape[0]):
+        out[i] = -1.0
+        if x[i] < 0:
+            continue                      # ends this grid iteration
+        v = x[i] * 2
+        for j in range(3):
+            if j == 1:
+                continue                  # this one belongs to the range loop
+            v += j
+        if v > 5:
+            out[i] = 100.0
+            continue
+        elif v > 4:
+            if x[i] > 1.2:
+                continue
+            v = 0.0
+        out[i] = v
+        acc += v
+    return acc
+
+
+def test_continue_ends_a_grid_iteration_on_every_backend():
+    x = np.array([-1.0, 0.5, 1.0, 1.3, 1.1, 3.0])
+    ref_args, ref = same_everywhere(skips, x, np.zeros(6))
+    assert ref_args[1].tolist() == [-1.0, 3.0, 4.0, -1.0, 0.0, 100.0] and ref == 7.0
+
+
+def test_break_in_a_grid_is_still_an_error_with_advice():
+    @lo.kernel
+    def breaks(x, out):
+        for i in lo.grid(x.shape[0]):
+            if x[i] < 0:
+                break
+            out[i] = x[i]
+    with pytest.raises(KernelCompileError, match="'break' outside a sequential loop") as info:
+        breaks.on("numpy")(np.ones(2), np.zeros(2))
+    assert "`continue` ends a grid iteration" in str(info.value)

@@ -324,8 +324,9 @@ class _Frontend(inline.Calls):
                 raise self.err(s, f"'{word}' outside a sequential loop" +
                                (" (lo.grid iterations are independent)" if self.in_grid
                                 else ""),
-                               hint="skip work with if; lo.grid iterations cannot "
-                                    "be broken out of" if self.in_grid else None)
+                               hint="`continue` ends a grid iteration; a grid cannot be "
+                                    "broken out of: skip the remaining work with if"
+                               if self.in_grid else None)
             return [ir.Break(loc) if isinstance(s, ast.Break) else ir.Continue(loc)]
         if isinstance(s, ast.Expr):
             return self.expr_stmt(s)
@@ -448,7 +449,7 @@ class _Frontend(inline.Calls):
         vars_ = tuple(n.id for n in names)
         outer_loop_depth = self.loop_depth
         self.in_grid, self.grid_locals, self.loop_depth = True, set(vars_), 0
-        body = self.block(s.body)
+        body = self.block(inline.lift_continues(list(s.body)))   # continue ends an iteration
         inner_locals = self.grid_locals
         self.in_grid, self.grid_locals, self.loop_depth = False, set(), outer_loop_depth
         reductions = find_reductions(body, self.top_defined, self.info)

@@ -118,6 +118,10 @@ def _has_return(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Return) for n in ast.walk(node))
 
 
+def _pass(where: ast.stmt) -> ast.Pass:
+    return ast.copy_location(ast.Pass(), where)
+
+
 def lift_returns(stmts: list, info) -> list:
     """``stmts`` where every ``return`` ends its path: what follows an ``if``
     that returns moves into its branches (``if c: return a`` then ``return b``
@@ -133,8 +137,34 @@ def lift_returns(stmts: list, info) -> list:
                                     "supported", hint="set a result variable and break, "
                                                       "then return it after the loop")
         rest = stmts[i + 1:]
-        new = ast.If(test=s.test, body=lift_returns(s.body + rest, info) or [ast.Pass()],
+        new = ast.If(test=s.test, body=lift_returns(s.body + rest, info) or [_pass(s)],
                      orelse=lift_returns(s.orelse + rest, info))
+        return stmts[:i] + [ast.copy_location(new, s)]
+    return stmts
+
+
+def _ends_iteration(node: ast.AST) -> bool:
+    """Whether ``node`` holds a ``continue`` of the enclosing grid (one inside a
+    loop within the grid belongs to that loop)."""
+    if isinstance(node, ast.Continue):
+        return True
+    if isinstance(node, (ast.For, ast.While)):
+        return False
+    return any(_ends_iteration(c) for c in ast.iter_child_nodes(node))
+
+
+def lift_continues(stmts: list) -> list:
+    """A grid body with its ``continue`` statements made structure: what follows
+    an ``if`` that continues moves into its branches, and a ``continue`` ends
+    its path (``if c: continue`` then ``rest`` becomes ``if c: pass else: rest``)."""
+    for i, s in enumerate(stmts):
+        if isinstance(s, ast.Continue):
+            return stmts[:i]                      # the iteration ends here
+        if not _ends_iteration(s):
+            continue
+        rest = stmts[i + 1:]
+        new = ast.If(test=s.test, body=lift_continues(s.body + rest) or [_pass(s)],
+                     orelse=lift_continues(s.orelse + rest))
         return stmts[:i] + [ast.copy_location(new, s)]
     return stmts
 
