@@ -371,3 +371,16 @@ def test_0d_index_count_is_checked():
     assert err.filename.endswith(HERE) and "a[i]" in err.source_line
     assert "'a' has 0 dimension(s) but is indexed with 1 index(es)" in str(err)
     assert err.hint == "write a[()]"
+
+
+def test_a_compiler_bug_is_a_langone_error_that_says_so(monkeypatch):
+    from langone.kernels.passes import simplify
+
+    def broken(k):
+        raise AttributeError("'Pass' object has no attribute 'lineno'")
+    monkeypatch.setattr(simplify, "simplify", broken)
+    k = lo.kernel(add_one)
+    with pytest.raises(KernelCompileError, match="internal compiler error") as info:
+        k.on("numpy")(np.zeros(2), np.zeros(2))
+    assert "this is a LangOne bug" in str(info.value)
+    assert isinstance(info.value.__cause__, AttributeError)     # kept for the report

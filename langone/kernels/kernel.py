@@ -25,7 +25,7 @@ import numpy as np
 from .. import events
 from ..events import _listeners  # mutated in place, never rebound: one truth test per call
 from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileError, KernelError,
-                      ResultMismatch)
+                      LangOneError, ResultMismatch)
 from ..tensor._backend import empty_buffer
 from ..tensor.devices import device as parse_device
 from ..tensor.tensor import wrap
@@ -197,6 +197,13 @@ class Kernel:
         except KernelCompileError as exc:
             # Errors point at the user's line; the compiler's frames are noise.
             raise exc.with_traceback(None) from None
+        except LangOneError:
+            raise
+        except Exception as exc:          # a compiler bug: say so, keep its traceback
+            raise KernelCompileError(
+                f"internal compiler error ({type(exc).__name__}: {exc})",
+                hint="this is a LangOne bug: please report it with the kernel's source "
+                     "and its arguments' dtypes and shapes", kernel=self.__name__) from exc
 
     def _specialize_uncaught(self, args: tuple, key: tuple) -> Specialization:
         sig = self._signature(args)
