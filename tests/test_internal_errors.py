@@ -78,31 +78,36 @@ def test_a_lambda_is_still_accepted_at_decoration():
 # --- keyword arguments at launch -------------------------------------------------------------
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_keyword_arguments_at_launch_are_a_clear_error(backend):
+def test_keyword_arguments_at_launch_bind_like_python(backend):
     k = lo.kernel(add_one).on(backend)
     x, out = np.ones(4), np.zeros(4)
-    with pytest.raises(KernelArgumentError) as info:
-        k(x=x, out=out)
-    msg = str(info.value)
-    assert "add_one() got keyword argument(s) 'x', 'out'" in msg
-    assert "keyword arguments are not supported yet" in msg
-    assert "pass x, out positionally, as add_one(x, out)" in msg
-    with pytest.raises(KernelArgumentError, match="'out'"):
-        k(x, out=out)
-    k(x, out)                                           # positional still works
+    k(x=x, out=out)
     np.testing.assert_array_equal(out, 2.0)
-    with pytest.raises(KernelArgumentError, match="not supported yet"):
-        k(x, out=out)                                   # also once specialized
+    k(x * 2, out=out)                                   # also once specialized
+    np.testing.assert_array_equal(out, 3.0)
+    for call, message in ((lambda: k(x, x=x), "add_one() got multiple values for argument 'x'"),
+                          (lambda: k(x, out, out), "add_one() takes 2 positional arguments "
+                                                        "but 3 were given"),
+                          (lambda: k(x, output=out), "add_one() got an unexpected keyword "
+                                                     "argument 'output'"),
+                          (lambda: k(out=out), "add_one() missing 1 required positional "
+                                               "argument: 'x'")):
+        with pytest.raises(KernelArgumentError) as info:
+            call()
+        assert str(info.value) == message
 
 
-def test_keyword_arguments_on_an_elementwise_kernel():
+def test_keyword_arguments_and_defaults_on_an_elementwise_kernel():
     @lo.kernel
-    def double(x):
-        return 2 * x
+    def scaled(x, s=2.0, *, shift=0.0):
+        return s * x + shift
     x = np.ones(3)
-    double(x)
-    with pytest.raises(KernelArgumentError, match=r"pass x positionally, as double\(x\)"):
-        double(x=x)
+    np.testing.assert_array_equal(np.asarray(scaled(x)), 2.0)
+    np.testing.assert_array_equal(np.asarray(scaled(x=x, s=3.0)), 3.0)
+    np.testing.assert_array_equal(np.asarray(scaled(x, shift=1.0)), 3.0)
+    with pytest.raises(KernelArgumentError, match=r"scaled\(\) takes from 1 to 2 positional "
+                                                  r"arguments but 3 were given"):
+        scaled(x, 2.0, 1.0)                      # shift is keyword-only, as in Python
 
 
 # --- langone lua-export: one line on stderr, exit status 2 ------------------------------------

@@ -212,12 +212,12 @@ class _Frontend(inline.Calls):
     # -- kernel --------------------------------------------------------------
     def lower(self) -> ir.Kernel:
         a = self.node.args
-        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults or a.kw_defaults or \
-                a.posonlyargs:
-            raise self.err(self.node, "kernel parameters must be plain positional names",
-                           hint="remove *args, **kwargs, keyword-only arguments and defaults")
+        if a.vararg or a.kwarg:
+            raise self.err(self.node, "kernel parameters must be named: no *args or **kwargs",
+                           hint="list each tensor and scalar parameter by name (defaults "
+                                "and keyword-only parameters are fine)")
         params = []
-        for arg in a.args:
+        for arg in a.posonlyargs + a.args + a.kwonlyargs:     # the launcher's order
             self.params.append(arg.arg)
             params.append(ir.Param(arg.arg, None, self.loc(arg)))
         body = self.block(self.node.body, top=True)

@@ -121,6 +121,10 @@ class Kernel:
         self._elementwise = False         # set after the first specialization
         self._flat_plans: dict = {}       # elementwise: arg key -> (entry, tensor positions)
         self._check = check
+        # Keyword-only parameters: Python must bind every call (a positional call
+        # that fills them is an error, not a cache hit).
+        self._keyword_only = bool(getattr(getattr(fn, "__code__", None),
+                                          "co_kwonlyargcount", 0))
 
     # -- the untyped IR, parsed once ------------------------------------------
     def _untyped(self) -> tuple[ir.Kernel, SourceInfo]:
@@ -140,18 +144,21 @@ class Kernel:
 
     @property
     def params(self) -> tuple[str, ...]:
+        """The parameter names, in launch order (keyword-only ones last)."""
         code = self.py_func.__code__
-        return code.co_varnames[:code.co_argcount]
+        return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if kwargs:                        # one truth test: the hot path stays cheap
-            raise self._keyword_error(kwargs)
+        if kwargs or self._keyword_only:  # one truth test: the hot path stays cheap
+            args = self._bind(args, kwargs)
         if self._elementwise:
             return self._call_elementwise(args)
         key = tuple(map(arg_key, args))
         entry = self._entries.get(key)
         if entry is None:
+            if len(args) != len(self.params):     # defaults (or a binding error)
+                return self(*self._bind(args, {}))
             entry = self._specialize(args, key)
             if entry.elementwise:
                 self._elementwise = True
@@ -162,13 +169,16 @@ class Kernel:
             events.emit("launch", kernel=self.__name__, backend=entry.backend)
         return entry.fn(list(map(unwrap, args)))
 
-    def _keyword_error(self, kwargs: dict) -> KernelArgumentError:
-        """Keyword arguments at launch are not supported yet: say how to call."""
-        names = ", ".join(self.params)
-        return KernelArgumentError(
-            f"{self.__name__}() got keyword argument(s) {', '.join(map(repr, kwargs))}: "
-            f"keyword arguments are not supported yet; pass {names} positionally, "
-            f"as {self.__name__}({names})")
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """Every argument, in parameter order, bound by Python's rules (keywords,
+        defaults); a binding error is a KernelArgumentError in Python's words."""
+        binder = self._shared.get("binder")
+        if binder is None:
+            binder = self._shared["binder"] = _binder(self.py_func)
+        try:
+            return binder(*args, **kwargs)
+        except TypeError as exc:
+            raise KernelArgumentError(str(exc)) from None
 
     def _choose_backend(self, args: tuple) -> str:
         if self.backend is not None:
@@ -235,6 +245,8 @@ class Kernel:
             out = self._call_flat(plan, args)
             if out is not None:
                 return out
+        if len(args) != len(self.params):         # defaults (or a binding error)
+            return self._call_elementwise(self._bind(args, {}))
         return self._call_broadcast(args, key)
 
     def _call_flat(self, plan: tuple, args: tuple):
@@ -424,6 +436,33 @@ def _broadcast_views(args: tuple, k: Kernel) -> tuple[list, tuple, int]:
         else:
             views.append(_array_module(arr).broadcast_to(arr, out_shape))
     return views, out_shape, nd
+
+
+def _binder(fn):
+    """A function with ``fn``'s name, parameters and defaults that returns its
+    arguments in launch order: Python itself binds them and words the errors."""
+    sig = inspect.signature(fn)
+    names = [p.name for p in sig.parameters.values()]
+    defaults = {p.name: p.default for p in sig.parameters.values()
+                if p.default is not inspect.Parameter.empty}
+    bare = inspect.Parameter.empty                      # annotations are not needed
+    params = str(sig.replace(parameters=[
+        p.replace(annotation=bare, default=_DefaultRef(p.name) if p.name in defaults else bare)
+        for p in sig.parameters.values()], return_annotation=bare))
+    src = f"def {fn.__name__}{params}:\n    return ({', '.join(names)},)\n"
+    scope = {f"_d_{n}": v for n, v in defaults.items()}
+    exec(src, scope)
+    return scope[fn.__name__]
+
+
+class _DefaultRef:
+    """Renders as the name of a default's value in the binder's scope."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"_d_{self.name}"
 
 
 def _check_kernel_function(fn) -> None:

@@ -118,8 +118,10 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool):
     node, info = get_source(fn)
     node = copy.deepcopy(node)
     node.decorator_list = []
-    if kernel:
-        node.args.defaults, node.args.kw_defaults = [], []
+    if kernel:                  # called with every argument, positionally, in launch order
+        a = node.args
+        a.args, a.posonlyargs, a.kwonlyargs = a.posonlyargs + a.args + a.kwonlyargs, [], []
+        a.defaults, a.kw_defaults = [], []
     node = _WidenFirstAssignments(set(widened)).visit(node)
     node.body[:0] = [ast.parse(f"{a.arg} = {_ACC_HOOK}({a.arg!r}, {a.arg})").body[0]
                      for a in node.args.args if a.arg in widened and not kernel]
