@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..errors import KernelCompileError
-from . import inline, ir
+from . import composites, inline, ir
 from .ir import Loc
 
 
@@ -110,6 +110,12 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
         if nm in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "floor",
                   "ceil", "isnan", "isinf"):
             add(getattr(math, nm), ("mathcall", nm))
+    for nm, kinds in (("isfinite", "isfinite"), ("sign", "sign"), ("clip", "clip"),
+                      ("round", "rint"), ("rint", "rint")):
+        add(getattr(langone, nm, None), ("composite", kinds))     # see composites.py
+        add(getattr(np, nm, None), ("composite", kinds))
+    add(math.isfinite, ("composite", "math_isfinite"))
+    add(round, ("composite", "round"))
     add(getattr(langone, "where", None), ("where", None))
     add(language.where, ("where", None))
     add(np.where, ("where", None))
@@ -614,6 +620,13 @@ class _Frontend(inline.Calls):
             return ir.Cast(loc, weak, ir.Cast(loc, dt, args[0]))
         if kind == "mathcall":
             return _math_call(loc, payload, args[0])
+        if kind == "composite":
+            if len(args) != composites.ARITY[payload] or e.keywords:
+                raise self.err(e, f"{fname}() takes {composites.ARITY[payload]} positional "
+                                  f"argument(s) in kernels, got {len(args)}",
+                               hint="round(x, ndigits) is not supported: round(x * 10) / 10"
+                               if payload == "round" else None)
+            return composites.build(payload, args, loc)
         if kind == "where":
             if len(args) != 3:
                 raise self.err(e, "lo.where takes (cond, a, b)")

@@ -346,6 +346,7 @@ INTRINSICS: dict[str, tuple[int, str]] = {
     "ceil": (1, "floatkeep"), "abs": (1, "same"), "minimum": (2, "same"),
     "maximum": (2, "same"), "min": (2, "same"), "max": (2, "same"),
     "isnan": (1, "bool"), "isinf": (1, "bool"),
+    "rint": (1, "same"),        # numpy's round: written out by passes/lower_rint
 }
 
 #: Intrinsics computed by a math library (libm, polynomials): the ones a

@@ -156,7 +156,12 @@ def _unary(np_fn, floats: bool = False):
 exp, log, sqrt, sin, cos, tanh, floor, ceil = (
     _unary(f, floats=True) for f in (np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh,
                                      np.floor, np.ceil))
-isnan, isinf = map(_unary, (np.isnan, np.isinf))
+isnan, isinf, isfinite, sign, rint = map(_unary, (np.isnan, np.isinf, np.isfinite, np.sign,
+                                                  np.rint))
+
+
+def clip(x, low, high):
+    return hold(np.clip(x, low, high))
 abs = _unary(np.abs)   # noqa: A001  (lo.abs)
 
 
@@ -215,7 +220,7 @@ def replacement(entry: tuple, obj: Any) -> Any:
     """The plain-Python meaning of a language object found by the frontend's
     intrinsic table (``("intrinsic", "exp")``, ``("cast", fp16)``...)."""
     kind, payload = entry
-    if kind == "intrinsic":
+    if kind in ("intrinsic", "composite"):
         return globals().get(payload)
     if kind == "where":
         return where

@@ -14,8 +14,8 @@ from typing import Any, Callable
 from ... import config
 from .. import ir
 from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
-               lower_index, lower_pow, lower_range, lower_wrap, races, resources, simplify,
-               specialize, types, verify)
+               lower_index, lower_pow, lower_range, lower_rint, lower_wrap, races, resources,
+               simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ def _lower_range(k, ctx):
     return lower_range.lower_range(k)
 
 
+def _lower_rint(k, ctx):
+    return lower_rint.lower_rint(k)
+
+
 def _lower_wrap(k, ctx):
     return lower_wrap.lower_wrap(k)
 
@@ -122,6 +126,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("lower_elementwise", _lower_elementwise),
     Pass("infer_types", _infer),
     Pass("verify", _verify, analysis_only=True),
+    Pass("lower_rint", _lower_rint),
     Pass("simplify", _simplify),
     Pass("resources", _resources, analysis_only=True),
     Pass("shape_guards", _guards, analysis_only=True),
