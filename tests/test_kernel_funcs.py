@@ -321,3 +321,14 @@ def test_break_in_a_grid_is_still_an_error_with_advice():
     with pytest.raises(KernelCompileError, match="'break' outside a sequential loop") as info:
         breaks.on("numpy")(np.ones(2), np.zeros(2))
     assert "`continue` ends a grid iteration" in str(info.value)
+
+
+@lo.kernel
+def sizes(x, y, out):
+    for i in lo.grid(x.size):                       # a grid over every element
+        out[i] = x.size * 1000 + y.size + x.ndim + i * (x.size - 1 > 3)
+
+
+def test_size_is_the_product_of_the_shape_as_a_python_int():
+    ref_args, _ = same_everywhere(sizes, np.zeros((3, 4)), np.zeros((2, 0, 5)), np.zeros(12))
+    assert ref_args[2].tolist() == [12002.0 + i for i in range(12)]

@@ -545,11 +545,13 @@ class _Frontend(inline.Calls):
         if isinstance(e.value, ast.Name) and e.value.id in self.params:
             if e.attr == "ndim":
                 return ir.Shape(self.loc(e), None, e.value.id, None)
+            if e.attr == "size":
+                return ir.Shape(self.loc(e), None, e.value.id, "size")
             if e.attr == "shape":
                 raise self.err(e, "use x.shape[k] with a constant k",
                                hint="or unpack it: n, m = x.shape")
             raise self.err(e, f"tensor attribute {e.attr!r} is not available in kernels",
-                           hint="kernels can read x.shape[k] and x.ndim")
+                           hint="kernels can read x.shape[k], x.shape, x.ndim and x.size")
         obj = self.resolve(e)
         return self.constant(obj, e)
 

@@ -176,12 +176,13 @@ class Load(Expr):
 
 @dataclass(frozen=True)
 class Shape(Expr):
-    """``tensor.shape[axis]`` (``axis`` None: ``tensor.ndim``). ``unpack``: from
-    ``a, b = x.shape``, the number of names, which the tensor's ndim must equal
-    (checked and cleared when parameters are bound)."""
+    """``tensor.shape[axis]`` (``axis`` None: ``tensor.ndim``; ``"size"``:
+    ``tensor.size``, the product of the shape). ``unpack``: from ``a, b = x.shape``,
+    the number of names, which the tensor's ndim must equal. Binding the
+    parameters resolves ``ndim``, ``size`` and ``unpack``."""
 
     tensor: str = ""
-    axis: int = 0
+    axis: Any = 0
     unpack: int = 0
 
 
@@ -594,7 +595,8 @@ def fmt_expr(e: Expr) -> str:
     if isinstance(e, Load):
         return f"{e.tensor}[{fmt_index(e)}]"
     if isinstance(e, Shape):
-        return f"{e.tensor}.shape[{e.axis}]"
+        return f"{e.tensor}.ndim" if e.axis is None else f"{e.tensor}.size" \
+            if e.axis == "size" else f"{e.tensor}.shape[{e.axis}]"
     raise TypeError(f"not an expression: {e!r}")
 
 

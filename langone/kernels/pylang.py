@@ -67,7 +67,7 @@ class Array:
     indices count from the end; out of range is an IndexError naming the
     tensor), half loads as fp32, stores converted like ``astype``."""
 
-    __slots__ = ("a", "name", "half", "shape", "ndim", "shadow")
+    __slots__ = ("a", "name", "half", "shape", "ndim", "size", "shadow")
 
     def __init__(self, a: np.ndarray, name: str, dtype: DType):
         self.a = a
@@ -75,6 +75,7 @@ class Array:
         self.half = _is_half(a.dtype)
         self.shape = a.shape
         self.ndim = a.ndim
+        self.size = a.size
         self.shadow = None          # fp32 sums of a half atomic target, during a grid
 
     def __getitem__(self, idx):

@@ -39,6 +39,12 @@ def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
         e = replace(e, unpack=0)
         if e.axis is None:
             return ir.Const(e.loc, ir.Weak("i"), tt.ndim)
+        if e.axis == "size":                # a Python int: the product of the shape
+            size: ir.Expr = ir.Const(e.loc, ir.Weak("i"), 1)
+            for axis in range(tt.ndim):
+                dim = replace(e, axis=axis)
+                size = dim if axis == 0 else ir.BinOp(e.loc, None, "*", size, dim)
+            return size
         axis = e.axis + tt.ndim if e.axis < 0 else e.axis
         if not 0 <= axis < tt.ndim:
             raise info.error(e.loc, f"{e.tensor}.shape[{e.axis}] is out of range: "
