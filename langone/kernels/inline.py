@@ -107,6 +107,17 @@ class Shared:
         return ir.fresh_name(base.strip("_") or "v", self.names)
 
 
+def _affine(e) -> bool:
+    """Whether ``e`` is a sum or product of names, constants and shapes: pure,
+    cheap and never raising, so a parameter may stand for it where it is used."""
+    from . import ir
+    if isinstance(e, (ir.Name, ir.Const, ir.Shape)):
+        return True
+    if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*"):
+        return _affine(e.left) and _affine(e.right)
+    return isinstance(e, ir.UnaryOp) and e.op == "-" and _affine(e.operand)
+
+
 def ast_names(node: ast.AST) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
         {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
@@ -270,17 +281,25 @@ class Calls:
             lowered = sub.block(body)
         finally:
             stack.pop()
-        assigned, mapping, binds = ir.assigned_names(lowered), {}, []
+        assigned, mapping, binds, inlined = ir.assigned_names(lowered), {}, [], {}
         for p, v in zip(sub.params, values):
             if isinstance(v, ir.Name) and p not in assigned:
                 mapping[p] = v.id                          # tensors, and unchanged scalars
+            elif _affine(v) and p not in assigned:
+                # i + 1 stays an expression: the bounds analysis proves x[i + 1] through it
+                mapping[p] = self.shared.fresh(f"{fn.__name__}_{p}")
+                inlined[mapping[p]] = v
             else:
                 mapping[p] = self.shared.fresh(f"{fn.__name__}_{p}")
                 binds.append(ir.Assign(loc, mapping[p], v))
         for n in sorted((ir.bound_names(lowered) & own) - set(mapping)):
             mapping[n] = self.shared.fresh(f"{fn.__name__}_{n}")
         self.shared.sites[site] = mapping
-        self.frames[-1].extend(binds + list(ir.rename(lowered, mapping)))
+        body = ir.rename(lowered, mapping)
+        if inlined:
+            body = ir.map_exprs(body, lambda e: inlined.get(e.id, e)
+                                if isinstance(e, ir.Name) else e)
+        self.frames[-1].extend(binds + list(body))
         return tuple(ir.Name(loc, None, r) for r in results)
 
     def tuple_values(self, node: ast.expr, n: int) -> list:
