@@ -150,6 +150,28 @@ def matmul(a, b, out):
         out[i, j] = acc
 
 
+@kernel
+def heat_steps(u, v, steps):
+    """A 1-D heat equation, the time-step loop inside the kernel (a grid per step)."""
+    for t in range(steps):
+        for i in lo.grid(u.shape[0] - 2):
+            v[i + 1] = u[i + 1] + 0.25 * (u[i] - 2.0 * u[i + 1] + u[i + 2])
+        for i in lo.grid(u.shape[0] - 2):
+            u[i + 1] = v[i + 1]
+
+
+@kernel
+def heat_step(u, v):
+    """One step of :func:`heat_steps`, for a launch per step from Python."""
+    for i in lo.grid(u.shape[0] - 2):
+        v[i + 1] = u[i + 1] + 0.25 * (u[i] - 2.0 * u[i + 1] + u[i + 2])
+    for i in lo.grid(u.shape[0] - 2):
+        u[i + 1] = v[i + 1]
+
+
+HEAT_N, HEAT_STEPS = 100_000, 100
+
+
 # --- the same loops hand-written in numba (compiled on first use) --------------------------
 
 _HAND = {}
@@ -224,6 +246,14 @@ def hand(name):
         for i in prange(out.shape[0]):
             out[i] = x[idx[i]]
 
+    @njit(parallel=True)
+    def heat_nb(u, v, steps):
+        for t in range(steps):
+            for i in prange(u.shape[0] - 2):
+                v[i + 1] = u[i + 1] + 0.25 * (u[i] - 2.0 * u[i + 1] + u[i + 2])
+            for i in prange(u.shape[0] - 2):
+                u[i + 1] = v[i + 1]
+
     @njit
     def gelu_exp_new_nb(x):               # returns a new array, as an elementwise kernel does
         out = np.empty_like(x)
@@ -235,7 +265,8 @@ def hand(name):
         return out
 
     _HAND.update(saxpy=saxpy_nb, gelu_exp=gelu_exp_nb, total=total_nb, dot=dot_nb,
-                 softmax_rows=softmax_nb, matmul=matmul_nb, layernorm_rows=layernorm_nb, gelu_exp_new=gelu_exp_new_nb, gather=gather_nb)
+                 softmax_rows=softmax_nb, matmul=matmul_nb, layernorm_rows=layernorm_nb, gelu_exp_new=gelu_exp_new_nb, gather=gather_nb,
+                 heat=heat_nb)
     return _HAND[name]
 
 
@@ -307,6 +338,26 @@ def case(name):
             hand("gather")
         return (lambda: k(x, idx, out), lambda: np.take(x, idx, out=out),
                 lambda: h(x, idx, out))
+    if name.startswith("heat"):            # one kernel with the steps inside, or a launch each
+        u = np.zeros(HEAT_N)
+        u[HEAT_N // 2] = 1.0
+        v = u.copy()
+        h = hand("heat")
+        if name == "heat_steps":
+            k = heat_steps.on("numba")
+            mine = lambda: k(u, v, HEAT_STEPS)                   # noqa: E731
+        else:
+            k = heat_step.on("numba")
+
+            def mine():
+                for _ in range(HEAT_STEPS):
+                    k(u, v)
+
+        def numpy_steps():
+            for _ in range(HEAT_STEPS):
+                v[1:-1] = u[1:-1] + 0.25 * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+                u[1:-1] = v[1:-1]
+        return mine, numpy_steps, lambda: h(u, v, HEAT_STEPS)
     if name == "call_16":
         x = _vec(16)
         out = np.empty_like(x)
@@ -322,7 +373,7 @@ def case(name):
 
 CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_1000_fast",
          "softmax_10000", "layernorm_1000", "layernorm_1000_fast", "layernorm_1000_func",
-         "matmul_256",
+         "matmul_256", "heat_steps", "heat_launches",
          "gather", "gather_nocheck", "call_16", "call_ew_16"]
 
 

@@ -92,13 +92,17 @@ def test_nested_grid():
     assert "cannot be nested" in str(e) and "lo.grid(n, m)" in e.hint
 
 
-def test_grid_inside_if():
+def test_grid_inside_a_device_function():
+    @lo.func
+    def zero(x):
+        for i in lo.grid(4):
+            x[i] = 0
+
     def k(x):
         if x.shape[0] > 2:
-            for i in lo.grid(4):
-                x[i] = 0
+            zero(x)
     e = compile_error(k, X1)
-    assert "top level" in str(e)
+    assert "lo.grid cannot be used inside a device function" in str(e)
 
 
 def test_break_out_of_grid():

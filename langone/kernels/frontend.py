@@ -435,11 +435,6 @@ class _Frontend(inline.Calls):
             raise self.err(s.iter, "lo.grid loops cannot be nested",
                            hint="use one multi-dimensional grid: "
                                 "for i, j in lo.grid(n, m)")
-        if not top:
-            raise self.err(s.iter, "lo.grid must be at the top level of the kernel "
-                                   "(not inside if/for/while)",
-                           hint="move the condition inside the grid loop, or split "
-                                "the kernel in two")
         call = s.iter
         extents = tuple(self.expr(a) for a in call.args)
         if not 1 <= len(extents) <= 3:

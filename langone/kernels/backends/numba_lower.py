@@ -88,7 +88,7 @@ def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
     """Whether the module has a ``parallel=True`` function: kernels with grids,
     unless they use ``lo.atomic_add`` (numba has no atomics in ``prange``) or
     ``debug=True`` (bounds errors are simplest to raise from one thread)."""
-    has_grid = any(isinstance(s, ir.Grid) for s in k.body)
+    has_grid = any(isinstance(s, ir.Grid) for s in ir.walk(k))
     return has_grid and not uses_atomics(k) and not options.get("debug")
 
 
@@ -173,6 +173,23 @@ def map_own_exprs(s: ir.Stmt, fn) -> ir.Stmt:
 
 def _all_names(stmts) -> set:
     return ir.read_names(stmts) | ir.bound_names(stmts)
+
+
+def _names_outside(stmts, g: ir.Grid) -> set:
+    """Names read or bound anywhere in ``stmts`` but inside grid ``g``."""
+    out: set = set()
+    for s in stmts:
+        if s is g:
+            continue
+        if any(n is g for n in ir.walk(s)):        # g sits in this loop or if
+            own = {f: getattr(s, f) for f in ("body", "orelse") if hasattr(s, f)}
+            rest = replace(s, **{f: () for f in own})
+            out |= _all_names((rest,))
+            for body in own.values():
+                out |= _names_outside(body, g)
+        else:
+            out |= _all_names((s,))
+    return out
 
 
 def base_names(k: ir.Kernel) -> dict:
@@ -313,18 +330,25 @@ class _Lowering:
         self.jam_loops: set = set()    # loops (loc, var) whose sums row_jam will interleave
 
     def run(self) -> tuple[ir.Kernel, tuple]:
-        body: list = []
-        grids = itertools.count()
-        for s in self.k.body:
-            if isinstance(s, ir.Grid):
-                body += self.grid(s, next(grids))
-            else:
-                body += self.accumulate((s,))
-        body = map_body(tuple(body), self.select_stmt)
+        body = map_body(tuple(self.host(self.k.body, itertools.count())), self.select_stmt)
         params = self.k.params
         if self.parallel and uses_checks(self.k):
             params += (ir.Param(ERR),)
         return replace(self.k, params=params, body=body), tuple(self.sites)
+
+    def host(self, stmts: tuple, grids) -> list:
+        """Host statements: each grid lowered (also one inside a sequential loop or
+        an ``if``: a time step), every other statement's accumulators chosen."""
+        out: list = []
+        for s in stmts:
+            if isinstance(s, ir.Grid):
+                out += self.grid(s, next(grids))
+            elif any(isinstance(n, ir.Grid) for n in ir.walk(s)):
+                out.append(replace(s, **{f: tuple(self.host(getattr(s, f), grids))
+                                         for f in ("body", "orelse") if hasattr(s, f)}))
+            else:
+                out += self.accumulate((s,))
+        return out
 
     # -- 1-2. grids ------------------------------------------------------------------------
     def grid(self, g: ir.Grid, g_no: int) -> list:
@@ -353,7 +377,7 @@ class _Lowering:
 
     def privatize(self, g: ir.Grid, g_no: int) -> ir.Grid:
         """Per-grid names for the grid's locals used elsewhere, and lanes."""
-        outside = _all_names([s for s in self.k.body if s is not g])
+        outside = _names_outside(self.k.body, g)
         reduced = {r.var for r in g.reductions}
         scope = {n: f"{n}_g{g_no}" for n in (ir.assigned_names(g.body) | set(g.vars)) & outside
                  if n not in reduced}

@@ -136,6 +136,14 @@ def check_expressible(k: ir.Kernel) -> None:
     """Raise KernelCompileError for constructs Triton cannot express."""
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
     for s in k.body:
+        nested = next((n for n in ir.walk(s) if isinstance(n, ir.Grid)), None) \
+            if not isinstance(s, ir.Grid) else None
+        if nested is not None:
+            raise compile_error(
+                k, nested.loc, "the Triton backend cannot run a lo.grid inside a "
+                "sequential loop or an if yet (one launch per time step is still to come)",
+                hint="run this kernel on the numba backend, or launch a kernel per step "
+                     "from Python")
         if not isinstance(s, ir.Grid):
             continue
         for node in ir.walk(s):

@@ -71,7 +71,7 @@ def _stores(stmts: tuple, deps: dict, guard: set):
 
 def check(k: ir.Kernel, info) -> str:
     """Raise a KernelCompileError at the first store that races."""
-    for g in (s for s in k.body if isinstance(s, ir.Grid)):
+    for g in (s for s in ir.walk(k) if isinstance(s, ir.Grid)):
         deps = _local_deps(g)
         for st, guard in _stores(g.body, deps, set()):
             pinned = set().union(*(_depends(ix, deps) for ix in st.index)) | guard

@@ -24,8 +24,6 @@ def _fail(node, msg: str, stage: str) -> IRVerificationError:
 def verify(k: ir.Kernel, stage: str = "?") -> ir.Kernel:
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
     for depth, s in _stmts_with_depth(k.body, 0):
-        if isinstance(s, ir.Grid) and depth != 0:
-            raise _fail(s, "grid below the top level", stage)
         if isinstance(s, (ir.Store, ir.AtomicAdd)):
             tt = tensors.get(s.tensor)
             if tt is None or len(s.index) != tt.ndim:

@@ -1,0 +1,110 @@
+"""lo.grid inside sequential loops and ifs (time steps): each grid finishes before the
+next statement, as the plain Python loops do; every CPU backend gives the python
+backend's result, and Triton refuses at the grid's line until it launches per step."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+import langone as lo
+from langone.errors import KernelCompileError
+from langone.kernels import backends
+
+pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")
+
+CPU = [b for b in backends.usable() if b != "triton"]
+
+
+@lo.func
+def laplacian(u, s, i, j):
+    return u[s, i - 1, j] + u[s, i + 1, j] + u[s, i, j - 1] + u[s, i, j + 1] - 4.0 * u[s, i, j]
+
+
+@lo.kernel
+def jacobi(u, steps, k, hist):
+    n, m = u.shape[1], u.shape[2]
+    acc = 0.0
+    for t in range(steps):
+        src = t % 2
+        dst = 1 - src
+        for i, j in lo.grid(n - 2, m - 2):               # reads src, writes dst
+            u[dst, i + 1, j + 1] = u[src, i + 1, j + 1] + k * laplacian(u, src, i + 1, j + 1)
+        if t % 3 == 0:                                   # a grid inside an if
+            peak = -lo.inf
+            for i in lo.grid(n):
+                peak = max(peak, u[dst, i, m // 2])
+                acc += u[dst, i, m // 2]                 # a reduction across time steps
+            hist[t] = peak
+    w = 0
+    while w < 2:                                         # and inside a while
+        tot = 0.0
+        for i in lo.grid(m):
+            tot += u[0, 0, i] + w
+        hist[steps + w] = tot
+        w += 1
+    return acc
+
+
+@lo.kernel
+def heat(u, v, steps, alpha):
+    for t in range(steps):
+        for i in lo.grid(u.shape[0] - 2):
+            v[i + 1] = u[i + 1] + alpha * (u[i] - 2.0 * u[i + 1] + u[i + 2])
+        for i in lo.grid(u.shape[0] - 2):               # sees every write of the grid above
+            u[i + 1] = v[i + 1]
+
+
+def _run_all(kern, *args):
+    outs = {}
+    for b in ["python"] + CPU:
+        got = copy.deepcopy(list(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = kern.on(b)(*got)
+        outs[b] = (got, r)
+    return outs
+
+
+def test_time_stepped_grids_match_the_python_backend_on_every_cpu_backend():
+    u0 = np.zeros((2, 12, 10))
+    u0[:, 6, 5] = 1.0
+    outs = _run_all(jacobi, u0, 10, 0.2, np.zeros(12))
+    (ref_args, ref) = outs["python"]
+    for b, (args, r) in outs.items():
+        np.testing.assert_allclose(args[0], ref_args[0], rtol=1e-12, err_msg=b)
+        np.testing.assert_allclose(args[3], ref_args[3], rtol=1e-12, err_msg=b)
+        np.testing.assert_allclose(float(r), float(ref), rtol=1e-12, err_msg=b)
+    assert ref_args[3][0] == pytest.approx(0.2) and float(ref) > 0
+
+
+def test_each_grid_sees_the_previous_grids_writes():
+    u0 = np.zeros(33)
+    u0[16] = 1.0
+    outs = _run_all(heat, u0, u0.copy(), 40, 0.25)
+    want = u0.copy()
+    for _ in range(40):                                  # the same steps, in numpy
+        want[1:-1] = want[1:-1] + 0.25 * (want[:-2] - 2 * want[1:-1] + want[2:])
+    for b, (args, _) in outs.items():
+        np.testing.assert_allclose(args[0], want, rtol=1e-12, atol=1e-15, err_msg=b)
+
+
+@pytest.mark.skipif("triton" not in backends.usable(), reason="needs triton")
+def test_triton_refuses_a_grid_inside_a_loop_at_its_line():
+    with pytest.raises(KernelCompileError, match="cannot run a lo.grid inside a sequential "
+                                                 "loop") as info:
+        heat.on("triton")(np.zeros(5), np.zeros(5), 2, 0.1)
+    assert "for i in lo.grid(u.shape[0] - 2):" in str(info.value)
+
+
+def test_grids_still_cannot_nest():
+    @lo.kernel
+    def nested(x, out):
+        for i in lo.grid(x.shape[0]):
+            for j in lo.grid(x.shape[0]):
+                out[i] = x[j]
+    with pytest.raises(KernelCompileError, match="lo.grid loops cannot be nested"):
+        nested.on("numpy")(np.ones(2), np.zeros(2))
