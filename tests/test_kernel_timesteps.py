@@ -108,3 +108,17 @@ def test_grids_still_cannot_nest():
                 out[i] = x[j]
     with pytest.raises(KernelCompileError, match="lo.grid loops cannot be nested"):
         nested.on("numpy")(np.ones(2), np.zeros(2))
+
+
+@lo.kernel
+def accumulate_steps(x, out, steps):
+    for t in range(steps):
+        for i in lo.grid(x.shape[0]):
+            out[i] += x[i] * t + x[0]             # x[i] needs the grid's i; x[0] does not
+
+
+def test_loads_inside_a_stepped_grid_are_not_hoisted_out_of_the_step_loop():
+    x = np.arange(4.0)
+    outs = _run_all(accumulate_steps, x, np.zeros(4), 3)
+    for b, (args, _) in outs.items():
+        np.testing.assert_array_equal(args[1], [0.0, 3.0, 6.0, 9.0], err_msg=b)

@@ -162,7 +162,7 @@ class _Walker:
             exact = abs(step) == 1 and start.is_point and stop.is_point
             if exact:
                 when = when + (trips,)
-        if s.var in ir.assigned_names(s.body):
+        if s.var in ir.bound_names(s.body):          # a grid reusing the name, too
             inner.pop(s.var, None)
         text = f"{s.var} in range({ir.fmt_expr(s.start)}, {ir.fmt_expr(s.stop)}" + \
             ("" if step == 1 else f", {ir.fmt_expr(s.step)}") + ")"

@@ -58,7 +58,7 @@ class _Hoister:
         return [s]
 
     def hoist(self, loop: ir.For) -> list:
-        assigned = ir.assigned_names(loop.body) | {loop.var}
+        assigned = ir.bound_names(loop.body) | {loop.var}     # grid variables too
         written = {n.tensor for n in ir.walk_stmts(loop.body)
                    if isinstance(n, (ir.Store, ir.AtomicAdd))}
         written |= {b for a, b in self.may_alias if a in written} | \
