@@ -928,3 +928,31 @@ def test_arithmetic_on_bools_follows_numpys_loops():
             out[i] = (x[i] > 0) - (x[i] > 1)
     with pytest.raises(KernelCompileError, match="numpy boolean subtract"):
         subtract.on("numpy")(x, np.zeros(3, np.int64))
+
+
+@lo.kernel
+def _grid_local_then_float(x, out):
+    for i in lo.grid(out.shape[0]):
+        t = x[i]                                 # private to the grid: an int64 here
+        out[i] = t + 1
+    t = 0.5                                      # another variable, as in Python
+    return t
+
+
+@lo.kernel
+def _grid_local_then_bitwise(x0, out1):
+    for i in lo.grid(out1.shape[0]):
+        t3 = lo.int64(x0[i])
+        out1[i] = ~t3
+    t3 = 0.5
+    return t3
+
+
+def test_a_grids_private_local_is_not_retyped_by_a_later_assignment_of_its_name():
+    # the typer joined every assignment of a name: t + 1 ran in fp64 and lost the low bits
+    x = np.array([2**60 + 1, 7], np.int64)
+    ref, r = _same_everywhere(_grid_local_then_float, lambda: (x, np.zeros(2, np.int64)))
+    assert ref[1].tolist() == [2**60 + 2, 8] and r == 0.5
+    ref, _ = _same_everywhere(_grid_local_then_bitwise,
+                              lambda: (np.array([5, 6, 7], np.uint8), np.zeros(3, np.float32)))
+    assert ref[1].tolist() == [-6.0, -7.0, -8.0]

@@ -455,6 +455,12 @@ class _Frontend(inline.Calls):
         self.in_grid, self.grid_locals, self.loop_depth = False, set(), outer_loop_depth
         reductions = find_reductions(body, self.top_defined, self.info)
         self.after_grid_locals |= inner_locals - self.top_defined
+        # A grid's private names are dead after it: where the function assigns the same
+        # name elsewhere, that is another variable (maybe of another type), as in Python.
+        clash = (inner_locals - self.top_defined) & _stored_outside(self.node, s)
+        if clash:
+            fresh = {n: self.shared.fresh(n) for n in sorted(clash)}
+            body, vars_ = ir.rename(body, fresh), tuple(fresh.get(v, v) for v in vars_)
         return ir.Grid(loc, vars_, extents, body, reductions)
 
     # -- expressions ---------------------------------------------------------------
@@ -688,6 +694,21 @@ def _math_call(loc: Loc, fn: str, arg: ir.Expr) -> ir.Expr:
     if fn in ("floor", "ceil"):
         return ir.Cast(loc, ir.Weak("i"), ir.Cast(loc, dtypes.int64, call))
     return ir.Cast(loc, ir.Weak("b" if fn in ("isnan", "isinf") else "f"), call)
+
+
+def _stored_outside(fn: ast.AST, skip: ast.AST) -> set:
+    """Names assigned (or loop targets) anywhere in ``fn`` but inside ``skip``."""
+    out: set = set()
+
+    def visit(node: ast.AST) -> None:
+        if node is skip:
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+    visit(fn)
+    return out
 
 
 class _Sentinel:
