@@ -15,6 +15,17 @@ leaves unspecified:
   itself, reads scalars computed between the grids (the reduction so far, locals named like
   the grid before's private ones), and may reduce again (the same accumulator, ``acc``
   anew, or a new one: the kernel returns the last);
+* about 25% of kernels (a stream of their own: the others are drawn as before) use ``@lo.func``
+  device functions defined before the kernel in the same module (so ``inspect`` finds them):
+  scalar expressions, returns on both branches of an if, tuples the kernel unpacks,
+  procedures storing at the grid point (perhaps returning the value, then called lazily),
+  keyword defaults passed or not, calls between them, readers of a tensor at ``g + 1`` called
+  only under the guard ``g + 1 < n`` (the lazy operand of ``and``/``or``, a conditional
+  expression or a ``while`` test), sums along the last axis; their parameters get exactly the
+  types the generator drew (weak Python numbers included), and may be assigned inside; also
+  tuple assignments, swaps ``a, b = b, a`` of same-typed locals, ``n, m = x.shape`` and
+  ``len(x)``; flags device_func, func_<kind>, func_procedure, func_lazy, func_tuple,
+  tuple_swap, shape_unpack (the func flags are read back from the kernel's text);
 * indices are grid variables or ``range`` variables bounded by a shape, never
   out of range, never data-dependent;
 * ``lo.atomic_add`` targets are tensors of their own: never stored to or read with a plain
@@ -77,7 +88,16 @@ BF16 = ml_dtypes.bfloat16
 # + - * as no-signed-wrap LLVM arithmetic, so what followed an overflow was folded as if it
 # had not wrapped: for x = 2**63 - 1, (x + 4) < 0 gave False; while set, int64 data holds
 # int32's extremes instead of int64's).
-KNOWN_BUGS: set[str] = set()          # none open
+#
+# Found by the device-function generator (findings: /tmp/w/func_findings.md):
+# "local_retyped_later": a local assigned in a grid and assigned again later in the kernel
+# with another type (``t = x[i]`` in the grid, ``t = 0.5`` after it) gets one type for the
+# whole kernel on every backend but python: numpy_ref, numba, lua and triton compute the
+# grid's ``t + 1`` in float64 (int64 2**60 + 1 gives 2**60 there, 2**60 + 2 in Python), and
+# int-only operators on it (``~t``) are a KernelCompileError everywhere ("needs an integer,
+# got fp64"). While set, a later grid or the serial code between grids reuses a name of the
+# grid before only for a value of the same type.
+KNOWN_BUGS: set[str] = {"local_retyped_later"}
 
 # backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.
 ZERO_SIGN_RELAXED = {
@@ -252,6 +272,37 @@ class GenKernel:
         return args, bases
 
 
+# --- device functions (@lo.func) ----------------------------------------------------------------
+# Parameter names: some are the kernel's own names (loop variables, the accumulator, tensors,
+# locals): the inliner must rename them apart.
+PARAM_NAMES = ["a", "b", "v", "w", "u", "i", "j", "n", "acc", "t1", "x0", "s0", "k", "q"]
+PARAM_TYPES = ["wi", "wf", "int8", "int16", "int32", "int64", "uint8", "float32", "float64",
+               "float16", "bfloat16"]
+PARAM_WEIGHTS = [4, 2, 1, 1, 2, 2, 1, 2, 3, 1, 1]
+# expr: return <expression>; branch: return on both branches of an if; tuple: return two values,
+# unpacked by the caller; proc: store into a tensor at given indices (perhaps returning the value);
+# kw: a defaulted parameter, passed or not; nested: calls an earlier device function; guarded:
+# reads a tensor at an index the caller guards (called only in lazy operands); loop: a
+# sequential accumulation over a tensor's last axis
+FUNC_KINDS = ["expr", "branch", "tuple", "proc", "kw", "nested", "guarded", "loop"]
+FUNC_WEIGHTS = [3, 3, 3, 4, 2, 2, 3, 2]
+VALUE_KINDS = ("expr", "branch", "kw", "nested")    # scalar parameters, one scalar result
+
+
+@dataclass
+class DevFunc:
+    name: str
+    kind: str
+    params: list                # (name, type): a dtype, "wi"/"wf" (weak) or "tensor"
+    ret: list = field(default_factory=list)   # E of each result (scalar-parameter kinds)
+    default: str = ""           # kw: the defaulted parameter
+    template: str = ""          # guarded: the result as a template of the element
+    axis: int = 0               # guarded: the axis whose index the caller guards
+    init: tuple = ()            # loop: the accumulator's (text, type)
+    returns_value: bool = False  # proc: also returns the value it stores
+    assigns_param: bool = False  # assigns one of its (scalar) parameters
+
+
 def _values(rng, dtype: str, n: int, edge_p: float, int64_extremes: bool = True) -> np.ndarray:
     dt = np_dtype(dtype)
     if dtype in INT_TYPES:
@@ -312,7 +363,17 @@ class _Gen:
         self.later = False              # in a grid after the first (see later_grid)
         self.frozen: set = set()        # top-level locals a grid reads but never assigns
         self.reusable: list = []        # names of the grid before's private locals
+        self.reusable_types: dict = {}  # ... and their types
         self.acc_name = None            # the accumulator the kernel returns
+        # device functions, tuples, len (see def_funcs): a stream of their own
+        self.fr = random.Random(seed * 1000003 + 41)
+        self.extras = False             # this kernel uses them at all
+        self.funcs: list = []           # DevFunc, in definition order
+        self.func_lines: list = []      # their source, emitted before the kernel
+        self.in_func = False            # generating a device function's body
+        self.serial = False             # between grids (no procedure calls there)
+        self.calls_left = 0             # call sites still to place (numba compile time)
+        self.swaps = False
 
     # --- helpers ------------------------------------------------------------------------
     def fresh(self, prefix="t"):
@@ -366,8 +427,8 @@ class _Gen:
             if want in (None, "num") or (want == "int") == is_int(t):
                 opts.append(("local", (name, t)))
         if want != "float":
-            opts += [("lit_i", None), ("gridvar", None)]
-            if r.random() < 0.3:
+            opts += [("lit_i", None)] + ([] if self.in_func else [("gridvar", None)])
+            if r.random() < 0.3 and not self.in_func:
                 opts.append(("shape", None))
             if self.range_vars:
                 opts.append(("rangevar", None))
@@ -396,7 +457,11 @@ class _Gen:
             return self.loopvar(r.choice(self.range_vars)[0], 5)
         # shape
         t = r.choice(self.tensors)
-        return E(f"{t.name}.shape[{r.randrange(len(self.shape))}]", "wi", bound=5)
+        axis = r.randrange(len(self.shape))
+        if axis == 0 and self.extras and self.fr.random() < 0.5:
+            self.flags.add("len")
+            return E(f"len({t.name})", "wi", bound=5)
+        return E(f"{t.name}.shape[{axis}]", "wi", bound=5)
 
     def any_index(self, t: TensorArg) -> str:
         """``t`` at another in-range point: only for tensors no iteration of this grid
@@ -432,6 +497,10 @@ class _Gen:
 
     def expr(self, depth=0, want=None, exact=False) -> E:
         r = self.rng
+        if self.calls_left and not self.in_func and self.fr.random() < 0.08:
+            e = self.call_expr(depth, want, exact)
+            if e is not None:
+                return e
         if depth >= self.max_depth or r.random() < 0.3:
             e = self.leaf(want)
             if exact and e.inexact:
@@ -560,6 +629,10 @@ class _Gen:
 
     def cond(self, depth=0) -> E:
         r = self.rng
+        if self.calls_left and not self.in_func and self.fr.random() < 0.2:
+            e = self.call_cond(depth)
+            if e is not None:
+                return e
         k = r.random()
         if depth < self.max_depth and k < 0.25:
             a, b = self.cond(depth + 1), self.cond(depth + 1)
@@ -571,7 +644,11 @@ class _Gen:
         b = self.expr(depth + 1, "num", True)
         op = r.choice(["<", "<=", ">", ">=", "==", "!="])
         if r.random() < 0.15:
+            # a device function call after a chain's first comparison is a compile error
+            # ("assign the call to a local first"): none there
+            calls, self.calls_left = self.calls_left, 0
             c = self.expr(depth + 1, "num", True)
+            self.calls_left = calls
             op2 = r.choice(["<", "<="])
             return E(f"({a.text} {op} {b.text} {op2} {c.text})", "bool")
         return E(f"({a.text} {op} {b.text})", "bool")
@@ -579,8 +656,20 @@ class _Gen:
     # --- statements ---------------------------------------------------------------------
     def store(self, depth, e: E | None = None):
         out = self.rng.choice(self.outputs)
+        e = self.store_value(out, e)
+        procs = [f for f in self.funcs if f.kind == "proc"]
+        if procs and not self.serial and self.fr.random() < 0.5:
+            self.emit(depth, self.proc_call(self.fr.choice(procs), out, e))
+        else:
+            self.emit(depth, f"{self.index(out)} = {e.text}")
+        if e.inexact:
+            self.inexact_outputs.add(out.name)
+
+    def store_value(self, out, e: E | None = None, exact=False) -> E:
+        """The value a store into ``out`` at the grid point takes (converted as the rules
+        allow)."""
         want = "int" if out.dtype in INT_TYPES else "num"
-        e = self.expr(0, want) if e is None else self.check(e, want)
+        e = self.expr(0, want, exact) if e is None else self.check(e, want)
         if e.t == "bool":
             e = self.cast(e, "int32")
         if out.dtype in INT_TYPES and e.t != out.dtype and e.t != "wi":
@@ -588,15 +677,14 @@ class _Gen:
                 e = self.cast(e, out.dtype)
             else:
                 self.flags.add("narrowing_int_store")  # exception 5: plain numpy would raise
-        self.emit(depth, f"{self.index(out)} = {e.text}")
-        if e.inexact:
-            self.inexact_outputs.add(out.name)
+        return e
 
     def new_local(self, depth):
         e = self.expr(0, self.rng.choice([None, "int", "float"]))
         if e.t in ("wi", "wf"):
             e = self.strong(e)
-        name = self.reused_name() if self.reusable and self.chance(0.5) else self.fresh()
+        name = self.reused_name(e.t) if self.reusable and self.chance(0.5) else None
+        name = name or self.fresh()
         self.emit(depth, f"{name} = {e.text}")
         self.scopes[-1][name] = e.t
         if e.inexact:
@@ -725,7 +813,16 @@ class _Gen:
         self.emit(depth, f"{c} = 0")
         init = self.init_for("+=", kind)
         self.emit(depth, f"{w} = {init[0]}")
-        self.emit(depth, f"while {c} < {bound}:")
+        head = f"{c} < {bound}"
+        guarded = [f for f in self.funcs if f.kind == "guarded"]
+        if self.calls_left and self.fr.random() < 0.5:
+            if guarded:
+                lazy = self.guarded_cond(self.fr.choice(guarded), 1, index=c)
+            else:
+                lazy = getattr(self.call_cond(1), "text", None)
+            if lazy is not None:               # re-evaluated (and called) before each test
+                head += f" and {lazy}"
+        self.emit(depth, f"while {head}:")
         self.emit(depth + 1, f"{c} += 1")
         term = self.expr(1, kind)
         if term.t in ("wi", "wf"):
@@ -869,6 +966,8 @@ class _Gen:
 
     def stmt(self, depth, nest):
         r = self.rng
+        if self.extras and self.fr.random() < 0.2 and self.extra_stmt(depth):
+            return
         choices = ["store", "local", "reassign"]
         weights = [4, 3, 2]
         if nest < 2:
@@ -899,10 +998,18 @@ class _Gen:
             self.reduction_update(depth)
 
     # --- grids after the first -----------------------------------------------------------
-    def reused_name(self):
-        """A private local of the grid before, named again (once) here."""
+    def reused_name(self, t=None):
+        """A private local of the grid before, named again (once) here (for a value of type
+        ``t``: while "local_retyped_later" is open, only a name that had that type)."""
+        names = self.reusable
+        if "local_retyped_later" in self.known:
+            names = [n for n in names if self.reusable_types.get(n) == t]
+            if not names:
+                return None
+        name = names[self.rng.randrange(len(names))]
+        self.reusable.remove(name)
         self.flags.add("local_name_reuse")
-        return self.reusable.pop(self.rng.randrange(len(self.reusable)))
+        return name
 
     def later_grid(self, mr):
         """Another top-level grid after the ones before: it reads anything they wrote (at any
@@ -911,6 +1018,7 @@ class _Gen:
         self.flags.add("multi_grid")
         prev = self.scopes.pop()                # the grid before: its locals are private
         self.reusable = [n for n in prev if n not in self.scopes[0]]
+        self.reusable_types = dict(prev)
         written = mr.sample(self.all_outputs, 1 if mr.random() < 0.7 else
                             min(2, len(self.all_outputs)))
         readable = self.base_inputs + [t for t in self.all_outputs if t not in written]
@@ -971,10 +1079,12 @@ class _Gen:
         self.grid_vars = [mr.choice(["0", last[a]]) for a in range(nd)]   # single elements
         self.inputs = readable if 0 not in self.shape else []
         self.atomics = []
+        self.serial = True
         for _ in range(mr.choice([0, 0, 1, 2])):
             self.flags.add("serial_between_grids")
             self.serial_stmt(mr)
         self.grid_vars, self.inputs, self.atomics = saved
+        self.serial = False
 
     def serial_stmt(self, mr):
         kind = mr.choice(["local", "local", "reassign", "range", "while"])
@@ -992,7 +1102,8 @@ class _Gen:
         inexact where the reduction reassociates float terms."""
         kind, op, _ = self.acc_red
         t = "int64" if kind == "int" else "float64"
-        name = self.reused_name() if self.reusable and self.chance(0.3) else self.fresh("a")
+        name = self.reused_name(t) if self.reusable and self.chance(0.3) else None
+        name = name or self.fresh("a")
         self.emit(1, f"{name} = {CAST_NAME[t]}({self.acc_name})")
         self.scopes[0][name] = t
         if any(e.inexact for e in self.red_terms) or kind == "float" and op in ("+=", "*="):
@@ -1024,6 +1135,477 @@ class _Gen:
         if self.red_op in ("min", "max"):
             self.flags.add("seq_builtin_minmax")
         self.emit(1, f"{self.acc_name} = {init}")
+
+    # --- device functions (@lo.func), tuples, len -----------------------------------------
+    def def_funcs(self):
+        """About 25% of kernels get device functions (defined before the kernel, drawn from a
+        stream of their own: other kernels are drawn exactly as before), tuple assignments and
+        swaps, shape unpacking and len()."""
+        fr = self.fr
+        self.shape_unpack = False
+        if fr.random() >= 0.25:
+            return
+        self.extras = True
+        self.shape_unpack = fr.random() < 0.4
+        self.swaps = fr.random() < 0.6
+        if fr.random() < 0.15:                 # tuples, swaps and len only
+            return
+        self.calls_left = fr.randint(1, 3)
+        for _ in range(1 if fr.random() < 0.5 else 2):
+            kind = fr.choices(FUNC_KINDS, FUNC_WEIGHTS)[0]
+            if kind == "nested" and not any(f.kind in VALUE_KINDS for f in self.funcs):
+                self.def_func(fr.choice(["expr", "branch", "kw"]))   # its callee first
+            self.def_func(kind)
+
+    def def_func(self, kind):
+        fr = self.fr
+        nd = len(self.shape)
+        name = f"fn{len(self.funcs) + 1}"
+        f = DevFunc(name, kind, [])
+        names = fr.sample(PARAM_NAMES, nd + 3)
+        body = []
+        if kind in VALUE_KINDS + ("tuple",):
+            n = fr.randint(1, 2)
+            f.params = [(p, fr.choices(PARAM_TYPES, PARAM_WEIGHTS)[0]) for p in names[:n]]
+            if kind == "kw":
+                dt = fr.choice(["wi", "wf"])
+                f.default = names[n]
+                f.params.append((f.default, dt))
+                dv = str(fr.randint(1, 3)) if dt == "wi" else fr.choice(["0.5", "2.0", "-1.5"])
+            if any(t in ("float16", "bfloat16") for _, t in f.params):
+                self.flags.add("half")          # a half parameter: exception 3
+            saved = self.enter_func(f.params)
+            try:
+                body = self.func_body(f, names[n + 1])
+            finally:
+                self.leave_func(saved)
+            sig = ", ".join(p if p != f.default else f"{p}={dv}" for p, _ in f.params)
+        elif kind == "proc":
+            f.params = [(names[0], "tensor")] + [(p, "wi") for p in names[1:nd + 1]] + \
+                [(names[nd + 1], "value")]
+            idx = ", ".join(names[1:nd + 1])
+            body = [f"{names[0]}[{idx}] = {names[nd + 1]}"]
+            if fr.random() < 0.4:
+                f.returns_value = True
+                body.append(f"return {names[nd + 1]}")
+            sig = ", ".join(p for p, _ in f.params)
+        elif kind == "guarded":
+            f.params = [(names[0], "tensor")] + [(p, "wi") for p in names[1:nd + 1]]
+            f.axis = fr.randrange(nd)
+            f.template = fr.choice(["{}", "{} * 2", "abs({})", "{} + 1", "-{}"])
+            read = f"{names[0]}[{', '.join(names[1:nd + 1])}]"
+            body = [f"return {f.template.format(read)}"]
+            sig = ", ".join(p for p, _ in f.params)
+        else:                                   # loop: over the last axis
+            t, s, k = names[0], names[nd], names[nd + 1]
+            f.params = [(t, "tensor")] + [(p, "wi") for p in names[1:nd]]
+            f.init = (("lo.int64(0)", "int64"), ("lo.float64(0.0)", "float64"),
+                      ("0", "wi"), ("0.0", "wf"))[fr.randrange(4)]
+            idx = ", ".join(names[1:nd] + [k])
+            body = [f"{s} = {f.init[0]}", f"for {k} in range({t}.shape[{nd - 1}]):",
+                    f"    {s} += {t}[{idx}]", f"return {s}"]
+            sig = ", ".join(p for p, _ in f.params)
+        self.func_lines += ["@lo.func", f"def {name}({sig}):"] + \
+            ["    " + line for line in body] + ["", ""]
+        self.funcs.append(f)
+
+    def enter_func(self, params):
+        saved = (self.rng, self.scopes, self.inputs, self.grid_vars, self.range_vars,
+                 self.scalar_types, self.inexact_locals, self.later, self.max_depth,
+                 self.in_func)
+        self.rng, self.scopes = self.fr, [{p: t for p, t in params}]
+        self.inputs, self.grid_vars, self.range_vars, self.scalar_types = [], [], [], {}
+        self.inexact_locals, self.later, self.max_depth, self.in_func = set(), False, 2, True
+        return saved
+
+    def leave_func(self, saved):
+        (self.rng, self.scopes, self.inputs, self.grid_vars, self.range_vars,
+         self.scalar_types, self.inexact_locals, self.later, self.max_depth,
+         self.in_func) = saved
+
+    def func_body(self, f, local) -> list:
+        """The lines of a scalar device function's body; sets ``f.ret``."""
+        r = self.rng
+        lines = []
+        if r.random() < 0.3:                    # a local of its own (renamed when inlined)
+            e = self.strong(self.expr(1, r.choice([None, "int", "float"])))
+            lines.append(f"{local} = {e.text}")
+            self.scopes[-1][local] = e.t
+            if e.inexact:
+                self.inexact_locals.add(local)
+
+        scalars = [(p, t) for p, t in f.params if p != f.default]
+        if r.random() < 0.35:                   # a parameter assigned: the caller's local
+            p, t = r.choice(scalars)            # passed to it keeps its value
+            if t == "wi":
+                lines.append(f"{p} += {r.randint(1, 3)}")
+            elif t == "wf":
+                lines.append(f"{p} = {p} * {r.choice(['0.5', '-2.0'])}")
+            else:
+                e = self.cast(self.expr(1, "int" if t in INT_TYPES else "num", True), t)
+                lines.append(f"{p} = {e.text}")
+            f.assigns_param = True
+
+        def value(want=None):
+            e = self.expr(0, want)
+            return self.cast(e, "int32") if e.t == "bool" else e
+
+        if f.kind == "tuple":
+            a, b = value(), value()
+            if r.random() < 0.5:                # else weak Python numbers, perhaps
+                a, b = self.strong(a), self.strong(b)
+            f.ret = [a, b]
+            return lines + [f"return {a.text}, {b.text}"]
+        if f.kind == "branch":
+            c = self.cond(1)
+            a = self.strong(value())
+            b = self.cast(value(), a.t)
+            f.ret = [E("", a.t, a.inexact or b.inexact)]
+            if r.random() < 0.5:
+                return lines + [f"if {c.text}:", f"    return {a.text}",
+                                "else:", f"    return {b.text}"]
+            return lines + [f"if {c.text}:", f"    return {a.text}", f"return {b.text}"]
+        if f.kind == "kw":
+            p, t = f.params[-1]
+            e = self.arith(value("num"), E(p, t, bound=5))
+        elif f.kind == "nested":
+            g = r.choice([g for g in self.funcs if g.kind in VALUE_KINDS])
+            e = self.arith(self.call_value(g, 1), value("num"))
+        else:
+            e = value(r.choice([None, "int", "float"]))
+        f.ret = [e]
+        return lines + [f"return {e.text}"]
+
+    def arith(self, a: E, b: E) -> E:
+        """``a op b`` (+ - *) by the generator's typing rules."""
+        op = self.rng.choice(["+", "-", "*"])
+        if a.t == "bool":
+            a = self.cast(a, "int32")
+        if b.t == "bool":
+            b = self.cast(b, "int32")
+        if a.t == "wi" and b.t == "wi":
+            if op == "-" or a.bound * max(b.bound, 1) > 60:
+                op = "+"
+            bound = a.bound + b.bound if op == "+" else a.bound * b.bound
+            return E(f"({a.text} {op} {b.text})", "wi", bound=bound)
+        if a.t in ("wi", "wf") and b.t in ("wi", "wf"):
+            a = self.strong(a)
+        t = result_type("{} " + op + " {}", a.t, b.t)
+        return E(f"({a.text} {op} {b.text})", t, a.inexact or b.inexact)
+
+    # call sites
+    def weak_names(self, t):
+        return [n for n, ty in {**self.locals(), **self.scalar_types}.items() if ty == t]
+
+    def arg_for(self, t, depth) -> str:
+        """An argument of type ``t`` (exact: device functions may compare their parameters)."""
+        r = self.rng
+        if t == "wi":
+            opts = [str(r.randrange(0, 6))] + self.weak_names("wi")
+            if self.grid_vars and not self.in_func:
+                g = self.loopvar(r.choice(self.grid_vars), 5)
+                if g.t == "wi":
+                    opts.append(g.text)
+            return r.choice(opts)
+        if t == "wf":
+            return r.choice([r.choice(["0.5", "2.0", "-1.25", "0.0"])] + self.weak_names("wf"))
+        same = [n for n in self.weak_names(t) if n not in self.inexact_locals]
+        if same and r.random() < 0.4:
+            return r.choice(same)
+        e = self.expr(depth + 1, "int" if t in INT_TYPES else "num", True)
+        return self.cast(e, t).text
+
+    def call_text(self, f, args: list) -> str:
+        """``f(...)`` with ``args`` [(param, text)]: the last ones by keyword now and then
+        (in any order), a defaulted parameter left out or passed."""
+        r = self.fr
+        pos, kw = list(args), []
+        if f.default and r.random() < 0.4:
+            pos = [a for a in pos if a[0] != f.default]       # the default
+            self.flags.add("func_default")
+        if len(pos) > 1 and r.random() < 0.3:
+            n = r.randint(1, len(pos))
+            pos, kw = pos[:-n], pos[-n:]
+            r.shuffle(kw)
+            self.flags.add("func_kwarg")
+        elif f.default and any(a[0] == f.default for a in pos) and r.random() < 0.5:
+            kw = [pos.pop()]
+            self.flags.add("func_kwarg")
+        parts = [v for _, v in pos] + [f"{p}={v}" for p, v in kw]
+        return f"{f.name}({', '.join(parts)})"
+
+    def called(self, f):
+        self.calls_left = max(0, self.calls_left - 1)
+        self.flags.add("device_func")
+        self.flags.add("func_procedure" if f.kind == "proc" else f"func_{f.kind}")
+
+    def call_value(self, f, depth) -> E:
+        """A call of a scalar device function."""
+        args = [(p, self.arg_for(t, depth)) for p, t in f.params]
+        if not self.in_func:
+            self.called(f)
+        e = f.ret[0]
+        return E(self.call_text(f, args), e.t, e.inexact, e.bound)
+
+    def readable(self, exact=False):
+        return [t for t in self.inputs if not (exact and t.name in self.inexact_outputs)]
+
+    def guarded_call(self, f, index=None, exact=False):
+        """(call, guard, its negation): ``f(t, ..., g + 1, ...)`` reads ``t`` out of range
+        unless the guard holds (``index``: instead of ``g + 1``, guarded the same way)."""
+        ts = self.readable(exact)
+        if not ts:
+            return None
+        t = self.rng.choice(ts)
+        a = f.axis
+        idx = list(self.grid_vars)
+        idx[a] = index or f"{idx[a]} + 1"
+        n = f"{t.name}.shape[{a}]"
+        self.called(f)
+        self.flags.add("func_lazy")
+        call = E(f"{f.name}({t.name}, {', '.join(idx)})", result_type(f.template, t.dtype),
+                 t.name in self.inexact_outputs)
+        return call, f"{idx[a]} < {n}", f"{idx[a]} >= {n}"
+
+    def guarded_cond(self, f, depth, index=None):
+        got = self.guarded_call(f, index, exact=True)
+        if got is None:
+            return None
+        call, guard, neg = got
+        cmp = self.compare(call, depth)
+        if self.fr.random() < 0.5:
+            return f"({guard} and {cmp})"
+        return f"({neg} or {cmp})"
+
+    def loop_call(self, f, exact=False):
+        """``f(t, i, ...)``: ``t`` summed along its last axis, into an accumulator whose
+        kind (int or float) the element's matches (so its type never changes)."""
+        ints = f.init[1] in ("int64", "wi")
+        ts = [t for t in self.readable(exact) if (t.dtype in INT_TYPES) == ints]
+        if not ts:
+            return None
+        t = self.rng.choice(ts)
+        nd = len(self.shape)
+        self.called(f)
+        if is_float(t.dtype):
+            self.flags.add("seq_float_accum")
+        rt = widen(result_type("{} + {}", f.init[1], t.dtype))
+        args = ", ".join([t.name] + list(self.grid_vars[:nd - 1]))
+        return E(f"{f.name}({args})", rt, t.name in self.inexact_outputs)
+
+    def compare(self, e: E, depth) -> str:
+        b = self.expr(depth + 1, "num", True)
+        return f"({e.text} {self.rng.choice(['<', '<=', '>', '>=', '==', '!='])} {b.text})"
+
+    def call_expr(self, depth, want, exact):
+        """A call in an expression: plain, or the lazy branch of a conditional expression."""
+        fr = self.fr
+        opts = [f for f in self.funcs if f.kind in VALUE_KINDS + ("guarded", "loop")
+                and not (exact and f.ret and f.ret[0].inexact)]
+        if not opts:
+            return None
+        f = fr.choice(opts)
+        if f.kind == "guarded":
+            got = self.guarded_call(f, exact=exact)
+            if got is None:
+                return None
+            call, guard, _ = got
+            alt = self.cast(self.expr(depth + 1, want or "num", exact), call.t)
+            e = E(f"({call.text} if {guard} else {alt.text})", call.t,
+                  call.inexact or alt.inexact)
+            return self.check(e, want)
+        e = self.loop_call(f, exact) if f.kind == "loop" else self.call_value(f, depth)
+        if e is None:
+            return None
+        if fr.random() < 0.25:                  # an ordinary call as a lazy operand
+            self.flags.add("func_lazy")
+            e = self.strong(e)
+            c = self.cond(depth + 1)
+            alt = self.cast(self.expr(depth + 1, want or "num", exact), e.t)
+            if fr.random() < 0.5:
+                e = E(f"({e.text} if {c.text} else {alt.text})", e.t, e.inexact or alt.inexact)
+            else:
+                e = E(f"({alt.text} if {c.text} else {e.text})", e.t, e.inexact or alt.inexact)
+        return self.check(e, want)
+
+    def call_cond(self, depth):
+        """A condition with a call: compared, perhaps a lazy operand of and/or (a guarded
+        reader always is; a procedure that returns what it stored is, when it is one)."""
+        fr = self.fr
+        opts = [f for f in self.funcs if f.kind in ("guarded", "loop")
+                or f.kind in VALUE_KINDS and not f.ret[0].inexact
+                or f.kind == "proc" and f.returns_value and not self.serial]
+        if not opts:
+            return None
+        f = fr.choice(opts)
+        if f.kind == "guarded":
+            text = self.guarded_cond(f, depth)
+            return None if text is None else E(text, "bool")
+        if f.kind == "proc":                    # stores only when Python evaluates it
+            out = self.rng.choice(self.outputs)
+            v = self.store_value(out, exact=True)
+            call = self.proc_call(f, out, v)
+            self.flags.add("func_lazy")
+            self.flags.add("func_lazy_store")
+            if v.inexact:
+                self.inexact_outputs.add(out.name)
+            c = self.cond(depth + 1)
+            return E(f"({c.text} {fr.choice(['and', 'or'])} {self.compare(E(call, v.t), depth)})",
+                     "bool")
+        e = self.loop_call(f, True) if f.kind == "loop" else self.call_value(f, depth)
+        if e is None:
+            return None
+        cmp = self.compare(e, depth)
+        if fr.random() < 0.4:
+            self.flags.add("func_lazy")
+            c = self.cond(depth + 1)
+            return E(f"({c.text} {fr.choice(['and', 'or'])} {cmp})", "bool")
+        return E(cmp, "bool")
+
+    def proc_call(self, f, out, e: E) -> str:
+        self.called(f)
+        args = [(f.params[0][0], out.name)] + \
+            [(p, g) for (p, _), g in zip(f.params[1:-1], self.grid_vars)] + \
+            [(f.params[-1][0], e.text)]
+        return self.call_text(f, args)
+
+    def func_stmt(self, depth, f):
+        """A statement that calls ``f``."""
+        if f.kind == "proc":
+            out = self.rng.choice(self.outputs)
+            e = self.store_value(out)
+            self.emit(depth, self.proc_call(f, out, e))
+            if e.inexact:
+                self.inexact_outputs.add(out.name)
+            return
+        if f.kind == "tuple":
+            names = [self.fresh() for _ in f.ret]
+            args = [(p, self.arg_for(t, 0)) for p, t in f.params]
+            self.called(f)
+            self.emit(depth, f"{', '.join(names)} = {self.call_text(f, args)}")
+            for n_, e in zip(names, f.ret):
+                self.scopes[-1][n_] = e.t
+                if e.inexact:
+                    self.inexact_locals.add(n_)
+            self.flags.add("func_tuple")
+            return
+        if f.kind == "guarded":
+            got = self.guarded_call(f)
+            if got is None:
+                return self.store(depth)
+            call, guard, _ = got
+            alt = self.cast(self.expr(1, "num"), call.t)
+            e = E(f"({call.text} if {guard} else {alt.text})", call.t,
+                  call.inexact or alt.inexact)
+        elif f.kind == "loop":
+            e = self.loop_call(f)
+            if e is None:
+                return self.store(depth)
+        else:
+            e = self.call_value(f, 0)
+        e = self.strong(e)
+        name = self.fresh()
+        self.emit(depth, f"{name} = {e.text}")
+        self.scopes[-1][name] = e.t
+        if e.inexact:
+            self.inexact_locals.add(name)
+
+    def call_flags(self, source: str):
+        """The device-function flags, from the kernel's text: an expression the generator
+        built may have been dropped (an inexact float cast to an int is a constant)."""
+        import ast
+        for fl in list(self.flags):
+            if fl.startswith("func_") or fl == "device_func":
+                self.flags.discard(fl)
+        kinds = {f.name: f for f in self.funcs}
+        tree = ast.parse(source)
+        kern = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                    and n.name not in kinds)
+        lazy = set()
+        for n in ast.walk(kern):
+            later = []
+            if isinstance(n, ast.BoolOp):
+                later = n.values[1:]
+            elif isinstance(n, ast.IfExp):
+                later = [n.body, n.orelse]
+            elif isinstance(n, ast.While):
+                later = [n.test]
+                if any(isinstance(c, ast.Call) and getattr(c.func, "id", None) in kinds
+                       for c in ast.walk(n.test)):
+                    self.flags.add("func_while")
+            for sub in later:
+                lazy |= {id(c) for c in ast.walk(sub) if isinstance(c, ast.Call)}
+            if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Tuple) and \
+                    isinstance(n.value, ast.Call) and getattr(n.value.func, "id", "") in kinds:
+                self.flags.add("func_tuple")
+        for c in ast.walk(kern):
+            f = kinds.get(getattr(c.func, "id", None)) if isinstance(c, ast.Call) else None
+            if f is None:
+                continue
+            self.flags.add("device_func")
+            self.flags.add("func_procedure" if f.kind == "proc" else f"func_{f.kind}")
+            if c.keywords:
+                self.flags.add("func_kwarg")
+            if f.assigns_param:
+                self.flags.add("func_param_assign")
+            if f.default and len(c.args) + len(c.keywords) < len(f.params):
+                self.flags.add("func_default")
+            if f.kind == "loop" and f.init[1] in ("wi", "wf"):
+                self.flags.add("weak_acc_init")   # exception 4: plain Python does not widen
+            if id(c) in lazy:
+                self.flags.add("func_lazy")
+                if f.kind == "proc":
+                    self.flags.add("func_lazy_store")
+
+    def extra_stmt(self, depth, kind=None) -> bool:
+        """A tuple-unpacking call, a swap ``a, b = b, a``, a tuple assignment or a shape
+        unpacking."""
+        fr = self.fr
+        opts = ["tuple_assign", "shape"]
+        tuples = [f for f in self.funcs if f.kind == "tuple"]
+        if tuples and self.calls_left:
+            opts += ["tuple"] * 3
+        pairs = []
+        if self.swaps:
+            locs = [(n, t) for n, t in self.locals().items() if t in ALL_TYPES
+                    and n not in self.frozen]
+            pairs = [(a, b) for a in locs for b in locs if a[0] < b[0] and a[1] == b[1]]
+            opts += ["swap"] * (4 if pairs else 0)
+        kind = kind or fr.choice(opts)
+        if kind == "swap" and not pairs:
+            return False
+        if kind == "tuple":
+            self.func_stmt(depth, fr.choice(tuples))
+        elif kind == "swap":
+            (a, _), (b, _) = fr.choice(pairs)
+            if fr.random() < 0.5:
+                a, b = b, a
+            self.emit(depth, f"{a}, {b} = {b}, {a}")
+            if a in self.inexact_locals or b in self.inexact_locals:
+                self.inexact_locals |= {a, b}
+            self.flags.add("tuple_swap")
+        elif kind == "tuple_assign":
+            es = [self.strong(self.expr(1, fr.choice([None, "int", "float"])))
+                  for _ in range(2)]
+            es = [self.cast(e, "int32") if e.t == "bool" else e for e in es]
+            if self.swaps:
+                es[1] = self.cast(es[1], es[0].t)     # a pair to swap later
+            names = [self.fresh() for _ in es]
+            self.emit(depth, f"{', '.join(names)} = {', '.join(e.text for e in es)}")
+            for n_, e in zip(names, es):
+                self.scopes[-1][n_] = e.t
+                if e.inexact:
+                    self.inexact_locals.add(n_)
+            self.flags.add("tuple_assign")
+        else:
+            t = self.rng.choice(self.tensors)
+            nd = len(self.shape)
+            names = [self.fresh("n") for _ in range(nd)]
+            self.emit(depth, f"{', '.join(names)}{',' if nd == 1 else ''} = {t.name}.shape")
+            for n_ in names:
+                self.scopes[-1][n_] = "wi"
+            self.flags.add("shape_unpack")
+        return True
 
     # --- the whole kernel ---------------------------------------------------------------
     def generate(self) -> GenKernel:
@@ -1099,6 +1681,7 @@ class _Gen:
             self.flags.add(f"reduction_{self.red_kind}_{self.red_op}")
             if self.red_op in ("min", "max"):  # Python's max returns an operand: its type
                 self.flags.add("seq_builtin_minmax")
+        self.def_funcs()
         self.scopes = [{}]
         params = [t.name for t in self.tensors + later_outputs] + [s[0] for s in scalars]
         name = f"fuzz_{self.seed}"
@@ -1107,12 +1690,27 @@ class _Gen:
             self.emit(1, f"acc = {init}")
             self.acc_name, self.acc_red = "acc", (self.red_kind, self.red_op, self.red_t)
         grid_args = ", ".join(f"out0.shape[{a}]" for a in range(nd))
+        if self.shape_unpack:                  # n1, m2 = x0.shape: weak Python ints
+            t = self.fr.choice(self.tensors)
+            names = [self.fresh("n") for _ in range(nd)]
+            self.emit(1, f"{', '.join(names)}{',' if nd == 1 else ''} = {t.name}.shape")
+            self.flags.add("shape_unpack")
+            for n_ in names:
+                self.scopes[0][n_] = "wi"
+            if self.fr.random() < 0.5:
+                grid_args = ", ".join(names)
         self.emit(1, f"for {', '.join(self.grid_vars)} in lo.grid({grid_args}):")
         self.scopes.append({})
         for _ in range(r.randint(1, 5)):
             self.stmt(2, 0)
         if self.red_op and not self.red_terms:
             self.reduction_update(2)
+        for f in self.funcs:                   # every device function is called
+            if not any(f"{f.name}(" in line for line in self.lines):
+                self.func_stmt(2, f)
+        if self.swaps and "tuple_swap" not in self.flags:
+            self.extra_stmt(2, "tuple_assign")
+            self.extra_stmt(2, "swap")
         self.store(2)                          # every kernel stores something
         if self.atomics and "atomic_add" not in self.flags:
             self.atomic(2)                     # and adds into its atomic targets
@@ -1127,7 +1725,9 @@ class _Gen:
             self.flags.add("inexact")
         if any(t.inexact for t in self.red_terms):
             self.flags.add("inexact_reduction")
-        source = "\n".join(self.lines) + "\n"
+        source = "\n".join(self.func_lines + self.lines) + "\n"
+        if self.funcs:
+            self.call_flags(source)
         atomic_float = tuple(t.name for t in self.atomics if t.dtype in FLOAT_TYPES)
         return GenKernel(self.seed, name, source, shape, self.tensors, scalars, params,
                          self.flags, atomic_float)
@@ -1428,7 +2028,8 @@ def minimize(gk: GenKernel, backends: list, oracle: str | None = None, rounds: i
                     continue
                 i = 0
                 while i < len(stmts):
-                    if isinstance(stmts[i], (ast.Return, ast.FunctionDef)):
+                    if isinstance(stmts[i], ast.Return) or isinstance(
+                            stmts[i], ast.FunctionDef) and stmts[i].name == gk.name:
                         i += 1
                         continue
                     saved = stmts[i]

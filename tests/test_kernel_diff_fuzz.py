@@ -5,7 +5,9 @@ break/continue, if/elif/else, grid reductions and sequential accumulations, math
 dtype from int8 to fp64 with fp16/bf16, strided/transposed/negative-stride views, NaN, +-inf,
 -0.0 and the integer extremes, lo.atomic_add into targets of every numeric dtype at own,
 constant, negative, affine and data-dependent indices, inside grids, loops and branches and
-after the grid). Float atomic targets compare within the tolerance (the grid adds into them in
+after the grid; @lo.func device functions called in expressions, conditions and lazy operands,
+returning tuples, storing into tensors, with keyword and default arguments, calling each other;
+tuple swaps, shape unpacking and len()). Float atomic targets compare within the tolerance (the grid adds into them in
 any order); backends must refuse what they document they cannot do (kernel_gen.REFUSED). Each
 kernel runs on every usable backend and is compared with the oracle: the python backend (the
 rule, executable) once it is registered, numpy_ref until then; the oracle is also checked
@@ -110,7 +112,12 @@ def test_generator_is_deterministic_and_covers_the_language():
               # lo.atomic_add into integer and float targets, at data-dependent indices
               "atomic_add", "atomic_int", "atomic_float", "atomic_index_data",
               # several grids in sequence, reusing loop variable names
-              "multi_grid", "grid_var_reuse"}
+              "multi_grid", "grid_var_reuse",
+              # @lo.func device functions: called, returning a tuple the kernel unpacks, storing
+              # into a tensor, in lazy operands (and/or, conditional expressions); tuple swaps
+              # and shape unpacking
+              "device_func", "func_tuple", "func_procedure", "func_lazy", "tuple_swap",
+              "shape_unpack"}
     wanted |= {f"dtype_{t}" for t in kg.ALL_TYPES}
     assert wanted <= set(seen), sorted(wanted - set(seen))
 
