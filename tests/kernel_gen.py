@@ -89,7 +89,8 @@ BF16 = ml_dtypes.bfloat16
 # had not wrapped: for x = 2**63 - 1, (x + 4) < 0 gave False; while set, int64 data holds
 # int32's extremes instead of int64's).
 #
-# Found by the device-function generator (findings: /tmp/w/func_findings.md):
+# Found by the device-function generator and fixed in 02e0072 (the generator still knows how
+# to avoid it, should it come back):
 # "local_retyped_later": a local assigned in a grid and assigned again later in the kernel
 # with another type (``t = x[i]`` in the grid, ``t = 0.5`` after it) gets one type for the
 # whole kernel on every backend but python: numpy_ref, numba, lua and triton compute the
@@ -97,7 +98,7 @@ BF16 = ml_dtypes.bfloat16
 # int-only operators on it (``~t``) are a KernelCompileError everywhere ("needs an integer,
 # got fp64"). While set, a later grid or the serial code between grids reuses a name of the
 # grid before only for a value of the same type.
-KNOWN_BUGS: set[str] = {"local_retyped_later"}
+KNOWN_BUGS: set[str] = set()          # none open
 
 # backend -> [(known bug, does this kernel hit it?)]: zero signs are not compared there.
 ZERO_SIGN_RELAXED = {
