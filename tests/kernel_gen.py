@@ -137,7 +137,10 @@ REFUSED = {
     # grid (outside one it is a plain add) -- tests/test_triton_backend.py,
     # test_atomic_add_into_int8_is_a_compile_error_at_the_users_line.
     "triton": [("triton_narrow_int_atomics",
-                lambda gk: "atomic_narrow_int_in_grid" in gk.flags)],
+                lambda gk: "atomic_narrow_int_in_grid" in gk.flags),
+               # a grid inside a sequential loop (time steps): not yet on Triton --
+               # tests/test_kernel_timesteps.py, test_triton_refuses_a_grid_inside_a_loop...
+               ("triton_grid_in_loop", lambda gk: "grid_in_step_loop" in gk.flags)],
 }
 
 
@@ -1034,8 +1037,13 @@ class _Gen:
         if m < nd:
             self.flags.add("grid_over_rows")
         args = ", ".join(f"{mr.choice(self.tensors).name}.shape[{a}]" for a in range(m))
-        self.emit(1, f"for {', '.join(gvars)} in lo.grid({args}):")
-        depth = 2
+        top = 1
+        if random.Random(self.seed * 1000003 + 53).random() < 0.3:   # time steps
+            self.flags.add("grid_in_step_loop")
+            self.emit(1, f"for {self.fresh('step')} in range(2):")
+            top = 2
+        self.emit(top, f"for {', '.join(gvars)} in lo.grid({args}):")
+        depth = top + 1
         for a in range(m, nd):
             q = self.fresh("q")
             self.emit(depth, f"for {q} in range(out0.shape[{a}]):")

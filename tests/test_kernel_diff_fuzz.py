@@ -111,8 +111,8 @@ def test_generator_is_deterministic_and_covers_the_language():
               "layout_strided", "layout_reversed", "layout_transposed", "half",
               # lo.atomic_add into integer and float targets, at data-dependent indices
               "atomic_add", "atomic_int", "atomic_float", "atomic_index_data",
-              # several grids in sequence, reusing loop variable names
-              "multi_grid", "grid_var_reuse",
+              # several grids in sequence, reusing loop variable names, some in a step loop
+              "multi_grid", "grid_var_reuse", "grid_in_step_loop",
               # @lo.func device functions: called, returning a tuple the kernel unpacks, storing
               # into a tensor, in lazy operands (and/or, conditional expressions); tuple swaps
               # and shape unpacking
