@@ -332,3 +332,20 @@ def sizes(x, y, out):
 def test_size_is_the_product_of_the_shape_as_a_python_int():
     ref_args, _ = same_everywhere(sizes, np.zeros((3, 4)), np.zeros((2, 0, 5)), np.zeros(12))
     assert ref_args[2].tolist() == [12002.0 + i for i in range(12)]
+
+
+@lo.func
+def maybe(v):
+    if v > 0:
+        t = v
+    return t
+
+
+def test_an_unbound_local_in_a_device_function_is_named_as_the_user_wrote_it():
+    @lo.kernel
+    def calls_maybe(x, out):
+        for i in lo.grid(x.shape[0]):
+            out[i] = maybe(x[i])
+    with pytest.raises(KernelCompileError, match="'t' may be used before assignment") as info:
+        calls_maybe.on("numpy")(np.ones(2), np.zeros(2))
+    assert info.value.lineno == line_of(maybe, "return t")

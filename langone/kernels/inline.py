@@ -271,7 +271,7 @@ class Calls:
                    for _ in range(result_arity(body, info, fn.__name__))]
         loc = self.loc(call)
         site = self.site_path + ((self.info.filename, loc.line, loc.col),)
-        own = ast_names(node)
+        own, before = ast_names(node), set(self.shared.names)
         self.shared.names |= own
         sub = type(self)(fn, node, info)
         sub.shared, sub.results, sub.site_path = self.shared, results, site
@@ -293,7 +293,8 @@ class Calls:
                 mapping[p] = self.shared.fresh(f"{fn.__name__}_{p}")
                 binds.append(ir.Assign(loc, mapping[p], v))
         for n in sorted((ir.bound_names(lowered) & own) - set(mapping)):
-            mapping[n] = self.shared.fresh(f"{fn.__name__}_{n}")
+            # the user's own name where it is free (messages then say 't', not 'maybe_t')
+            mapping[n] = n if n not in before else self.shared.fresh(n)
         self.shared.sites[site] = mapping
         body = ir.rename(lowered, mapping)
         if inlined:
