@@ -133,25 +133,37 @@ def _pass(where: ast.stmt) -> ast.Pass:
     return ast.copy_location(ast.Pass(), where)
 
 
+def _lift(stmts: list, holds, exit_kind, keep_exit: bool, other=None) -> list:
+    """``stmts`` where every ``exit_kind`` statement ends its path: what follows an
+    ``if`` that holds one (``holds``) moves into both branches; anything else that
+    holds one is refused by ``other(stmt)``, or left for the frontend to refuse."""
+    for i, s in enumerate(stmts):
+        if isinstance(s, exit_kind):
+            return stmts[:i + 1] if keep_exit else stmts[:i]   # what follows never runs
+        if not holds(s):
+            continue
+        if not isinstance(s, ast.If):
+            if other is not None:
+                other(s)
+            continue                 # (not kernel language: the frontend says so)
+        rest = stmts[i + 1:]
+        new = ast.If(test=s.test,
+                     body=_lift(s.body + rest, holds, exit_kind, keep_exit, other) or [_pass(s)],
+                     orelse=_lift(s.orelse + rest, holds, exit_kind, keep_exit, other))
+        return stmts[:i] + [ast.copy_location(new, s)]
+    return stmts
+
+
 def lift_returns(stmts: list, info) -> list:
     """``stmts`` where every ``return`` ends its path: what follows an ``if``
     that returns moves into its branches (``if c: return a`` then ``return b``
     becomes ``if c: return a else: return b``)."""
-    for i, s in enumerate(stmts):
-        if isinstance(s, ast.Return):
-            return stmts[:i + 1]                  # what follows never runs
-        if not _has_return(s):
-            continue
-        if not isinstance(s, ast.If):
-            inner = next(n for n in ast.walk(s) if isinstance(n, ast.Return))
-            raise info.error(inner, "return inside a loop of a device function is not "
-                                    "supported", hint="set a result variable and break, "
-                                                      "then return it after the loop")
-        rest = stmts[i + 1:]
-        new = ast.If(test=s.test, body=lift_returns(s.body + rest, info) or [_pass(s)],
-                     orelse=lift_returns(s.orelse + rest, info))
-        return stmts[:i] + [ast.copy_location(new, s)]
-    return stmts
+    def in_loop(s: ast.stmt):
+        inner = next(n for n in ast.walk(s) if isinstance(n, ast.Return))
+        raise info.error(inner, "return inside a loop of a device function is not "
+                                "supported", hint="set a result variable and break, "
+                                                  "then return it after the loop")
+    return _lift(stmts, _has_return, ast.Return, True, in_loop)
 
 
 def _ends_iteration(node: ast.AST) -> bool:
@@ -167,17 +179,9 @@ def _ends_iteration(node: ast.AST) -> bool:
 def lift_continues(stmts: list) -> list:
     """A grid body with its ``continue`` statements made structure: what follows
     an ``if`` that continues moves into its branches, and a ``continue`` ends
-    its path (``if c: continue`` then ``rest`` becomes ``if c: pass else: rest``)."""
-    for i, s in enumerate(stmts):
-        if isinstance(s, ast.Continue):
-            return stmts[:i]                      # the iteration ends here
-        if not _ends_iteration(s):
-            continue
-        rest = stmts[i + 1:]
-        new = ast.If(test=s.test, body=lift_continues(s.body + rest) or [_pass(s)],
-                     orelse=lift_continues(s.orelse + rest))
-        return stmts[:i] + [ast.copy_location(new, s)]
-    return stmts
+    its path (``if c: continue`` then ``rest`` becomes ``if c: pass else: rest``).
+    Only an ``if`` can hold a grid's ``continue`` (loops keep their own)."""
+    return _lift(stmts, _ends_iteration, ast.Continue, False)
 
 
 def result_arity(stmts: list, info, name: str) -> int:
@@ -322,10 +326,7 @@ class Calls:
                            hint="unpack a tuple (a, b), x.shape or a device function's "
                                 "tuple result")
         if len(values) != n:
-            many = "too many values to unpack" if len(values) > n else \
-                "not enough values to unpack"
-            got = f", got {len(values)}" if len(values) < n else ""
-            raise self.err(node, f"{many} (expected {n}{got})")
+            raise self.err(node, ir.unpack_mismatch(n, len(values)))
         return values
 
     def unpack(self, target, value: ast.expr, s: ast.stmt) -> list:

@@ -509,6 +509,13 @@ def rebuild_by_id(node: Any, fn) -> Any:
     return fn(node, replace(node, **changes) if changes else node)
 
 
+def unpack_mismatch(expected: int, got: int) -> str:
+    """Python's words for unpacking ``got`` values into ``expected`` names."""
+    if got > expected:
+        return f"too many values to unpack (expected {expected})"
+    return f"not enough values to unpack (expected {expected}, got {got})"
+
+
 def fresh_name(base: str, taken: set) -> str:
     """``base``, or ``base_2``, ``base_3``... : the first not in ``taken`` (then added)."""
     name, n = base, 1

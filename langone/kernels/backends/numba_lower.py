@@ -153,10 +153,6 @@ def map_body(stmts: tuple, fn: Callable[[ir.Stmt], list]) -> tuple:
     return tuple(out)
 
 
-#: ``rename(node, m)``: IR names mapped (shared with the frontend's inliner).
-rename = ir.rename
-
-
 def map_own_exprs(s: ir.Stmt, fn) -> ir.Stmt:
     """``s`` with ``fn`` applied bottom-up to its own expressions (not to the
     statements of its bodies)."""
@@ -318,7 +314,8 @@ class _Lowering:
     def __init__(self, k: ir.Kernel, options: dict, parallel: bool):
         self.names = base_names(k)
         self.original = {new: old for old, new in self.names.items()}
-        self.k = replace(k, params=rename(k.params, self.names), body=rename(k.body, self.names))
+        self.k = replace(k, params=ir.rename(k.params, self.names),
+                         body=ir.rename(k.body, self.names))
         self.parallel = parallel
         self.fastmath = bool(options.get("fastmath"))
         self.types = {self.names.get(n, n): t for n, t in k.locals}
@@ -370,7 +367,7 @@ class _Lowering:
             body = [ir.If(g.loc, longer, tuple(self.interchanged(g, rows, ext)),
                           tuple(self.loops(g, ext, g.body, self.parallel)))]
         elif self.parallel and (jp := row_jam.plan(g, self.sum_loops, self.types)) is not None:
-            body = row_jam.jam(g, jp, ext[0], self.types, _held, rename)
+            body = row_jam.jam(g, jp, ext[0], self.types, _held)
         else:
             body = self.loops(g, ext, g.body, self.parallel)
         return out + opened + body + closed
@@ -384,7 +381,8 @@ class _Lowering:
         scope.update({v: self.lane(v) for v in reduced})
         self.types.update({new: self.types[old] for old, new in scope.items()
                            if old in self.types})
-        return replace(g, vars=tuple(scope.get(v, v) for v in g.vars), body=rename(g.body, scope))
+        return replace(g, vars=tuple(scope.get(v, v) for v in g.vars),
+                       body=ir.rename(g.body, scope))
 
     @staticmethod
     def lane(var: str) -> str:

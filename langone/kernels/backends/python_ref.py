@@ -150,6 +150,7 @@ class _SiteCalls(ast.NodeTransformer):
         self.ns, self.info, self.k, self.path = ns, info, k, path
         self.local_names = local_names
         self.sites = dict(k.inlined)
+        self.types, self.acc = dict(k.locals), accumulators(k)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -158,9 +159,8 @@ class _SiteCalls(ast.NodeTransformer):
             return node
         key = self.path + ((self.info.filename, node.lineno + self.info.line_offset,
                             node.col_offset + self.info.col_offset),)
-        types, acc = dict(self.k.locals), accumulators(self.k)
-        widened = {name: types[n] for name, n in self.sites.get(key, ())
-                   if n in acc and n in types}
+        widened = {name: self.types[n] for name, n in self.sites.get(key, ())
+                   if n in self.acc and n in self.types}
         site = f"__langone_site_{len([n for n in self.ns if n.startswith('__langone_site')])}"
         self.ns[site] = _compile(fn, self.k, widened, key, kernel=False)[0]
         node.func = ast.copy_location(ast.Name(site, ast.Load()), node.func)

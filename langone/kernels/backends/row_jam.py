@@ -152,12 +152,11 @@ def candidates(g: ir.Grid) -> set:
             isinstance(s.step, ir.Const) and s.step.value == 1 and not _varies(s, private)}
 
 
-def jam(g: ir.Grid, p: Plan, extent: str, types: dict, holds, rename) -> list:
+def jam(g: ir.Grid, p: Plan, extent: str, types: dict, holds) -> list:
     """The statements that replace grid ``g`` (``extent``: the name of its length;
-    ``holds(t)``: the type a local of type ``t`` is held in; ``rename(node, map)``:
-    names mapped, for the remaining iterations, whose locals must differ from the
-    ``prange`` body's: numba takes a name assigned in it and used after it for a
-    reduction)."""
+    ``holds(t)``: the type a local of type ``t`` is held in). The remaining
+    iterations' locals are renamed: they must differ from the ``prange`` body's, as
+    numba takes a name assigned in it and used after it for a reduction."""
     var, k, group = g.vars[0], _name("_k_k"), _name("_k_g")
     row = ir.BinOp(ir.NOLOC, int64, "+", ir.BinOp(ir.NOLOC, int64, "*", group, _int(JAM)), k)
     body: list = [replace(s, shape=(_int(JAM), *s.shape)) if isinstance(s, ir.Alloc) else s
@@ -187,7 +186,7 @@ def jam(g: ir.Grid, p: Plan, extent: str, types: dict, holds, rename) -> list:
             ir.Assign(ir.NOLOC, "_k_ng", ir.BinOp(ir.NOLOC, int64, "//", _name(extent),
                                                   _int(JAM))),
             ir.Grid(g.loc, (group.id,), (_name("_k_ng"),), tuple(body)),
-            ir.For(ir.NOLOC, tail[var], done, _name(extent), _int(1), rename(g.body, tail))]
+            ir.For(ir.NOLOC, tail[var], done, _name(extent), _int(1), ir.rename(g.body, tail))]
 
 
 def _jammed_sum(loop: ir.For, r: SumLoop, types: dict) -> list:

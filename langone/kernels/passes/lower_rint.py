@@ -2,9 +2,9 @@
 
 Integers round to themselves. For floats, ``f = floor(x)`` and the exact
 fraction ``x - f`` decide: above one half ``f + 1``, below it ``f``, at it the
-even one of the two; a zero result takes ``x``'s sign. ``x - floor(x)`` and ``floor(x) + 1`` are exact wherever
-``x`` has a fraction, so this equals ``np.rint`` bit for bit (NaN and inf pass
-through ``floor``). Renderers never see ``rint``.
+even one of the two; a zero result takes ``x``'s sign. ``x - floor(x)`` and
+``floor(x) + 1`` are exact wherever ``x`` has a fraction, so this equals
+``np.rint`` bit for bit (NaN and inf pass through ``floor``). Renderers never see ``rint``.
 
 Example:
     >>> import numpy as np, langone as lo

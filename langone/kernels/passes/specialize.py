@@ -30,11 +30,8 @@ def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
             raise info.error(e.loc, f"{e.tensor!r} is a scalar, it has no shape or ndim",
                              hint="pass a tensor for this argument")
         if e.unpack and e.unpack != tt.ndim:        # Python's ValueError, at compile time
-            many = "too many values to unpack" if tt.ndim > e.unpack else \
-                "not enough values to unpack"
-            got = f", got {tt.ndim}" if tt.ndim < e.unpack else ""
-            raise info.error(e.loc, f"{many} (expected {e.unpack}{got}): {e.tensor!r} has "
-                                    f"{tt.ndim} dimension(s)",
+            raise info.error(e.loc, f"{ir.unpack_mismatch(e.unpack, tt.ndim)}: "
+                                    f"{e.tensor!r} has {tt.ndim} dimension(s)",
                              hint=f"unpack one name per dimension of {e.tensor!r}")
         e = replace(e, unpack=0)
         if e.axis is None:
