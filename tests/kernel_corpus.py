@@ -80,6 +80,7 @@ def grid3d(x, out):
         out[i, j, k] = x[i, j, k] * 2 - 1
 
 
+
 @case(lambda r: (50, np.zeros(64, np.int32)),
       lambda n, out: {"out": np.concatenate([np.arange(50) ** 2, np.zeros(14)]).astype(np.int32)})
 def grid_scalar_extent(n, out):
@@ -791,3 +792,39 @@ _BIG_INT64 = np.array([2**60 + 2**36 + 1, -(2**60 + 2**36 + 1), 2**62 + 2**38 + 
 def int64_to_fp32_rounds_once(x, out):
     for i in lo.grid(x.shape[0]):          # one rounding, not two through the double
         out[i] = lo.fp32(x[i])
+
+
+# --- made tensors, several results ----------------------------------------------
+
+@case(lambda r: (f32(r, 37, 11),),
+      lambda x: (x.sum(0), np.float32(x.sum()), np.float32(x.max()), np.int64(x.size)),
+      rtol=1e-4, atol=1e-4)
+def column_sums_total_max(x):
+    n, m = x.shape
+    sums = lo.zeros((m,), x.dtype)
+    total = 0.0
+    mx = -lo.inf
+    count = 0
+    for j in lo.grid(m):
+        for i in range(n):
+            sums[j] += x[i, j]
+    for i, j in lo.grid(n, m):
+        total += x[i, j]
+        mx = max(mx, x[i, j])
+        count += 1
+    return sums, total, mx, count
+
+
+@case(lambda r: (f32(r, 300), 3),
+      lambda x, k: np.repeat(np.cumsum(x, dtype=np.float32), k),
+      rtol=1e-4, atol=1e-4)
+def made_scratch_and_output(x, k):
+    prefix = np.empty_like(x)
+    out = lo.empty(len(x) * k, "float32")
+    acc = 0.0
+    for i in range(x.shape[0]):            # a sequential prefix sum at the top level
+        acc += x[i]
+        prefix[i] = acc
+    for i in lo.grid(out.shape[0]):
+        out[i] = prefix[i // k]
+    return out

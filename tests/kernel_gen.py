@@ -259,6 +259,8 @@ class GenKernel:
     # float lo.atomic_add targets: the grid adds into them in an unspecified order, so they
     # compare within the tolerance, like float grid reductions
     atomic_float: tuple = ()
+    # what a kernel returns as a tuple (made tensors, "acc", "ret_shape"), if it does
+    returns: tuple = ()
 
     def make_args(self):
         """Fresh arguments (same values, same views every call) and the base arrays."""
@@ -571,9 +573,9 @@ class _Gen:
         if kind == "unary":
             a = self.strong(self.expr(depth + 1, want or "num", exact))
             fn = r.choice(["-", "abs", "lo.abs"])
-            text = f"(-{a.text})" if fn == "-" else f"{fn}({a.text})"
-            return self.check(E(text, result_type(text.replace(a.text, "{}"), a.t), a.inexact),
-                              want)
+            template = "(-{})" if fn == "-" else fn + "({})"
+            return self.check(E(template.format(a.text), result_type(template, a.t),
+                                a.inexact), want)
         if kind == "math" and want != "int":
             a = self.expr(depth + 1, "num", exact)
             if is_int(a.t) and "math_on_small_int" in self.known:
@@ -1655,6 +1657,12 @@ class _Gen:
             later_outputs = [TensorArg(f"out{len(self.outputs) + len(self.atomics)}",
                                        mr.choice(types_pool), mr.choice(layouts), True, edge_p,
                                        mr.choice(["zeros", "random"]))]
+        # an output the kernel makes itself (lo.zeros...) and returns: a stream of its own
+        self.kr = random.Random(self.seed * 1000003 + 41)
+        self.made = []
+        if self.kr.random() < 0.2:
+            self.made = [self.outputs[-1]]
+            self.made[0].layout, self.made[0].init = "contiguous", "zeros"
         self.base_inputs, self.all_outputs = self.inputs, self.outputs + later_outputs
         self.tensors = self.inputs + self.outputs + self.atomics   # later_outputs: after grid 1
         if "numba_int64_wrap" in self.known:
@@ -1692,9 +1700,12 @@ class _Gen:
                 self.flags.add("seq_builtin_minmax")
         self.def_funcs()
         self.scopes = [{}]
-        params = [t.name for t in self.tensors + later_outputs] + [s[0] for s in scalars]
+        params = [t.name for t in self.tensors + later_outputs if t not in self.made] + \
+            [s[0] for s in scalars]
         name = f"fuzz_{self.seed}"
         self.emit(0, f"def {name}({', '.join(params)}):")
+        for t in self.made:
+            self.emit(1, f"{t.name} = {self.made_call(t)}")
         if self.red_op:
             self.emit(1, f"acc = {init}")
             self.acc_name, self.acc_red = "acc", (self.red_kind, self.red_op, self.red_t)
@@ -1728,7 +1739,10 @@ class _Gen:
         self.tensors += later_outputs
         for _ in range(n_later):
             self.later_grid(mr)
-        if self.acc_name:
+        returns = self.returns()
+        if returns:
+            self.emit(1, f"return {', '.join(text for _, text in returns)}")
+        elif self.acc_name:
             self.emit(1, f"return {self.acc_name}")
         if self.inexact_outputs or self.inexact_locals or any(t.inexact for t in self.red_terms):
             self.flags.add("inexact")
@@ -1738,8 +1752,39 @@ class _Gen:
         if self.funcs:
             self.call_flags(source)
         atomic_float = tuple(t.name for t in self.atomics if t.dtype in FLOAT_TYPES)
-        return GenKernel(self.seed, name, source, shape, self.tensors, scalars, params,
-                         self.flags, atomic_float)
+        return GenKernel(self.seed, name, source, shape,
+                         [t for t in self.tensors if t not in self.made], scalars, params,
+                         self.flags, atomic_float, tuple(n for n, _ in returns))
+
+    def made_call(self, t) -> str:
+        """A call making output ``t`` (zeros, of the kernel's shape) in one of the spellings."""
+        x, nd = self.inputs[0].name, len(self.shape)
+        dims = ", ".join(f"{x}.shape[{a}]" for a in range(nd)) + ("," if nd == 1 else "")
+        options = [f'lo.zeros({x}.shape, "{t.dtype}")', f"lo.zeros(({dims}), lo.{t.dtype})",
+                   f'lo.full({x}.shape, 0, dtype="{t.dtype}")']
+        if t.dtype != "bfloat16":          # numpy itself has no bfloat16 name
+            options += [f"np.zeros(({dims}), np.{t.dtype})"]
+            if self.inputs[0].dtype == t.dtype:
+                options += [f"np.zeros_like({x})"]
+        call = self.kr.choice(options)
+        self.flags.add("made_tensor")
+        if call.startswith("lo."):        # plain Python: a Tensor, whose items are Tensors
+            self.flags.add("made_lo")
+        return call
+
+    def returns(self) -> list:
+        """(name, text) of a tuple return: made tensors, the accumulator, a shape."""
+        kr = self.kr
+        if not self.made and not (self.acc_name and kr.random() < 0.2):
+            return []
+        items = [(t.name, t.name) for t in self.made]
+        if self.acc_name:
+            items.append(("acc", self.acc_name))
+        if kr.random() < 0.4 or len(items) == 1 and not self.made:
+            items.append(("ret_shape", f"{self.inputs[0].name}.shape[0]"))
+        kr.shuffle(items)
+        self.flags.add("tuple_return")
+        return items
 
 
 def generate(seed: int, known: set | None = None) -> GenKernel:
@@ -1836,9 +1881,28 @@ def run_on(gk: GenKernel, kern, backend: str) -> Outcome:
             return Outcome(backend, "error", error=exc)
         except Exception as exc:                       # noqa: BLE001 - that is the finding
             return Outcome(backend, "crash", error=exc)
+    arrays = {n: b.copy() for n, b in bases}
+    if gk.returns:
+        return Outcome(backend, "ok", _returned(gk, result, arrays), arrays)
     if hasattr(result, "numpy"):
         result = result.numpy()
-    return Outcome(backend, "ok", result, {n: b.copy() for n, b in bases})
+    return Outcome(backend, "ok", result, arrays)
+
+
+def _returned(gk: GenKernel, result, arrays: dict):
+    """A tuple result: its tensors (and the shape) join ``arrays``; the accumulator
+    is the result."""
+    items = result if len(gk.returns) > 1 else (result,)
+    if not isinstance(items, tuple) or len(items) != len(gk.returns):
+        return ("malformed", repr(result)[:200])
+    acc = None
+    for name, item in zip(gk.returns, items):
+        value = np.asarray(item.numpy() if hasattr(item, "numpy") else item)
+        if name == "acc":
+            acc = value
+        else:
+            arrays[name] = value
+    return acc
 
 
 def run_plain(gk: GenKernel, kern) -> Outcome:
@@ -1849,7 +1913,10 @@ def run_plain(gk: GenKernel, kern) -> Outcome:
             result = kern.py_func(*args)
         except Exception as exc:                       # noqa: BLE001
             return Outcome("plain", "crash", error=exc)
-    return Outcome("plain", "ok", result, {n: b.copy() for n, b in bases})
+    arrays = {n: b.copy() for n, b in bases}
+    if gk.returns:
+        result = _returned(gk, result, arrays)
+    return Outcome("plain", "ok", result, arrays)
 
 
 def tolerance(gk: GenKernel, what: str) -> float:
@@ -1932,7 +1999,7 @@ def compare(gk: GenKernel, ref: Outcome, got: Outcome) -> list:
 # Python just runs them). Other atomics are plain-comparable: lo.atomic_add runs as
 # ``t[i] += v`` there, which the rule is (the python backend runs iterations in order).
 NOT_PLAIN = {"half", "weak_acc_init", "seq_builtin_minmax", "narrowing_int_store",
-             "atomic_wider_value"}
+             "atomic_wider_value", "made_lo"}
 
 
 def plain_comparable(gk: GenKernel) -> bool:

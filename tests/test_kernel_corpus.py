@@ -24,12 +24,20 @@ def _run(case, backend, seed=0):
     result = case.kernel.on(backend)(*run_args)
     names = case.kernel.params
     outs = {n: a for n, a in zip(names, run_args) if isinstance(a, np.ndarray)}
-    if hasattr(result, "numpy"):
+    if isinstance(result, tuple):             # several results: each a Tensor
+        result = tuple(r.numpy() for r in result)
+    elif hasattr(result, "numpy"):
         result = result.numpy()
     return args, outs, result
 
 
 def _close(got, want, case, what):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want), what
+        for n, (g, w) in enumerate(zip(got, want)):
+            _close(g, w, case, f"{what} [{n}]")
+            assert g.dtype == w.dtype, f"{what} [{n}]: {g.dtype} != {w.dtype}"
+        return
     got = np.asarray(got)
     want = np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
@@ -68,4 +76,5 @@ def test_backend_matches_reference(case, backend):
         assert result is None
     else:
         _close(result, ref_result, case, f"{case.name} on {backend}: result")
-        assert np.asarray(result).dtype == np.asarray(ref_result).dtype
+        if not isinstance(ref_result, tuple):
+            assert np.asarray(result).dtype == np.asarray(ref_result).dtype

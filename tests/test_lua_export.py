@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import langone as lo
-from langone.errors import KernelArgumentError
+from langone.errors import KernelArgumentError, KernelCompileError
 from langone.kernels import ir
 from langone.lua_bridge import cli
 from langone.lua_bridge.standalone import export, parse_signature, parse_type
@@ -214,7 +214,17 @@ def _parse_result(text: str):
     return float(text)
 
 
-LOOP_CASES = [c for c in CASES if c.kernel._untyped()[0].kind == "loop"]
+LOOP_CASES = [c for c in CASES if c.kernel._untyped()[0].kind == "loop"
+              and c.name not in ("column_sums_total_max", "made_scratch_and_output")]
+
+
+def test_a_kernel_that_makes_tensors_is_not_exported():
+    from kernel_corpus import column_sums_total_max, made_scratch_and_output
+    with pytest.raises(KernelCompileError, match="makes 'sums'; a standalone module has no "
+                                                 "launcher"):
+        export(column_sums_total_max, "f32[:,:]")
+    with pytest.raises(KernelCompileError, match="makes 'prefix'"):
+        export(made_scratch_and_output, "f32[:], int")
 
 
 @needs_luajit

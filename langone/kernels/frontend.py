@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..errors import KernelCompileError
-from . import composites, inline, ir
+from . import alloc, composites, inline, ir
 from .ir import Loc
 
 
@@ -130,6 +130,9 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     add(getattr(langone, "atomic_add", None), ("atomic_add", None))
     add(range, ("range", None))
     add(language.range, ("range", "lo"))
+    for nm in alloc.SPELLINGS:                        # tensors made at the top level
+        add(getattr(langone, nm, None), ("alloc", nm))
+        add(getattr(np, nm), ("alloc", nm))
     # Python's own conversions give Python numbers: weak in promotion (NEP 50).
     add(float, ("pycast", (ir.Weak("f"), dtypes.fp64)))
     add(int, ("pycast", (ir.Weak("i"), dtypes.int64)))
@@ -190,6 +193,7 @@ class _Frontend(inline.Calls):
         self.shared = inline.Shared(inline.ast_names(node))
         self.results: list[str] | None = None
         self.site_path: tuple = ()
+        self.made: set[str] = set()     # tensors the kernel makes (lo.empty...): see alloc.py
 
     # -- helpers -----------------------------------------------------------
     def err(self, node: Any, message: str, hint: str | None = None) -> KernelCompileError:
@@ -235,9 +239,13 @@ class _Frontend(inline.Calls):
 
     def classify(self, body: tuple) -> str:
         has_grid = any(isinstance(s, ir.Grid) for s in body)
-        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))
-                        for n in ir.walk_stmts(body))
+        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape,
+                                       ir.NewTensor)) for n in ir.walk_stmts(body))
         ret = body[-1] if body and isinstance(body[-1], ir.Return) else None
+        if ret is not None and ret.items and not has_grid and not has_index:
+            raise self.info.error(ret.loc, "an elementwise kernel (no lo.grid) returns one "
+                                  "expression", hint="write one kernel per result, or make "
+                                  "the outputs and fill them in a lo.grid loop")
         if not has_grid and not has_index and ret is not None and ret.value is not None:
             for s in body[:-1]:
                 if not isinstance(s, ir.Assign):
@@ -283,6 +291,8 @@ class _Frontend(inline.Calls):
             if self.results is not None:                  # a device function's result
                 values = self.tuple_values(s.value, len(self.results)) if s.value else []
                 return [ir.Assign(loc, r, v) for r, v in zip(self.results, values)]
+            if isinstance(s.value, ast.Tuple):            # several results
+                return [ir.Return(loc, None, tuple(self.expr(v) for v in s.value.elts))]
             return [ir.Return(loc, self.expr(s.value) if s.value else None)]
         if isinstance(s, ast.Assign):
             if len(s.targets) != 1:
@@ -290,6 +300,8 @@ class _Frontend(inline.Calls):
                                hint="assign each name on its own line")
             if isinstance(s.targets[0], (ast.Tuple, ast.List)):
                 return self.unpack(s.targets[0], s.value, s)
+            if alloc.spelling(self, s.value) is not None:
+                return [alloc.new_tensor(self, s.targets[0], s.value, top)]
             return [self.assign(s.targets[0], self.expr(s.value), s)]
         if isinstance(s, ast.AugAssign):
             op = _BINOPS.get(type(s.op))
@@ -362,6 +374,11 @@ class _Frontend(inline.Calls):
         loc = self.loc(s)
         if isinstance(target, ast.Name):
             name = target.id
+            if name in self.made:
+                raise self.err(target, f"{name!r} is a tensor the kernel made; it cannot "
+                                       f"be assigned again",
+                               hint=f"store into its elements ({name}[i] = ...), or make "
+                                    f"another tensor under a new name")
             if name in self.params and self.results is None:   # a device function's are locals
                 raise self.err(target, f"cannot assign to the parameter {name!r}",
                                hint=f"use a new local: {name}_ = ...")
@@ -648,6 +665,8 @@ class _Frontend(inline.Calls):
             raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
         if kind == "atomic_add":
             raise self.err(e, "lo.atomic_add is a statement and returns nothing")
+        if kind == "alloc":
+            raise alloc.misplaced(self, e)
         raise self.err(e, f"{fname!r} cannot be called here")
 
     def subscript_parts(self, e: ast.Subscript) -> tuple[str, tuple]:

@@ -279,7 +279,42 @@ class Grid(Stmt):
 
 @dataclass(frozen=True)
 class Return(Stmt):
+    """``return value``, or with ``items``, ``return a, b, ...`` (a tuple: until
+    the ``lower_results`` pass, the kernel's scalar results; its tensors are in
+    :attr:`Kernel.results`)."""
+
     value: Expr | None = None
+    items: tuple = ()
+
+
+@dataclass(frozen=True)
+class NewTensor(Stmt):
+    """``name = lo.empty(shape, dtype)`` (``zeros``, ``ones``, ``full``, the
+    ``*_like`` forms) at a kernel's top level: a tensor the launcher takes from
+    the pool, once per launch. ``dtype`` is a DType, or None for ``like``'s
+    (a tensor parameter's name); ``fill`` the value it starts with (None:
+    uninitialized); ``fn`` the spelling, for messages. The ``bind_made`` pass
+    makes it a parameter (:class:`Made`)."""
+
+    name: str = ""
+    shape: tuple = ()
+    dtype: Any = None
+    like: str = ""
+    fill: Expr | None = None
+    fn: str = ""
+    shape_of: str = ""          # lo.empty_like(x), lo.empty(x.shape): x's shape
+
+
+@dataclass(frozen=True)
+class Made:
+    """A tensor the launcher allocates for a kernel (a :class:`NewTensor`, or a
+    result slot): the parameter ``name``; ``shape`` expressions over parameters
+    only; ``fill`` a constant or scalar parameter, or None."""
+
+    name: str
+    shape: tuple
+    fill: Any = None
+    loc: Loc = field(default=NOLOC, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -326,6 +361,13 @@ class Kernel:
     # IR name), ...)), ...); a path is the (file, line, col) of each call from the
     # kernel down. Only the python backend, which runs the functions, reads it.
     inlined: tuple = ()
+    # Tensors the launcher allocates (of Made; their params come last), and what
+    # the kernel returns when that is more than one scalar: ("tensor", name) or
+    # ("scalar", slot, DType) per item, a slot being the Made 1-element tensor
+    # the value is stored into ("" while untyped, or for the one scalar the
+    # backend itself returns).
+    made: tuple = ()
+    results: tuple = ()
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -653,7 +695,13 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
         elif isinstance(s, Continue):
             out.append(f"{pad}continue")
         elif isinstance(s, Return):
-            out.append(f"{pad}return" + (f" {fmt_expr(s.value)}" if s.value else ""))
+            vals = s.items or ((s.value,) if s.value else ())
+            out.append(f"{pad}return" + "".join(
+                (", " if i else " ") + fmt_expr(v) for i, v in enumerate(vals)))
+        elif isinstance(s, NewTensor):
+            shape = f"{s.shape_of}.shape" if s.shape_of else \
+                "(" + "".join(fmt_expr(x) + ", " for x in s.shape) + ")"
+            out.append(f"{pad}{s.name} = {s.fn}({shape}, {s.like or _fmt_type(s.dtype)})")
         elif isinstance(s, Alloc):
             shape = ", ".join(fmt_expr(x) for x in s.shape)
             out.append(f"{pad}{s.name} = empty(({shape}), {_fmt_type(s.dtype)})")
@@ -669,6 +717,13 @@ def format_kernel(k: Kernel) -> str:
     params = ", ".join(f"{p.name}: {_fmt_type(p.type)}" for p in k.params)
     ret = f" -> {_fmt_type(k.return_type)}" if k.return_type is not None else ""
     lines = [f"kernel {k.name}({params}){ret}  [{k.kind}]"]
+    for m in k.made:
+        lines.append(f"    # made: {m.name} of shape ({', '.join(fmt_expr(x) for x in m.shape)},)"
+                     + (f" filled with {fmt_expr(m.fill)}" if m.fill is not None else ""))
+    if k.results:
+        lines.append("    # returns: " + ", ".join(
+            r[1] if r[0] == "tensor" else f"{r[1] or 'value'}: {_fmt_type(r[2])}"
+            for r in k.results))
     if k.locals:
         lines.append("    # locals: " + ", ".join(f"{n}: {_fmt_type(t)}" for n, t in k.locals))
     lines += fmt_stmts(k.body)

@@ -29,7 +29,7 @@ from ..errors import (BackendUnavailable, KernelArgumentError, KernelCompileErro
 from ..tensor._backend import empty_buffer
 from ..tensor.devices import device as parse_device
 from ..tensor.tensor import wrap
-from . import backends, ir, launch_checks
+from . import backends, ir, launch_checks, launch_made
 from .frontend import SourceInfo, get_source, parse_kernel
 from .passes import Stages, run_pipeline
 from .signature import array_of, arg_key, device_of, host_array, param_type, unwrap
@@ -81,9 +81,13 @@ class Specialization:
     def place(self, device: str) -> None:
         """Fix the device this specialization runs on (and its results live on)."""
         self.device = device
+        final = self.stages.final
         if self.elementwise:
             self._out = (self.out_dtype.numpy, parse_device(device))
-        elif self.stages.final.return_type is not None:
+        elif final.made or final.results:
+            plain = getattr(backends.get(self.backend), "wants_function", False)
+            self.fn = launch_made.wrap_launch(self.fn, final, parse_device(device), plain)
+        elif final.return_type is not None:
             self.fn = _returning_tensor(self.fn, self.stages.final.return_type,
                                         parse_device(device))
 
@@ -352,7 +356,10 @@ class Kernel:
             arr = host_array(a)
             if arr is not None:
                 _compare(self.__name__, entry.backend, f"argument {name!r}", arr, r)
-        if expected is not None:
+        if isinstance(expected, tuple):
+            for n, (got, want) in enumerate(zip(result, expected)):
+                _compare(self.__name__, entry.backend, f"return value {n}", got, want)
+        elif expected is not None:
             _compare(self.__name__, entry.backend, "return value", result, expected)
         return result
 

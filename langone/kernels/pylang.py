@@ -67,7 +67,7 @@ class Array:
     indices count from the end; out of range is an IndexError naming the
     tensor), half loads as fp32, stores converted like ``astype``."""
 
-    __slots__ = ("a", "name", "half", "shape", "ndim", "size", "shadow")
+    __slots__ = ("a", "name", "half", "shape", "ndim", "size", "shadow", "dtype")
 
     def __init__(self, a: np.ndarray, name: str, dtype: DType):
         self.a = a
@@ -76,6 +76,7 @@ class Array:
         self.shape = a.shape
         self.ndim = a.ndim
         self.size = a.size
+        self.dtype = a.dtype
         self.shadow = None          # fp32 sums of a half atomic target, during a grid
 
     def __getitem__(self, idx):
@@ -98,6 +99,10 @@ class Array:
 
     def __len__(self) -> int:
         return len(self.a)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        # np.zeros_like(x) in a kernel run as plain Python
+        return self.a if dtype is None else self.a.astype(dtype)
 
 
 class _Running(threading.local):
@@ -211,6 +216,7 @@ def _cast(t: DType):
     def fn(v):
         return convert(v, t)
     fn.__name__ = t.name
+    fn.dtype = t.numpy          # still a dtype where one is wanted: lo.zeros(n, lo.int8)
     return fn
 
 

@@ -133,9 +133,17 @@ def typed_kernel(kernel, signature, options: dict | None = None) -> ir.Kernel:
     untyped, info = k._untyped()
     options = {**(options or {}), "launch_guards": False}
     try:
-        return run_pipeline(untyped, sig, info, options).final
+        final = run_pipeline(untyped, sig, info, options).final
     except KernelCompileError as exc:   # it points at the user's line: our frames are noise
         raise exc.with_traceback(None) from None
+    if final.made or final.results:     # the launcher's work: a module has no launcher
+        what = f"makes {final.made[0].name!r}" if final.made else "returns several values"
+        raise KernelCompileError(
+            f"export(): kernel {k.__name__!r} {what}; a standalone module has no launcher "
+            f"to allocate tensors or collect several results",
+            hint="pass the outputs as arguments and store the values into them",
+            kernel=k.__name__)
+    return final
 
 
 def _write_atomic(path: Path, text: str) -> None:

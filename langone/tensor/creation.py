@@ -172,7 +172,7 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> T
 
 # --- from shapes ----------------------------------------------------------------------------------
 
-def empty(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def empty(shape: Any, dtype: Any = None, *, device: Any = None) -> Tensor:
     """An uninitialized tensor of ``shape`` from the pool (fp64 unless ``dtype`` is given).
 
     Example:
@@ -185,7 +185,7 @@ def empty(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
     return wrap(empty_buffer(normalize_shape(shape), dt.numpy, dev), dt, dev)
 
 
-def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def full(shape: Any, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred from it if None).
 
     Example:
@@ -201,14 +201,14 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
     return t
 
 
-def zeros(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def zeros(shape: Any, dtype: Any = None, *, device: Any = None) -> Tensor:
     """A tensor of ``shape`` filled with zeros (fp64 unless ``dtype`` is given)."""
     t = empty(shape, dtype=dtype, device=device)
     t._data.fill(0)
     return t
 
 
-def ones(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def ones(shape: Any, dtype: Any = None, *, device: Any = None) -> Tensor:
     """A tensor of ``shape`` filled with ones (fp64 unless ``dtype`` is given)."""
     t = empty(shape, dtype=dtype, device=device)
     t._data.fill(1)
@@ -220,22 +220,22 @@ def _like(x: Any, dtype: Any, device: Any) -> dict:
             "device": x.device if device is None and isinstance(x, Tensor) else device}
 
 
-def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+def empty_like(x: Any, /, dtype: Any = None, *, device: Any = None) -> Tensor:
     """An uninitialized tensor with ``x``'s shape, dtype and device (unless overridden)."""
     return empty(x.shape, **_like(x, dtype, device))
 
 
-def zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+def zeros_like(x: Any, /, dtype: Any = None, *, device: Any = None) -> Tensor:
     """Zeros with ``x``'s shape, dtype and device (unless overridden)."""
     return zeros(x.shape, **_like(x, dtype, device))
 
 
-def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+def ones_like(x: Any, /, dtype: Any = None, *, device: Any = None) -> Tensor:
     """Ones with ``x``'s shape, dtype and device (unless overridden)."""
     return ones(x.shape, **_like(x, dtype, device))
 
 
-def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+def full_like(x: Any, /, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Tensor:
     """``fill_value`` with ``x``'s shape, dtype and device (unless overridden)."""
     return full(x.shape, fill_value, **_like(x, dtype, device))
 

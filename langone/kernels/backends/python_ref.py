@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import threading
 import weakref
 from typing import Any
 
@@ -36,6 +37,7 @@ from .. import inline, ir, pylang
 from ..frontend import get_source, intrinsic_table
 
 _ACC_HOOK = "__langone_accumulator__"
+_MADE_HOOK = "__langone_made__"
 
 
 def accumulators(k: ir.Kernel) -> set[str]:
@@ -104,14 +106,31 @@ def _is_langone_object(value: Any) -> bool:
     return isinstance(mod, str) and mod.startswith("langone")
 
 
-def build_function(fn, k: ir.Kernel):
+def build_function(fn, k: ir.Kernel, made_hook=None):
     """The kernel's own function, recompiled with exception 4's widening hook,
-    bound to the plain-Python namespace. Line numbers are the file's."""
+    bound to the plain-Python namespace. Line numbers are the file's.
+    ``made_hook(name, value)`` receives what each ``name = lo.empty(...)`` made."""
     widened = {n: t for n, t in k.locals if n in accumulators(k)}
-    return _compile(fn, k, widened, (), kernel=True)
+    return _compile(fn, k, widened, (), kernel=True, made_hook=made_hook)
 
 
-def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool):
+class _WrapMade(ast.NodeTransformer):
+    """``out = lo.empty(...)`` -> ``out = __langone_made__("out", lo.empty(...))``
+    at the function's top level (where the language allows them)."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        for s in node.body:
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], ast.Name) and s.targets[0].id in self.names:
+                s.value = ast.Call(ast.Name(_MADE_HOOK, ast.Load()),
+                                   [ast.Constant(s.targets[0].id), s.value], [])
+        return node
+
+
+def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool, made_hook=None):
     """``fn`` recompiled: accumulators in ``widened`` (its own names -> types)
     widened at their first assignment (and on entry, for parameters), and each
     device function it calls replaced by that call site's own compiled copy."""
@@ -123,6 +142,8 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool):
         a.args, a.posonlyargs, a.kwonlyargs = a.posonlyargs + a.args + a.kwonlyargs, [], []
         a.defaults, a.kw_defaults = [], []
     node = _WidenFirstAssignments(set(widened)).visit(node)
+    if made_hook is not None:
+        node = _WrapMade({m.name for m in k.made}).visit(node)
     node.body[:0] = [ast.parse(f"{a.arg} = {_ACC_HOOK}({a.arg!r}, {a.arg})").body[0]
                      for a in node.args.args if a.arg in widened and not kernel]
     ns = _namespace(fn)
@@ -131,6 +152,7 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool):
     ast.increment_lineno(module, info.line_offset)
     ast.fix_missing_locations(module)
     ns[_ACC_HOOK] = lambda name, v: pylang.convert(v, widened[name]) if name in widened else v
+    ns[_MADE_HOOK] = made_hook
     code = compile(module, info.filename, "exec")
     exec(code, ns)                               # defines the function in ns only
     _OWN_CODE.add(ns[node.name].__code__)
@@ -184,19 +206,44 @@ class PythonRun:
 
     def __init__(self, fn, k: ir.Kernel):
         self.k = k
-        self.fn, self.info = build_function(fn, k)
+        self.made = threading.local()      # this call's made tensors, by name
+        self.fn, self.info = build_function(fn, k, self.made_hook)
+        self.n_args = len(k.params) - len(k.made)
 
     def __call__(self, args: list[Any]) -> Any:
         vals = []
-        for p, a in zip(self.k.params, args):
+        for p, a in zip(self.k.params[:self.n_args], args):
             if p.is_tensor:
                 vals.append(pylang.Array(np.asarray(a), p.name, p.type.dtype))
             else:
                 vals.append(pylang.hold(a))
+        self.made.arrays = {m.name: a for m, a in zip(self.k.made, args[self.n_args:])}
         result = self.call(vals)
+        if self.k.results:
+            return self.results(result)
         if result is None or self.k.return_type is None:
             return None
         return pylang.convert(result, self.k.return_type, hold=False)
+
+    def made_hook(self, name: str, value: Any) -> pylang.Array:
+        """What ``name = lo.empty(...)`` made, in the launcher's buffer (the one
+        every backend fills), which must have the shape and dtype the function
+        itself gave: the python backend checks the launcher's shape rule."""
+        buf = self.made.arrays[name]
+        arr = np.asarray(value._data if hasattr(value, "_data") else value)
+        if arr.shape != buf.shape or arr.dtype != buf.dtype:
+            raise KernelCompileError(
+                f"internal compiler error: {name!r} was made with shape {arr.shape} "
+                f"{arr.dtype}, the launcher allocated {buf.shape} {buf.dtype}",
+                hint="this is a LangOne bug: please report it", kernel=self.k.name)
+        buf[...] = arr
+        return pylang.Array(buf, name, self.k.param(name).type.dtype)
+
+    def results(self, result: Any) -> tuple:
+        """The scalars among several results, converted (tensors: the launcher's)."""
+        values = result if isinstance(result, tuple) else (result,)
+        return tuple(pylang.convert(v, r[2], hold=False) if r[0] == "scalar" else None
+                     for v, r in zip(values, self.k.results))
 
     def call(self, vals: list[Any]) -> Any:
         """The function on ``vals``; what it raises becomes a kernel error naming the line."""

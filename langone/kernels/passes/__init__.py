@@ -14,8 +14,8 @@ from typing import Any, Callable
 from ... import config
 from .. import ir
 from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
-               lower_index, lower_pow, lower_range, lower_rint, lower_wrap, races, resources,
-               simplify, specialize, types, verify)
+               lower_index, lower_pow, lower_range, lower_rint, lower_wrap, made, races,
+               resources, simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,14 @@ def _races(k, ctx):
 
 def _bind(k, ctx):
     return specialize.bind_params(k, ctx.signature, ctx.info)
+
+
+def _bind_made(k, ctx):
+    return made.bind_made(k, ctx.info)
+
+
+def _lower_results(k, ctx):
+    return made.lower_results(k)
 
 
 def _lower_elementwise(k, ctx):
@@ -123,8 +131,10 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("definite_assignment", _definite, analysis_only=True),
     Pass("grid_races", _races, analysis_only=True),
     Pass("bind_params", _bind),
+    Pass("bind_made", _bind_made),
     Pass("lower_elementwise", _lower_elementwise),
     Pass("infer_types", _infer),
+    Pass("lower_results", _lower_results),
     Pass("verify", _verify, analysis_only=True),
     Pass("lower_rint", _lower_rint),
     Pass("simplify", _simplify),
@@ -167,6 +177,6 @@ def run_pipeline(untyped: ir.Kernel, signature: tuple, info,
             continue
         k = result
         outputs[p.name] = k
-        if check_all and p.name not in ("bind_params", "lower_elementwise"):
+        if check_all and p.name not in ("bind_params", "bind_made", "lower_elementwise"):
             verify.verify(k, p.name)
     return Stages(outputs, k, ctx.findings)

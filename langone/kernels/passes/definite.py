@@ -93,9 +93,13 @@ class _Checker:
             self.block(s.body, known | set(s.vars))
             return known
         if isinstance(s, ir.Return):
-            if s.value is not None:
-                self.reads(s.value, known)
+            for v in s.items or ((s.value,) if s.value is not None else ()):
+                self.reads(v, known)
             return _ALL
+        if isinstance(s, ir.NewTensor):
+            for e in (*s.shape, *((s.fill,) if s.fill is not None else ())):
+                self.reads(e, known)
+            return known | {s.name}
         if isinstance(s, (ir.Break, ir.Continue)):
             return _ALL
         raise TypeError(f"not a statement: {s!r}")

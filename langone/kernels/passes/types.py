@@ -157,8 +157,9 @@ class TypeInference:
             elif isinstance(s, (ir.Store, ir.AtomicAdd)):
                 self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
                 self.typeof(s.value)
-            elif isinstance(s, ir.Return) and s.value is not None:
-                self.typeof(s.value)
+            elif isinstance(s, ir.Return):
+                for v in s.items or ((s.value,) if s.value is not None else ()):
+                    self.typeof(v)
 
     def require_int(self, e: ir.Expr, what: str) -> None:
         t = self.typeof(e)
@@ -370,6 +371,9 @@ class TypeInference:
             return replace(s, extents=tuple(self.expr(x, int64) for x in s.extents),
                            body=self.stmts(s.body))
         if isinstance(s, ir.Return):
+            if s.items:
+                return replace(s, items=tuple(self.expr(v, _default(self.typeof(v)))
+                                              for v in s.items))
             if s.value is None:
                 return s
             return replace(s, value=self.expr(s.value, _default(self.typeof(s.value))))
