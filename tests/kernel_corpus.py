@@ -80,6 +80,16 @@ def grid3d(x, out):
         out[i, j, k] = x[i, j, k] * 2 - 1
 
 
+@case(lambda r: (f32(r, 2, 3, 4, 5)[:, ::-1], np.zeros((2, 3, 4, 5), np.float32)),
+      lambda x, out: np.float32(x.sum()), rtol=1e-4, atol=1e-4)
+def grid4d_strided_sum(x, out):
+    n0, n1, n2, n3 = x.shape
+    s = 0.0
+    for i, j, k, l in lo.grid(n0, n1, n2, n3):
+        out[i, j, k, l] = x[i, j, k, l] * (l - k + j - i)
+        s += x[i, j, k, l]
+    return s
+
 
 @case(lambda r: (50, np.zeros(64, np.int32)),
       lambda n, out: {"out": np.concatenate([np.arange(50) ** 2, np.zeros(14)]).astype(np.int32)})

@@ -1033,7 +1033,7 @@ class _Gen:
         nd = len(self.shape)
         m = nd if mr.random() < 0.6 else mr.randint(1, nd)   # a grid over rows: range loops
         reuse = mr.random() < 0.5
-        gvars = ["i", "j", "k"][:m] if reuse else [self.fresh("g") for _ in range(m)]
+        gvars = ["i", "j", "k", "l"][:m] if reuse else [self.fresh("g") for _ in range(m)]
         if reuse:
             self.flags.add("grid_var_reuse")
         if m < nd:
@@ -1625,6 +1625,9 @@ class _Gen:
         shape = tuple(r.choice([1, 2, 3, 4, 5]) for _ in range(nd))
         if r.random() < 0.03:
             shape = (0,) + shape[1:]
+        if nd == 3 and random.Random(self.seed * 1000003 + 43).random() < 0.25:
+            shape, nd = shape + (2,), 4        # a 4-D grid (a stream of its own)
+            self.flags.add("grid_4d")
         self.shape = shape
         self.max_depth = r.choice([2, 3, 3])
         layouts = ["contiguous", "strided", "reversed"] + (["transposed"] if nd >= 2 else [])
@@ -1684,7 +1687,7 @@ class _Gen:
             t = {"int": "wi", "float": "wf", "f32": "float32", "i16": "int16"}[kind]
             scalars.append(("s0", value))
             self.scalar_types["s0"] = t
-        self.grid_vars = ["i", "j", "k"][:nd]
+        self.grid_vars = ["i", "j", "k", "l"][:nd]
         self.inexact_locals = set()
         self.inexact_outputs = set()
         self.red_terms = []

@@ -454,8 +454,9 @@ class _Frontend(inline.Calls):
                                 "for i, j in lo.grid(n, m)")
         call = s.iter
         extents = tuple(self.expr(a) for a in call.args)
-        if not 1 <= len(extents) <= 3:
-            raise self.err(call, f"lo.grid takes 1 to 3 extents, got {len(extents)}")
+        if not extents:
+            raise self.err(call, "lo.grid takes at least one extent",
+                           hint="for i, j in lo.grid(n, m)")
         tgt = s.target
         names = [tgt] if isinstance(tgt, ast.Name) else \
             list(tgt.elts) if isinstance(tgt, ast.Tuple) else None

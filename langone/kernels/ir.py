@@ -269,7 +269,7 @@ class Reduction:
 
 @dataclass(frozen=True)
 class Grid(Stmt):
-    """Parallel loop ``for vars in lo.grid(*extents)``: 1 to 3 dimensions."""
+    """Parallel loop ``for vars in lo.grid(*extents)``: one or more dimensions."""
 
     vars: tuple = ()
     extents: tuple = ()

@@ -26,12 +26,12 @@ pi = math.pi
 
 
 def grid(*extents: int):
-    """Parallel loop over 1 to 3 dimensions: ``for i, j in lo.grid(n, m)``.
+    """Parallel loop over one or more dimensions: ``for i, j in lo.grid(n, m)``.
 
     Iterations are independent: a kernel must not depend on their order.
     """
-    if not 1 <= len(extents) <= 3:
-        raise ValueError(f"lo.grid takes 1 to 3 extents, got {len(extents)}")
+    if not extents:
+        raise ValueError("lo.grid takes at least one extent")
     if len(extents) == 1:
         return iter(builtins.range(int(extents[0])))
     return itertools.product(*(builtins.range(int(e)) for e in extents))

@@ -89,9 +89,9 @@ def parse_type(text: str, where: str = "signature"):
                                       f"for a strided tensor)")
         return dt
     dims = [d.strip() for d in m.group("dims").split(",")]
-    if not all(d == ":" for d in dims) or not 1 <= len(dims) <= 3:
+    if not all(d == ":" for d in dims):
         raise KernelArgumentError(f"{where}: cannot read tensor type {text!r}; write one "
-                                  f"':' per axis, 1 to 3 axes, as f32[:] or f32[:,:]")
+                                  f"':' per axis, as f32[:] or f32[:,:]")
     return ir.TensorType(dt, len(dims), not m.group("strided"))
 
 
