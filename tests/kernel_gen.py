@@ -137,10 +137,7 @@ REFUSED = {
     # grid (outside one it is a plain add) -- tests/test_triton_backend.py,
     # test_atomic_add_into_int8_is_a_compile_error_at_the_users_line.
     "triton": [("triton_narrow_int_atomics",
-                lambda gk: "atomic_narrow_int_in_grid" in gk.flags),
-               # a grid inside a sequential loop (time steps): not yet on Triton --
-               # tests/test_kernel_timesteps.py, test_triton_refuses_a_grid_inside_a_loop...
-               ("triton_grid_in_loop", lambda gk: "grid_in_step_loop" in gk.flags)],
+                lambda gk: "atomic_narrow_int_in_grid" in gk.flags)],
 }
 
 

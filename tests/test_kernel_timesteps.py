@@ -1,6 +1,6 @@
 """lo.grid inside sequential loops and ifs (time steps): each grid finishes before the
-next statement, as the plain Python loops do; every CPU backend gives the python
-backend's result, and Triton refuses at the grid's line until it launches per step."""
+next statement, as the plain Python loops do; every backend gives the python
+backend's result (Triton runs the loop on the host and launches each grid per step)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from langone.kernels import backends
 
 pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")
 
-CPU = [b for b in backends.usable() if b != "triton"]
+EVERY = backends.usable()
 
 
 @lo.func
@@ -60,7 +60,7 @@ def heat(u, v, steps, alpha):
 
 def _run_all(kern, *args):
     outs = {}
-    for b in ["python"] + CPU:
+    for b in ["python"] + [b for b in EVERY if b != "python"]:
         got = copy.deepcopy(list(args))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -69,7 +69,7 @@ def _run_all(kern, *args):
     return outs
 
 
-def test_time_stepped_grids_match_the_python_backend_on_every_cpu_backend():
+def test_time_stepped_grids_match_the_python_backend_on_every_backend():
     u0 = np.zeros((2, 12, 10))
     u0[:, 6, 5] = 1.0
     outs = _run_all(jacobi, u0, 10, 0.2, np.zeros(12))
@@ -92,12 +92,55 @@ def test_each_grid_sees_the_previous_grids_writes():
         np.testing.assert_allclose(args[0], want, rtol=1e-12, atol=1e-15, err_msg=b)
 
 
-@pytest.mark.skipif("triton" not in backends.usable(), reason="needs triton")
-def test_triton_refuses_a_grid_inside_a_loop_at_its_line():
-    with pytest.raises(KernelCompileError, match="cannot run a lo.grid inside a sequential "
-                                                 "loop") as info:
-        heat.on("triton")(np.zeros(5), np.zeros(5), 2, 0.1)
-    assert "for i in lo.grid(u.shape[0] - 2):" in str(info.value)
+needs_triton = pytest.mark.skipif("triton" not in EVERY, reason="needs triton")
+
+
+@needs_triton
+def test_triton_runs_the_step_loop_on_the_host_and_launches_each_grid_per_step():
+    host = heat.source("triton", np.zeros(5), np.zeros(5), 2, 0.1).split("Host program")[1]
+    assert "for t in range(0, steps, 1):\n#                  # launch k_heat_grid0\n" \
+           "#                  # launch k_heat_grid1" in host
+    launches = []
+    from langone.kernels.backends import triton_launch
+    original = triton_launch.Launcher.launch
+
+    def counting(self, dk, interp):
+        launches.append(dk.name)
+        return original(self, dk, interp)
+    triton_launch.Launcher.launch = counting
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            heat.on("triton")(np.zeros(5), np.zeros(5), 3, 0.1)
+    finally:
+        triton_launch.Launcher.launch = original
+    assert launches == ["k_heat_grid0", "k_heat_grid1"] * 3
+
+
+@needs_triton
+def test_triton_refuses_step_loops_that_read_tensors_to_decide():
+    @lo.kernel
+    def until_small(x, n):
+        while x[0] > 1.0:
+            for i in lo.grid(x.shape[0]):
+                x[i] = x[i] / 2.0
+
+    @lo.kernel
+    def stop_early(x, steps):
+        for t in range(steps):
+            for i in lo.grid(x.shape[0]):
+                x[i] = x[i] / 2.0
+            if x[0] < 1.0:
+                break
+    with pytest.raises(KernelCompileError, match="its condition and bounds cannot read "
+                                                 "tensor elements") as info:
+        until_small.on("triton")(np.full(3, 8.0), 1)
+    assert "while x[0] > 1.0:" in str(info.value)
+    with pytest.raises(KernelCompileError, match="cannot break out of"):
+        stop_early.on("triton")(np.full(3, 8.0), 5)
+    x = np.full(3, 8.0)
+    stop_early.on("numba")(x, 5)                  # the CPU backends run them
+    assert x.tolist() == [0.5, 0.5, 0.5]
 
 
 def test_grids_still_cannot_nest():

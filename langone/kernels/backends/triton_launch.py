@@ -206,6 +206,17 @@ class GPUArrays:
 
 # --- the launcher ----------------------------------------------------------------------------
 
+class _HostInterpreter(numpy_ref.Interpreter):
+    """The host program: the reference's semantics, plus the launches of time steps."""
+
+    def __init__(self, k: ir.Kernel, filename: str, launch):
+        super().__init__(k, filename)
+        self._launch = launch
+
+    def s_Launch(self, s, m) -> None:
+        self._launch(s.kernel, self)
+
+
 def _scalar(value: np.ndarray, t) -> Any:
     v = value[0]
     return float(v) if t.is_floating else int(v)
@@ -235,7 +246,7 @@ class Launcher:
             bound[i], back = self.arrays.to_device(args[i])
             if back is not None and name in self.written:
                 writebacks.append(back)
-        interp = numpy_ref.Interpreter(self.k, self.k.filename).bind(bound)
+        interp = _HostInterpreter(self.k, self.k.filename, self.launch).bind(bound)
         tensors = interp.tensors
         try:
             with np.errstate(all="ignore"), self.arrays.device_scope(list(tensors.values())):

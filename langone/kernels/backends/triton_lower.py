@@ -110,6 +110,14 @@ class LaunchStep:
     kernel: DeviceKernel
 
 
+@dataclass(frozen=True)
+class Launch(ir.Stmt):
+    """Inside a host step's ``range``/``while``/``if``: launch ``kernel`` here (a
+    time step). The host interpreter (:mod:`.triton_launch`) runs it in order."""
+
+    kernel: DeviceKernel = field(default=None, compare=False)
+
+
 @dataclass
 class LoweredProgram:
     kernel: ir.Kernel
@@ -135,17 +143,7 @@ _ATOMIC_OK = ("fp16", "bf16", "fp32", "fp64", "int32", "int64")
 def check_expressible(k: ir.Kernel) -> None:
     """Raise KernelCompileError for constructs Triton cannot express."""
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
-    for s in k.body:
-        nested = next((n for n in ir.walk(s) if isinstance(n, ir.Grid)), None) \
-            if not isinstance(s, ir.Grid) else None
-        if nested is not None:
-            raise compile_error(
-                k, nested.loc, "the Triton backend cannot run a lo.grid inside a "
-                "sequential loop or an if yet (one launch per time step is still to come)",
-                hint="run this kernel on the numba backend, or launch a kernel per step "
-                     "from Python")
-        if not isinstance(s, ir.Grid):
-            continue
+    for s in (n for n in ir.walk(k) if isinstance(n, ir.Grid)):
         for node in ir.walk(s):
             if isinstance(node, ir.AtomicAdd) and \
                     tensors[node.tensor].dtype.name not in _ATOMIC_OK:
@@ -166,6 +164,21 @@ def touches_tensors(s: ir.Stmt) -> bool:
 def tensors_used(stmts) -> set:
     return {n.tensor for n in ir.walk_stmts(stmts)
             if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))}
+
+
+def contains_grid(s: ir.Stmt) -> bool:
+    """A host statement (loop or if) with a ``lo.grid`` inside: a time step."""
+    return not isinstance(s, ir.Grid) and any(isinstance(n, ir.Grid) for n in ir.walk(s))
+
+
+def _escapes(stmts) -> bool:
+    """Whether a ``break``/``continue`` among ``stmts`` leaves them (targets an outer loop)."""
+    def visit(s, in_loop: bool) -> bool:
+        if isinstance(s, (ir.Break, ir.Continue)):
+            return not in_loop
+        inner = in_loop or isinstance(s, (ir.For, ir.While))
+        return any(visit(c, inner) for f in ("body", "orelse") for c in getattr(s, f, ()))
+    return any(visit(s, False) for s in stmts)
 
 
 def has_load(e: ir.Expr) -> bool:
@@ -358,7 +371,8 @@ class _Lowering:
             nonlocal group
             if group:
                 if group_is_device:
-                    self.serial_kernel(tuple(group), set(available))
+                    self.steps.append(LaunchStep(self.serial_kernel(tuple(group),
+                                                                    set(available))))
                 else:
                     self.steps.append(HostStep(tuple(group)))
                 for s in group:
@@ -366,6 +380,11 @@ class _Lowering:
             group = []
 
         for s in self.k.body:
+            if contains_grid(s):                  # time steps: host control, launches inside
+                flush()
+                self.steps.append(HostStep((self.host_control(s, set(available)),)))
+                available.update(ir.assigned_names((s,)))
+                continue
             if isinstance(s, ir.Return) and s.value is not None and has_load(s.value):
                 s, ret = self.split_return(s)
                 flush()
@@ -375,7 +394,7 @@ class _Lowering:
                 continue
             if isinstance(s, ir.Grid):
                 flush()
-                self.grid_kernel(s, set(available))
+                self.steps.append(LaunchStep(self.grid_kernel(s, set(available))))
                 continue
             device = touches_tensors(s)
             if group and device != group_is_device:
@@ -384,6 +403,54 @@ class _Lowering:
             group.append(s)
         flush()
         return LoweredProgram(self.k, tuple(self.steps), tuple(self.kernels), self.types)
+
+    def host_control(self, s: ir.Stmt, available: set) -> ir.Stmt:
+        """A ``range``/``while``/``if`` around grids, run by the host: its test and
+        bounds on host values, its body split into host statements and launches
+        (one launch per grid per step: each grid ends before the next statement)."""
+        tests = [s.cond] if isinstance(s, (ir.If, ir.While)) else [s.start, s.stop, s.step]
+        if any(has_load(e) for e in tests):
+            raise compile_error(self.k, s.loc, "the Triton backend runs a loop or if around "
+                                "lo.grid on the host: its condition and bounds cannot read "
+                                "tensor elements", hint="read the value into a local before "
+                                "the loop, or run this kernel on the numba backend")
+        if isinstance(s, ir.For):
+            available = available | {s.var}
+        return replace(s, **{f: self.host_block(getattr(s, f), available)
+                             for f in ("body", "orelse") if hasattr(s, f)})
+
+    def host_block(self, stmts: tuple, available: set) -> tuple:
+        out: list = []
+        group: list = []
+
+        def flush():
+            if group:
+                if _escapes(group):
+                    raise compile_error(self.k, group[0].loc, "the Triton backend cannot "
+                                        "break out of (or continue) a loop around lo.grid "
+                                        "from statements that read tensor elements",
+                                        hint="decide on a local computed before the test, "
+                                             "or run this kernel on the numba backend")
+                out.append(Launch(group[0].loc, self.serial_kernel(tuple(group),
+                                                                   set(available))))
+                available.update(ir.assigned_names(group))
+                group.clear()
+        for s in stmts:
+            if isinstance(s, ir.Grid):
+                flush()
+                out.append(Launch(s.loc, self.grid_kernel(s, set(available))))
+            elif contains_grid(s):
+                flush()
+                out.append(self.host_control(s, set(available)))
+            elif touches_tensors(s):
+                group.append(s)
+                continue
+            else:
+                flush()
+                out.append(s)
+            available.update(ir.assigned_names((s,)))
+        flush()
+        return tuple(out)
 
     def split_return(self, s: ir.Return) -> tuple[ir.Stmt, ir.Stmt]:
         """``return <expr with loads>``: a serial kernel computes it, the host returns it."""
@@ -415,7 +482,7 @@ class _Lowering:
                           loop_breaks=self.exits.loop_breaks,
                           read_only=frozenset(inputs - written))
         extra = [(f"_out_{w}", pointer_signature(_out_dtype(t))) for w, t in outputs]
-        self.finish(dk, extra)
+        return self.finish(dk, extra)
 
     def grid_kernel(self, g: ir.Grid, available: set) -> None:
         body = self.exits.block(g.body)
@@ -432,12 +499,12 @@ class _Lowering:
                           loop_breaks=self.exits.loop_breaks, read_only=frozenset(inputs))
         extra = [(f"_g_n{i}", "i64") for i in range(1, len(g.vars))] + [("_g_total", "i64")]
         extra += [(f"_part_{v}", pointer_signature(_out_dtype(t))) for v, _, t in reds]
-        self.finish(dk, extra)
+        return self.finish(dk, extra)
 
     def kernel_name(self, kind: str) -> str:
         return f"k_{self.k.name}_{kind}{len(self.kernels)}"
 
-    def finish(self, dk: DeviceKernel, extra: list) -> None:
+    def finish(self, dk: DeviceKernel, extra: list) -> DeviceKernel:
         """The kernel's parameters: tensors (pointer, shapes, strides), scalars, extras."""
         params: list = []
         for ta in dk.tensors:
@@ -451,7 +518,7 @@ class _Lowering:
             params.append(("_err", "*i64"))
         dk.params = tuple(params) + (("BLOCK", "constexpr"),)
         self.kernels.append(dk)
-        self.steps.append(LaunchStep(dk))
+        return dk
 
 
 def _out_dtype(t: DType) -> DType:
@@ -468,7 +535,7 @@ def lower_program(k: ir.Kernel) -> LoweredProgram:
 def describe_step(i: int, step) -> list[str]:
     """The host program's step ``i`` in words (the generated module's header)."""
     if isinstance(step, HostStep):
-        lines = ir.fmt_stmts(step.stmts, 0)
+        lines = ir.fmt_stmts(_shown(step.stmts), 0)
         return [f"{i}: host    {lines[0].strip()}"] + [f"           {x}" for x in lines[1:]]
     dk = step.kernel
     if dk.kind == "serial":
@@ -478,3 +545,13 @@ def describe_step(i: int, step) -> list[str]:
     red = "".join(f"; combine {op}({v}) from per-program partials" for v, op, _ in
                   dk.reductions)
     return [f"{i}: launch  {dk.name} over grid({ext}) in BLOCK-lane chunks{red}"]
+
+
+def _shown(stmts: tuple) -> tuple:
+    """Host statements for display: each launch inside as a comment naming it."""
+    def show(s):
+        if isinstance(s, Launch):
+            return ir.Comment(s.loc, f"launch {s.kernel.name}")
+        return replace(s, **{f: _shown(getattr(s, f)) for f in ("body", "orelse")
+                             if hasattr(s, f)})
+    return tuple(show(s) for s in stmts)
