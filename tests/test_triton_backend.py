@@ -781,3 +781,20 @@ def test_half_atomic_targets_in_column_major_layouts(dt):
     _add_one_everywhere.on("python")(want)
     assert got.astype(np.float32).tolist() == [[1, 5], [2, 6], [3, 7], [4, 8]]
     np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
+
+
+@lo.kernel
+def last_negative_at_or_before(x, out):
+    for i in lo.grid(x.shape[0]):
+        b = i
+        while b >= 0 and x[b] >= 0:           # a short-circuit test that loads
+            b -= 1
+        out[i] = b
+
+
+def test_while_test_with_a_guarded_load_is_computed_again_each_step():
+    # It was computed once, before the loop: lanes never left it (a hang).
+    x = np.array([1.0, -1.0, 2.0, 3.0, -4.0, 5.0])
+    (ref_args, _), (args, _) = both(last_negative_at_or_before, x, np.zeros(6))
+    assert_same(args[1], ref_args[1])
+    assert args[1].tolist() == [-1.0, 1.0, 1.0, 1.0, 4.0, 4.0]

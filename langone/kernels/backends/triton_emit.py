@@ -13,6 +13,7 @@ weak typing (literals stay inline).
 from __future__ import annotations
 
 import itertools
+import math
 
 from ...dtypes import DType, fp32, fp64
 from .. import ir
@@ -38,6 +39,7 @@ class DeviceEmitter:
         self.scope: dict[str, str] = {}        # scalar loop variables in scope
         self.used_args: dict[str, str] = {}    # arg name -> prologue cast line
         self.checks: list = []
+        self.local: dict = {}                  # local array -> (shape, its DType)
 
     # -- output -------------------------------------------------------------------------
     def put(self, text: str, loc: ir.Loc | None = None) -> None:
@@ -128,12 +130,58 @@ class DeviceEmitter:
                         f"{len(self.checks)})", "_bad")
 
     def s_Store(self, s: ir.Store, mask: str) -> None:
+        if s.tensor in self.local:
+            return self.store_local(s, mask)
         t = self.tensor_types[s.tensor].dtype
         val = self.ex(s.value, mask)
         ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, checks=s.checks)
         if is_half(t):
             val = self.to_storage(val, t)
         self.put(f"tl.store({ptr}, {val}, mask={m})", s.loc)
+
+    # -- local arrays: a [BLOCK, K] tensor, K the size rounded up to a power of two -------
+    def s_Alloc(self, s: ir.Alloc, mask: str) -> None:
+        shape = tuple(int(d.value) for d in s.shape)
+        self.local[s.name] = (shape, s.dtype)
+        width = 1 << max(0, (math.prod(shape) - 1).bit_length())
+        self.put(f"_cols_{s.name} = tl.arange(0, {width})", s.loc)
+        self.put(f"{self.var(s.name)} = tl.full([BLOCK, {width}], 0, {self.held(s.dtype)})")
+
+    @staticmethod
+    def held(t: DType) -> str:
+        return "tl.int8" if t.is_bool else tl_type(t)      # bools held as 0/1
+
+    def local_index(self, a, mask: str) -> tuple[str, str]:
+        """(flat index lane vector, mask) of an access to a local array; checked
+        axes record the first bad lane, which then neither loads nor stores."""
+        shape, _ = self.local[a.tensor]
+        flat, bad = "0", []
+        for axis, (ix, size) in enumerate(zip(a.index, shape)):
+            text = self.let(f"{self.ex(ix, mask)} + _zl")
+            if axis in a.checks:                 # decided by passes/lower_index
+                bad.append(self.record_check((a.loc, (a.tensor, size), axis), mask, text,
+                                             f"({text} < 0) | ({text} >= {size})"))
+            flat = f"({flat}) * {size} + {text}" if axis else text
+        if bad:
+            mask = self.let(f"{mask} & (({' | '.join(bad)}) == 0)", "_m")
+        return self.let(flat), mask
+
+    def load_local(self, e: ir.Load, mask: str) -> str:
+        flat, _ = self.local_index(e, mask)
+        t = self.local[e.tensor][1]
+        zero = "-0.0" if t.is_floating else "0"      # x + -0.0 is x, signed zeros too
+        text = f"tl.reduce(tl.where(_cols_{e.tensor}[None, :] == {flat}[:, None], " \
+            f"{self.var(e.tensor)}, {zero}), 1, tl.standard._sum_combine)"
+        return f"({text} != 0)" if t.is_bool else f"({text}).to({tl_type(t)})"
+
+    def store_local(self, s: ir.Store, mask: str) -> None:
+        flat, m = self.local_index(s, mask)
+        t = self.local[s.tensor][1]
+        val = f"(({self.ex(s.value, mask)}) + tl.full([BLOCK], 0, {self.held(t)}))" \
+            if not t.is_bool else f"(({self.ex(s.value, mask)}) + _zl).to(tl.int8)"
+        name = self.var(s.tensor)
+        hit = f"(_cols_{s.tensor}[None, :] == {flat}[:, None]) & ((({m}) + _zl) != 0)[:, None]"
+        self.put(f"{name} = tl.where({hit}, {val}[:, None], {name})", s.loc)
 
     def s_AtomicAdd(self, s: ir.AtomicAdd, mask: str) -> None:
         t = self.tensor_types[s.tensor].dtype
@@ -190,20 +238,24 @@ class DeviceEmitter:
             self.scope[s.var] = outer
         self.depth -= 1
 
-    def loop(self, update: str, active: str, body: tuple, first: str = "", last: str = ""
+    def loop(self, update, active: str, body: tuple, first: str = "", last: str = ""
              ) -> None:
-        """``while any lane is active``: ``first``, ``body``, ``last``, then ``update``."""
+        """``while any lane is active``: ``first``, ``body``, ``last``, then ``update``
+        (a line, or a function that writes the update's lines in the loop)."""
         self.helpers.add("reduce")
         self.put(f"while _lo_any({active}):")
         self.depth += 1
-        for line in (first, "BODY", last, update):
+        for line in (first, "BODY", last):
             self.block(body, active) if line == "BODY" else line and self.put(line)
+        update() if callable(update) else self.put(update)
         self.depth -= 1
 
     def s_While(self, s: ir.While, mask: str) -> None:
         self.put(f"# while {ir.fmt_expr(s.cond)}", s.loc)
         active = self.let(f"{mask} & {self.cond(s.cond, mask)}", "_a")
-        self.loop(f"{active} = {active} & {self.cond(s.cond, active)}", active, s.body)
+        # The test is computed again in the loop: a short-circuit test writes temporaries.
+        self.loop(lambda: self.put(f"{active} = {active} & {self.cond(s.cond, active)}"),
+                  active, s.body)
 
     # -- expressions ------------------------------------------------------------------------
     def ex(self, e: ir.Expr, mask: str) -> str:
@@ -232,6 +284,8 @@ class DeviceEmitter:
         return self.arg(f"t_{e.tensor}_n{e.axis}")
 
     def e_Load(self, e: ir.Load, mask: str) -> str:
+        if e.tensor in self.local:
+            return self.load_local(e, mask)
         ptr, m = self.pointer(e.tensor, e.index, mask, e.loc, checks=e.checks)
         text = f"tl.load({ptr}, mask={m}, other=0)"
         return f"{text}.to(tl.float32)" if is_half(e.type) else text
