@@ -838,3 +838,30 @@ def made_scratch_and_output(x, k):
     for i in lo.grid(out.shape[0]):
         out[i] = prefix[i // k]
     return out
+
+
+# --- local arrays --------------------------------------------------------------
+
+_TAPS = 5
+
+
+@case(lambda r: (f32(r, 200), np.zeros(200, np.float32)),
+      lambda x, out: {"out": np.array([_median5(x, i) for i in range(200)], np.float32)})
+def median_of_five_local_window(x, out):
+    n = x.shape[0]
+    for i in lo.grid(n):
+        w = np.empty(_TAPS, np.float32)
+        for t in range(_TAPS):
+            w[t] = x[(i + t) % n]
+        for a in range(1, _TAPS):           # insertion sort in the local array
+            v = w[a]
+            b = a - 1
+            while b >= 0 and w[b] > v:
+                w[b + 1] = w[b]
+                b -= 1
+            w[b + 1] = v
+        out[i] = w[_TAPS // 2]
+
+
+def _median5(x, i):
+    return np.float32(np.median(x[np.arange(i, i + _TAPS) % x.shape[0]]))

@@ -357,6 +357,7 @@ class _Gen:
         self.known = known
         self.flags: set = set()
         self.lines: list = []
+        self.local_arrays: list = []      # (name, dtype, size) readable in the first grid
         self.counter = 0
         self.scopes: list = []          # list of dict name -> type
         self.loop_index = {}            # grid axis -> index expression currently usable
@@ -429,6 +430,9 @@ class _Gen:
         for name, t in self.scalar_types.items():
             if want in (None, "num") or (want == "int") == is_int(t):
                 opts.append(("local", (name, t)))
+        for name, t, size in [] if self.in_func else self.local_arrays:
+            if want in (None, "num") or (want == "int") == is_int(t):
+                opts += [("larray", (name, t, size))] * 2
         if want != "float":
             opts += [("lit_i", None)] + ([] if self.in_func else [("gridvar", None)])
             if r.random() < 0.3 and not self.in_func:
@@ -449,6 +453,10 @@ class _Gen:
         if kind == "local":
             name, t = arg
             return E(name, t, inexact=name in self.inexact_locals, bound=5)
+        if kind == "larray":
+            name, t, size = arg
+            return E(f"{name}[{self.local_index(size, r)}]", t,
+                     inexact=name in self.inexact_locals)
         if kind == "lit_i":
             v = r.randrange(0, 8)
             return E(str(v), "wi", bound=v)
@@ -1721,6 +1729,9 @@ class _Gen:
                 grid_args = ", ".join(names)
         self.emit(1, f"for {', '.join(self.grid_vars)} in lo.grid({grid_args}):")
         self.scopes.append({})
+        la = random.Random(self.seed * 1000003 + 47)     # local arrays: a stream of their own
+        if la.random() < 0.2:
+            self.local_array(2, la)
         for _ in range(r.randint(1, 5)):
             self.stmt(2, 0)
         if self.red_op and not self.red_terms:
@@ -1736,6 +1747,7 @@ class _Gen:
             self.atomic(2)                     # and adds into its atomic targets
         if self.atomics and self.serial_atomic:
             self.atomic(1, serial=True)
+        self.local_arrays = []                 # they end with the first grid
         self.tensors += later_outputs
         for _ in range(n_later):
             self.later_grid(mr)
@@ -1756,17 +1768,41 @@ class _Gen:
                          [t for t in self.tensors if t not in self.made], scalars, params,
                          self.flags, atomic_float, tuple(n for n, _ in returns))
 
+    def local_array(self, depth, la) -> None:
+        """``la0 = lo.zeros((K,), "int32")`` at the top of the grid's body, a few stores
+        into it (constant, negative and grid-variable indices); leaves then read it."""
+        t = la.choice(["float64", "float32", "int64", "int32"])
+        size = la.randint(1, 4)
+        call = la.choice([f"np.zeros({size}, np.{t})", f"np.ones(({size},), dtype=np.{t})"]
+                         if la.random() < 0.7 else
+                         [f'lo.zeros(({size},), "{t}")', f"lo.full({size}, 1, lo.{t})"])
+        self.emit(depth, f"la0 = {call}")
+        if call.startswith("lo."):             # plain Python: a Tensor, whose items are Tensors
+            self.flags.add("made_lo")
+        arr = TensorArg("la0", t, "contiguous", True, 0.0)
+        for _ in range(la.randint(1, 3)):
+            e = self.store_value(arr)
+            self.emit(depth, f"la0[{self.local_index(size, la)}] = {e.text}")
+            if e.inexact:
+                self.inexact_locals.add("la0")
+        self.local_arrays = [("la0", t, size)]
+        self.flags.add("local_array")
+
+    def local_index(self, size: int, rng) -> str:
+        return rng.choice([str(rng.randrange(size)), "-1", f"{self.grid_vars[0]} % {size}"])
+
     def made_call(self, t) -> str:
         """A call making output ``t`` (zeros, of the kernel's shape) in one of the spellings."""
         x, nd = self.inputs[0].name, len(self.shape)
         dims = ", ".join(f"{x}.shape[{a}]" for a in range(nd)) + ("," if nd == 1 else "")
         options = [f'lo.zeros({x}.shape, "{t.dtype}")', f"lo.zeros(({dims}), lo.{t.dtype})",
                    f'lo.full({x}.shape, 0, dtype="{t.dtype}")']
-        if t.dtype != "bfloat16":          # numpy itself has no bfloat16 name
-            options += [f"np.zeros(({dims}), np.{t.dtype})"]
-            if self.inputs[0].dtype == t.dtype:
-                options += [f"np.zeros_like({x})"]
-        call = self.kr.choice(options)
+        numpy_options = [] if t.dtype == "bfloat16" else \
+            [f"np.zeros(({dims}), np.{t.dtype})"] + \
+            ([f"np.zeros_like({x})"] if self.inputs[0].dtype == t.dtype else [])
+        # numpy's spellings keep the kernel comparable with plain Python: more of them
+        call = self.kr.choice(numpy_options if numpy_options and self.kr.random() < 0.7
+                              else options)
         self.flags.add("made_tensor")
         if call.startswith("lo."):        # plain Python: a Tensor, whose items are Tensors
             self.flags.add("made_lo")

@@ -201,12 +201,6 @@ def _error(kern, *args) -> str:
 
 def test_allocation_placement_errors():
     @lo.kernel
-    def in_grid(x):
-        for i in lo.grid(x.shape[0]):
-            w = np.zeros(3)
-            x[i] = w[0]
-
-    @lo.kernel
     def in_loop(x):
         for t in range(2):
             w = lo.zeros(3)
@@ -220,7 +214,6 @@ def test_allocation_placement_errors():
     def as_value(x):
         return lo.zeros(3)
 
-    assert "inside lo.grid: local arrays are not supported yet" in _error(in_grid, np.zeros(2))
     assert "inside a loop or an if" in _error(in_loop, np.zeros(2))
     assert "'w' already has a value" in _error(reassigned, np.zeros(2))
     assert "makes a tensor: assign it to a name" in _error(as_value, np.zeros(2))

@@ -25,6 +25,7 @@ import ast
 from typing import Any
 
 from .. import dtypes
+from ..dtypes import int64
 from . import ir
 
 #: The allocation functions a kernel may call (``lo.<name>`` and ``np.<name>``).
@@ -45,11 +46,8 @@ def spelling(fe, node: ast.expr) -> str | None:
 
 
 def misplaced(fe, call: ast.Call):
-    """The error for an allocation call anywhere but ``name = ...`` at the top level."""
+    """The error for an allocation call anywhere but ``name = ...``."""
     fname = ast.unparse(call.func)
-    if fe.in_grid:
-        return fe.err(call, f"{fname}() inside lo.grid: local arrays are not supported yet",
-                      hint=_WHERE)
     return fe.err(call, f"{fname}() makes a tensor: assign it to a name", hint=_WHERE)
 
 
@@ -60,11 +58,12 @@ def new_tensor(fe, target: ast.expr, call: ast.Call, top: bool) -> ir.NewTensor:
     if fe.results is not None:
         raise fe.err(call, f"{fname}() in a device function: only kernels make tensors",
                      hint="make the tensor in the kernel and pass it to the function")
-    if fe.in_grid or not top or fe.loop_depth:
-        raise misplaced(fe, call) if fe.in_grid else fe.err(call, f"{fname}() inside a "
-                                                                  f"loop or an if", hint=_WHERE)
     if not isinstance(target, ast.Name):
         raise fe.err(target, f"assign {fname}() to a name", hint=_WHERE)
+    if fe.in_grid:
+        return _local_array(fe, target.id, call, fname)
+    if not top or fe.loop_depth:
+        raise fe.err(call, f"{fname}() inside a loop or an if", hint=_WHERE)
     name = target.id
     if name in fe.params or name in fe.top_defined or name in fe.made:
         raise fe.err(target, f"{name!r} already has a value; a made tensor needs a new name")
@@ -74,6 +73,30 @@ def new_tensor(fe, target: ast.expr, call: ast.Call, top: bool) -> ir.NewTensor:
     fe.params.append(name)          # indexed and measured like a tensor parameter
     like, dt = (dtype[1], None) if isinstance(dtype, tuple) else ("", dtype)
     return ir.NewTensor(fe.loc(call), name, shape, dt, like, fill, fname, shape_of)
+
+
+def _local_array(fe, name: str, call: ast.Call, fname: str) -> ir.NewTensor:
+    """``w = lo.zeros((K,), lo.fp32)`` inside a grid: each iteration's own array, of a
+    shape fixed when the kernel compiles (in registers or on the stack)."""
+    if fe.loop_depth or fe.branch_depth:
+        raise fe.err(call, f"{fname}() inside a loop or an if in lo.grid",
+                     hint="make local arrays at the top of the grid's body; refill one "
+                          "with a loop to reuse it")
+    if name in fe.params or name in fe.top_defined or name in fe.grid_locals:
+        raise fe.err(call, f"{name!r} already has a value; a local array needs a new name")
+    shape, shape_of, fill, dtype = _arguments(fe, call, spelling(fe, call), fname)
+    if shape_of or any(not (isinstance(d, ir.Const) and type(d.value) is int and d.value >= 0)
+                       for d in shape):
+        raise fe.err(call, f"the shape of a local array must be known when the kernel "
+                           f"compiles: {ast.unparse(call.args[0]) if call.args else '?'}",
+                     hint="use literals or global constants: w = lo.zeros((4, K), lo.fp32) "
+                          "with K = 4 at module level")
+    shape = tuple(ir.Const(d.loc, int64, d.value) for d in shape)
+    fe.grid_locals.add(name)
+    fe.grid_arrays.add(name)
+    fe.params.append(name)          # indexed like a tensor, until the grid ends
+    like, dt = (dtype[1], None) if isinstance(dtype, tuple) else ("", dtype)
+    return ir.NewTensor(fe.loc(call), name, shape, dt, like, fill, fname, "", local=True)
 
 
 def _arguments(fe, call: ast.Call, kind: str, fname: str) -> tuple:

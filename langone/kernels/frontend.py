@@ -194,6 +194,8 @@ class _Frontend(inline.Calls):
         self.results: list[str] | None = None
         self.site_path: tuple = ()
         self.made: set[str] = set()     # tensors the kernel makes (lo.empty...): see alloc.py
+        self.grid_arrays: set[str] = set()   # local arrays of the grid being lowered
+        self.branch_depth = 0           # ifs around the statement, within the region
 
     # -- helpers -----------------------------------------------------------
     def err(self, node: Any, message: str, hint: str | None = None) -> KernelCompileError:
@@ -321,7 +323,11 @@ class _Frontend(inline.Calls):
             return [self.assign(s.target, self.expr(s.value), s)]
         if isinstance(s, ast.If):
             cond = self.expr(s.test)
-            return [ir.If(loc, cond, self.block(s.body), self.block(s.orelse))]
+            self.branch_depth += 1
+            try:
+                return [ir.If(loc, cond, self.block(s.body), self.block(s.orelse))]
+            finally:
+                self.branch_depth -= 1
         if isinstance(s, ast.For):
             return [self.for_loop(s, top)]
         if isinstance(s, ast.While):
@@ -374,7 +380,7 @@ class _Frontend(inline.Calls):
         loc = self.loc(s)
         if isinstance(target, ast.Name):
             name = target.id
-            if name in self.made:
+            if name in self.made or name in self.grid_arrays:
                 raise self.err(target, f"{name!r} is a tensor the kernel made; it cannot "
                                        f"be assigned again",
                                hint=f"store into its elements ({name}[i] = ...), or make "
@@ -466,11 +472,16 @@ class _Frontend(inline.Calls):
             raise self.err(tgt, f"lo.grid has {len(extents)} extent(s) but "
                                 f"{len(names)} loop variable(s)")
         vars_ = tuple(n.id for n in names)
-        outer_loop_depth = self.loop_depth
-        self.in_grid, self.grid_locals, self.loop_depth = True, set(vars_), 0
+        outer_depths = self.loop_depth, self.branch_depth
+        self.in_grid, self.grid_locals, self.loop_depth, self.branch_depth = \
+            True, set(vars_), 0, 0
         body = self.block(inline.lift_continues(list(s.body)))   # continue ends an iteration
+        for name in self.grid_arrays:             # local arrays end with their grid
+            self.params.remove(name)
+        self.grid_arrays = set()
         inner_locals = self.grid_locals
-        self.in_grid, self.grid_locals, self.loop_depth = False, set(), outer_loop_depth
+        self.in_grid, self.grid_locals = False, set()
+        self.loop_depth, self.branch_depth = outer_depths
         reductions = find_reductions(body, self.top_defined, self.info)
         self.after_grid_locals |= inner_locals - self.top_defined
         # A grid's private names are dead after it: where the function assigns the same

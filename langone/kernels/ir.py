@@ -303,6 +303,7 @@ class NewTensor(Stmt):
     fill: Expr | None = None
     fn: str = ""
     shape_of: str = ""          # lo.empty_like(x), lo.empty(x.shape): x's shape
+    local: bool = False         # inside lo.grid: a local array (constant shape), an Alloc
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,8 @@ class Alloc(Stmt):
     name: str = ""
     dtype: Any = None
     shape: tuple = ()
+    local: bool = False         # a kernel's own local array (lo.zeros(4) in a grid):
+    #                             constant int64 shape, its dtype's meaning kept
 
 
 @dataclass(frozen=True)

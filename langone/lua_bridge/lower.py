@@ -435,6 +435,8 @@ class LuaLowering(Expressions):
         self.ranges = IntRanges.of(k)
         self.types = dict(k.local_types)
         self.tensor_types = {p.name: p.type.dtype for p in k.params if p.is_tensor}
+        self.tensor_types.update({n.name: n.dtype for n in ir.walk(k)     # local arrays
+                                  if isinstance(n, ir.Alloc)})
         self.grid_vars = {v for n in ir.walk(k) if isinstance(n, ir.Grid) for v in n.vars}
         self.taken = {p.name for p in k.params} | set(self.types) | ir.bound_names(k.body)
         self.new_locals: list[tuple] = []
@@ -557,6 +559,9 @@ class LuaLowering(Expressions):
 
     def s_Return(self, s: ir.Return) -> list:
         return [s if s.value is None else replace(s, value=self.ex(s.value))]
+
+    def s_Alloc(self, s) -> list:               # a local array: rendered as a tensor
+        return [s]
 
     def s_Comment(self, s) -> list:
         return [s]

@@ -321,6 +321,8 @@ class _Lowering:
         self.types = {self.names.get(n, n): t for n, t in k.locals}
         self.arrays = {p.name: p.type.dtype for p in self.k.params if p.is_tensor}
         self.tensors = set(self.arrays)            # the kernel's, not local arrays
+        self.local_shapes = {n.name: n.shape for n in ir.walk(k)     # the user's local arrays
+                             if isinstance(n, ir.Alloc) and n.local}
         self.sites: list[tuple[str, str]] = []     # (kind, message) per check site
         self.temp = itertools.count()
         self.sum_loops: dict = {}      # id(a fission's in-order sum loop) -> row_jam.SumLoop
@@ -604,12 +606,13 @@ class _Lowering:
 
     def index(self, a) -> tuple:
         """An access's index: checked axes raise, tensor indices are unsigned."""
-        if a.tensor not in self.tensors:
+        local = self.local_shapes.get(a.tensor)      # a local array: constant sizes
+        if a.tensor not in self.tensors and local is None:
             return a.index
         out = []
         for axis, ix in enumerate(a.index):
             if axis in a.checks:                    # decided by passes/lower_index
-                size = ir.Shape(ix.loc, int64, a.tensor, axis)
+                size = local[axis] if local else ir.Shape(ix.loc, int64, a.tensor, axis)
                 where = (f"{self.k.filename}:{a.loc.line}: index {{index}} is out of bounds "
                          f"for axis {axis} of {self.original.get(a.tensor, a.tensor)!r} "
                          f"with size {{size}} (in kernel {self.k.name!r})")

@@ -115,6 +115,7 @@ class Interpreter:
         """Bind arguments (arrays for tensors, numbers for scalars) to the parameters,
         ready to run the kernel's statements with one lane (:meth:`block`)."""
         self.tensors: dict[str, Any] = {}
+        self.local: set = set()             # local arrays (s_Alloc): a row per lane
         self.env: dict[str, np.ndarray] = {}
         for p, a in zip(self.k.params, args):
             if p.is_tensor:
@@ -156,18 +157,29 @@ class Interpreter:
         else:
             self.env[s.target] = np.where(m, val, old)
 
+    def s_Alloc(self, s: ir.Alloc, m):
+        """A local array: one row per lane (``[lane, *index]``), zeros to start with."""
+        shape = (self.n,) + tuple(int(d.value) for d in s.shape)
+        arr = self.tensors.get(s.name)
+        if arr is None or arr.shape != shape:
+            self.tensors[s.name] = np.zeros(shape, s.dtype.numpy)
+            self.local.add(s.name)
+        else:
+            arr[m] = 0
+
     def indices(self, name: str, index: tuple, m, loc) -> tuple:
         arr = self.tensors[name]
-        idx = []
+        lanes = name in self.local
+        idx = [np.nonzero(m)[0]] if lanes else []
         for axis, ix in enumerate(index):
             v = np.broadcast_to(self.expr(ix, m), (self.n,))[m]
-            bad = (v < 0) | (v >= arr.shape[axis])
+            bad = (v < 0) | (v >= arr.shape[axis + lanes])
             if bad.any():
                 first = int(v[bad][0])      # normalized (passes/lower_index): undo it
                 raise KernelIndexError(
                     f"{self.filename}:{loc.line}: index "
-                    f"{first - arr.shape[axis] if first < 0 else first} is out of bounds "
-                    f"for axis {axis} of {name!r} with size {arr.shape[axis]} "
+                    f"{first - arr.shape[axis + lanes] if first < 0 else first} is out of bounds "
+                    f"for axis {axis} of {name!r} with size {arr.shape[axis + lanes]} "
                     f"(in kernel {self.k.name!r})")
             idx.append(v)
         return tuple(idx)

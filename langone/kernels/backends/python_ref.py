@@ -38,6 +38,7 @@ from ..frontend import get_source, intrinsic_table
 
 _ACC_HOOK = "__langone_accumulator__"
 _MADE_HOOK = "__langone_made__"
+_LOCAL_HOOK = "__langone_local__"
 
 
 def accumulators(k: ir.Kernel) -> set[str]:
@@ -130,6 +131,45 @@ class _WrapMade(ast.NodeTransformer):
         return node
 
 
+class _WrapLocal(ast.NodeTransformer):
+    """``w = lo.zeros(4)`` below the top level (in a grid: the frontend allows no
+    other place) -> ``w = __langone_local__("w", lo.zeros(4))``: a local array the
+    kernel indexes like its tensors (checked, stores converted)."""
+
+    def __init__(self, ns: dict):
+        self.ns = ns
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        for s in node.body:                      # the top level: made tensors, not these
+            for child in ast.iter_child_nodes(s):
+                self.visit(child)
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and \
+                isinstance(node.value, ast.Call) and \
+                intrinsic_table().get(id(_resolve(node.value.func, self.ns)), ("",))[0] \
+                == "alloc":
+            node.value = ast.Call(ast.Name(_LOCAL_HOOK, ast.Load()),
+                                  [ast.Constant(node.targets[0].id), node.value], [])
+        return node
+
+
+def _resolve(node: ast.expr, ns: dict) -> Any:
+    if isinstance(node, ast.Name):
+        import builtins
+        return ns.get(node.id, getattr(builtins, node.id, None))
+    if isinstance(node, ast.Attribute):
+        return getattr(_resolve(node.value, ns), node.attr, None)
+    return None
+
+
+def _local_array(name: str, value: Any) -> pylang.Array:
+    arr = np.array(value._data if hasattr(value, "_data") else value)   # a copy of its own
+    return pylang.Array(arr, name, None)
+
+
 def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool, made_hook=None):
     """``fn`` recompiled: accumulators in ``widened`` (its own names -> types)
     widened at their first assignment (and on entry, for parameters), and each
@@ -144,15 +184,17 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool, made_ho
     node = _WidenFirstAssignments(set(widened)).visit(node)
     if made_hook is not None:
         node = _WrapMade({m.name for m in k.made}).visit(node)
+    ns = _namespace(fn)
+    node = _WrapLocal(ns).visit(node)
     node.body[:0] = [ast.parse(f"{a.arg} = {_ACC_HOOK}({a.arg!r}, {a.arg})").body[0]
                      for a in node.args.args if a.arg in widened and not kernel]
-    ns = _namespace(fn)
     _SiteCalls(ns, info, k, path, inline.ast_assigned(node)).visit(node)
     module = ast.Module([node], type_ignores=[])
     ast.increment_lineno(module, info.line_offset)
     ast.fix_missing_locations(module)
     ns[_ACC_HOOK] = lambda name, v: pylang.convert(v, widened[name]) if name in widened else v
     ns[_MADE_HOOK] = made_hook
+    ns[_LOCAL_HOOK] = _local_array
     code = compile(module, info.filename, "exec")
     exec(code, ns)                               # defines the function in ns only
     _OWN_CODE.add(ns[node.name].__code__)

@@ -306,7 +306,10 @@ class Launcher:
         if tensor is None:            # a checked exponent (triton_emit.check_exponent)
             raise KernelRuntimeError(lower_pow.message(self.k.filename, loc.line,
                                                        self.k.name, value))
-        size = interp.tensors[tensor].shape[axis]
+        if isinstance(tensor, tuple):  # a local array: (name, its constant size)
+            tensor, size = tensor
+        else:
+            size = interp.tensors[tensor].shape[axis]
         if value < 0:                 # normalized by passes/lower_index: it was value - size
             value -= size
         raise KernelIndexError(

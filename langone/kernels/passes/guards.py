@@ -100,6 +100,7 @@ class _Walker:
         self.guards: list[ShapeGuard] = []
         self.accesses: dict = {}
         self.seen: set = set()
+        self.local_sizes = {n.name: n.shape for n in ir.walk(k) if isinstance(n, ir.Alloc)}
         self.host_counts: dict = {}
         for n in ir.walk(k):
             for name in ((n.target,) if isinstance(n, ir.Assign) else (n.var,)
@@ -221,11 +222,13 @@ class _Walker:
             if not iv.lo.nonneg():
                 normalize.append(axis)
                 needs.append((-iv.lo, iv.lo))
-            size = Affine.symbol(("shape", node.tensor, axis))
+            local = self.local_sizes.get(node.tensor)     # a local array: no launch guard
+            size = Affine(local[axis].value) if local else \
+                Affine.symbol(("shape", node.tensor, axis))
             open_ = [(n, r) for n, r in needs if not at_most(n, size, when)]
-            if open_ and (cond or not self.launch_guards):
+            if open_ and (cond or not self.launch_guards or local):
                 checks.append(axis)
-            for need, reach in ([] if cond else open_):
+            for need, reach in ([] if cond or local else open_):
                 self.guard(node, axis, need, reach, when, ctx)
         if self.debug:
             checks = list(range(len(node.index)))

@@ -26,21 +26,24 @@ def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
              launch_guards=options.get("launch_guards", True) is not False)
     if not p.accesses:
         return k
+    local = {n.name: n.shape for n in ir.walk(k) if isinstance(n, ir.Alloc)}
 
     def lower(orig, new):
         ap: AccessPlan | None = p.accesses.get(id(orig)) \
             if isinstance(orig, (ir.Load, ir.Store, ir.AtomicAdd)) else None
         if ap is None:
             return new
-        index = tuple(normalized(ix, new.tensor, axis) if axis in ap.normalize else ix
-                      for axis, ix in enumerate(new.index))
+        index = tuple(normalized(ix, new.tensor, axis, local.get(new.tensor))
+                      if axis in ap.normalize else ix for axis, ix in enumerate(new.index))
         return replace(new, index=index, checks=ap.checks)
     return replace(k, body=tuple(ir.rebuild_by_id(s, lower) for s in k.body))
 
 
-def normalized(ix: ir.Expr, tensor: str, axis: int) -> ir.Expr:
-    """``ix`` counted from the end of ``tensor``'s ``axis`` when negative (Python)."""
-    size = ir.Shape(ix.loc, int64, tensor, axis)
+def normalized(ix: ir.Expr, tensor: str, axis: int, local_shape: tuple | None = None
+               ) -> ir.Expr:
+    """``ix`` counted from the end of ``tensor``'s ``axis`` when negative (Python);
+    a local array's size is the constant in its shape."""
+    size = local_shape[axis] if local_shape else ir.Shape(ix.loc, int64, tensor, axis)
     wrapped = ir.BinOp(ix.loc, int64, "+", ix, size)
     if isinstance(ix, ir.Const):
         return wrapped if ix.value < 0 else ix

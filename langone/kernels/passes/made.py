@@ -27,6 +27,11 @@ def bind_made(k: ir.Kernel, info) -> ir.Kernel:
     """Made tensors become parameters; the final return lists its tensors."""
     if k.kind == "elementwise":          # `return x`: the expression x, elementwise
         return k
+    if any(isinstance(n, ir.NewTensor) and n.local for n in ir.walk(k)):
+        k = replace(k, body=_local_arrays(k.body, k, info))
+        sizes = {n.name: n.shape for n in ir.walk(k) if isinstance(n, ir.Alloc)}
+        k = replace(k, body=ir.map_exprs(k.body, lambda e: sizes[e.tensor][e.axis] if (
+            isinstance(e, ir.Shape) and e.tensor in sizes) else e))
     news = [s for s in k.body if isinstance(s, ir.NewTensor)]
     ret = k.body[-1] if k.body and isinstance(k.body[-1], ir.Return) else None
     if not news and not (ret is not None and ret.items) and \
@@ -53,6 +58,36 @@ def bind_made(k: ir.Kernel, info) -> ir.Kernel:
             body[-1] = ir.Return(ret.loc, None, scalars)
             k = replace(k, results=results)
     return replace(k, body=tuple(body))
+
+
+def _local_arrays(stmts: tuple, k: ir.Kernel, info) -> tuple:
+    """Local arrays (``w = lo.zeros(4)`` in a grid) as Allocs, then loops storing
+    their fill value (what ``zeros``, ``ones``, ``full`` start with)."""
+    out: list = []
+    for s in stmts:
+        if isinstance(s, ir.NewTensor) and s.local:
+            dtype = _dtype(s, k, list(k.params), info)
+            if dtype.name in ("fp16", "bf16"):
+                raise info.error(s.loc, f"a local array of {dtype.name} is not supported",
+                                 hint="make it lo.fp32: halves compute in fp32 anyway")
+            out.append(ir.Alloc(s.loc, s.name, dtype, s.shape, local=True))
+            if s.fill is not None:
+                out.append(_fill_loops(s, k))
+            continue
+        out.append(replace(s, **{f: _local_arrays(getattr(s, f), k, info)
+                                 for f in ("body", "orelse") if hasattr(s, f)}))
+    return tuple(out)
+
+
+def _fill_loops(s: ir.NewTensor, k: ir.Kernel) -> ir.Stmt:
+    taken = {n.id for n in ir.walk(k) if isinstance(n, ir.Name)} | ir.bound_names(k.body)
+    names = [ir.fresh_name(f"_fill_{s.name}{d}", taken) for d in range(len(s.shape))]
+    zero, one = ir.Const(s.loc, ir.Weak("i"), 0), ir.Const(s.loc, ir.Weak("i"), 1)
+    body: ir.Stmt = ir.Store(s.loc, s.name, tuple(ir.Name(s.loc, None, n) for n in names),
+                             s.fill)
+    for n, size in reversed(list(zip(names, s.shape))):
+        body = ir.For(s.loc, n, zero, size, one, (body,))
+    return body
 
 
 def lower_results(k: ir.Kernel) -> ir.Kernel:
@@ -102,16 +137,21 @@ def _dtype(s: ir.NewTensor, k: ir.Kernel, params: list, info) -> DType:
         return t.dtype
     if s.dtype is not None:
         return s.dtype
-    t = _fill_type(s.fill, k)                      # full(shape, v): v's dtype, as numpy's
+    t = _fill_type(s, k, info)                     # full(shape, v): v's dtype, as numpy's
     if isinstance(t, DType):
         return t
     return {"b": bool_, "i": int64, "f": fp64}[t.kind]
 
 
-def _fill_type(e: ir.Expr, k: ir.Kernel):
+def _fill_type(s: ir.NewTensor, k: ir.Kernel, info):
+    e = s.fill
     if isinstance(e, ir.Const):
         return e.type
-    return next(p.type for p in k.params if p.name == e.id)
+    for p in k.params:
+        if isinstance(e, ir.Name) and p.name == e.id and not isinstance(p.type, TensorType):
+            return p.type
+    raise info.error(e.loc, f"{s.fn}() of a computed value needs a dtype",
+                     hint=f"give it one: {s.fn}(shape, value, lo.fp32)")
 
 
 def _fill(s: ir.NewTensor, k: ir.Kernel, info):

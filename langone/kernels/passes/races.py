@@ -73,7 +73,11 @@ def check(k: ir.Kernel, info) -> str:
     """Raise a KernelCompileError at the first store that races."""
     for g in (s for s in ir.walk(k) if isinstance(s, ir.Grid)):
         deps = _local_deps(g)
+        private = {n.name for n in ir.walk_stmts(g.body)        # local arrays: per iteration
+                   if isinstance(n, (ir.NewTensor, ir.Alloc))}
         for st, guard in _stores(g.body, deps, set()):
+            if st.tensor in private:
+                continue
             pinned = set().union(*(_depends(ix, deps) for ix in st.index)) | guard
             missing = [v for v in g.vars if v not in pinned]
             if missing:

@@ -54,6 +54,8 @@ def estimate(k: ir.Kernel) -> ResourceEstimate:
             elif isinstance(node, ir.Call):
                 g.flops += 1
                 g.transcendentals += node.fn in ir.TRANSCENDENTALS
+            elif isinstance(node, (ir.Load, ir.Store)) and node.tensor not in tensors:
+                continue                  # a local array: registers or stack, not memory
             elif isinstance(node, ir.Load):
                 g.bytes_loaded += tensors[node.tensor].dtype.itemsize
             elif isinstance(node, ir.Store):

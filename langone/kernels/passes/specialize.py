@@ -20,7 +20,7 @@ def bind_params(k: ir.Kernel, sig: tuple, info) -> ir.Kernel:
     """Give each parameter its type from the signature; fix ndim/shape axes."""
     params = tuple(replace(p, type=t) for p, t in zip(k.params, sig))
     tensors = {p.name: p.type for p in params if isinstance(p.type, TensorType)}
-    for s in k.body:                # made tensors (bind_made types them): their ndim
+    for s in ir.walk(k):            # made tensors (bind_made types them): their ndim
         if isinstance(s, ir.NewTensor):
             like = tensors.get(s.shape_of)
             ndim = like.ndim if like is not None else len(s.shape)

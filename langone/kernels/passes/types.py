@@ -30,7 +30,7 @@ from ... import dtypes
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from ...errors import KernelCompileError
 from .. import ir
-from ..ir import Weak
+from ..ir import TensorType, Weak
 from . import lower_casts
 
 _ARITH = ("+", "-", "*", "//", "%", "**")
@@ -100,6 +100,8 @@ class TypeInference:
         self.k = kernel
         self.info = info
         self.tensors = {p.name: p.type for p in kernel.params if p.is_tensor}
+        self.tensors.update({n.name: TensorType(n.dtype, len(n.shape), True)   # local arrays
+                             for n in ir.walk(kernel) if isinstance(n, ir.Alloc)})
         self.scalars = {p.name: p.type for p in kernel.params if not p.is_tensor}
         self.locals: dict[str, Any] = {}
         self.reductions: dict[str, str] = {}

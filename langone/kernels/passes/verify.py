@@ -23,6 +23,8 @@ def _fail(node, msg: str, stage: str) -> IRVerificationError:
 
 def verify(k: ir.Kernel, stage: str = "?") -> ir.Kernel:
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
+    tensors.update({n.name: ir.TensorType(n.dtype, len(n.shape), True)     # local arrays
+                    for n in ir.walk(k) if isinstance(n, ir.Alloc)})
     for depth, s in _stmts_with_depth(k.body, 0):
         if isinstance(s, (ir.Store, ir.AtomicAdd)):
             tt = tensors.get(s.tensor)
