@@ -238,9 +238,14 @@ def _lo_fpow(a, b):
         # Nested tl.where, not & / |: b is often a 0-d constant (x ** 3), and the
         # interpreter's & of a 0-d boolean with a vector is not boolean.
         r = tl.exp(b * tl.log(tl.abs(a)))
-        odd_r = tl.where(tl.floor(b * 0.5) * 2.0 != b, -r, r)
-        negative_r = tl.where(tl.floor(b) == b, odd_r, (_INF - _INF))
+        odd = tl.where(tl.floor(b) == b, tl.floor(b * 0.5) * 2.0 != b, False)
+        # a negative base to a fractional power is NaN, but -inf's is inf or 0, as C's
+        negative_r = tl.where(tl.floor(b) == b, tl.where(odd, -r, r),
+                              tl.where(tl.abs(a) == _INF, r, (_INF - _INF)))
         r = tl.where(a < 0, negative_r, r)
+        # -0.0 to an odd integer power keeps its sign; (-1) ** +-inf is 1 (not inf * 0).
+        r = tl.where(a == 0, tl.where(odd, tl.where(_lo_negbit(a), -r, r), r), r)
+        r = tl.where(a == -1, tl.where(tl.abs(b) == _INF, 1.0, r), r)
         r = tl.where(b == 0, 1.0, tl.where(a == 1, 1.0, r))
     else:
         r = libdevice.pow(a, b)
@@ -479,9 +484,8 @@ def _lo_{_fn}(x):
     else:
         return libdevice.{_fn}(x)
 """
-HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",),
-               "math64": ("copysign",), "log1p": ("math64",), "expm1": ("math64",),
-               "atan2": ("math64",), "hypot": ("math64",)}
+HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",), "fpow": ("copysign",),
+               **{fn: ("math64", "copysign") for fn in ("log1p", "expm1", "atan2", "hypot")}}
 
 
 def helper_lines(names: set) -> list[str]:
