@@ -323,12 +323,12 @@ local function odd32(d)
   return b
 end"""),
     "h2f": (("P2",), """\
--- IEEE half bits (uint16) -> number, exact.
+-- IEEE half bits (uint16) -> number, exact (a NaN keeps its sign: x86's 0/0 is -NaN).
 local function h2f(h)
   local e, m = band(rshift(h, 10), 0x1f), band(h, 0x3ff)
   local v
   if e == 0 then v = m * 5.9604644775390625e-08
-  elseif e == 31 then v = (m == 0) and huge or (0/0)
+  elseif e == 31 then v = (m == 0) and huge or abs(0/0)
   else v = (1024 + m) * P2[e + 125] end
   if h >= 0x8000 then return -v end
   return v
