@@ -390,12 +390,11 @@ def _lo_atan2_64(y, x):
     ax = tl.abs(x)
     neg_y = _lo_negbit(y)
     x_neg = _lo_negbit(x)
-    both_inf = tl.where(ax == _INF, ay == _INF, False)
+    both_inf = tl.where(ax == _INF, ay == _INF, False)          # pi/4, or 3pi/4 below
     ratio = tl.where(both_inf, 1.0, ay / tl.where(ax == 0.0, 1.0, ax))
     a = _lo_atan64(tl.where(ax == 0.0, _INF, ratio))
     a = tl.where(ay == 0.0, 0.0, a)
     a = tl.where(x_neg, 3.141592653589793 - a, a)
-    a = tl.where(both_inf, tl.where(x_neg, 2.356194490192345, 0.7853981633974483), a)
     a = tl.where(neg_y, -a, a)
     return tl.where(x != x, x, tl.where(y != y, y, a))
 
