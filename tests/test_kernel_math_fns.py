@@ -205,7 +205,7 @@ def int_fns(a, b, out, fout):
 # Note: on the python backend np.hypot(int8, int8) is numpy's own, rounded to fp16 where
 # it returns; lo.hypot computes in fp32 and rounds at the store (exception 3), as every
 # compiled backend does for either spelling. The np.* spellings of exp, log, ... are so too.
-@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8])
 @given(st.lists(st.integers(-2**31, 2**31 - 1), min_size=1, max_size=8))
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_integer_fmod_and_pow_keep_numpys_integer_types(dtype, values):

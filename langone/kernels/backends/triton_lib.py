@@ -443,7 +443,10 @@ HELPERS["fmod_i"] = '''
 def _lo_fmod_i(a, b):
     # numpy's integer fmod: C's remainder (Triton's % truncates); x fmod 0 is 0, and
     # so is x fmod -1 (INT_MIN % -1 overflows in C).
-    bad = tl.where(b == 0, True, b == -1)
+    if b.dtype.is_int_unsigned():
+        bad = b == 0
+    else:
+        bad = tl.where(b == 0, True, b == -1)
     r = a % tl.where(bad, 1, b)
     return tl.where(bad, 0, r)
 '''
