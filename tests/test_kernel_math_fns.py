@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kernel_factory import PRELUDE, load_function
 
 import langone as lo
 from langone.errors import KernelCompileError, KernelRuntimeError
 from langone.kernels import backends
-
-from kernel_factory import PRELUDE, load_function
 
 pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")
 
