@@ -372,6 +372,90 @@ def erf_sigmoid_minimum_maximum(x, o):
         o[i] = lo.erf(x[i]) + lo.sigmoid(x[i]) + lo.minimum(x[i], 0.5) + lo.maximum(x[i], -0.5)
 
 
+def _two_arg_math(x, y, o):
+    with np.errstate(all="ignore"):
+        return {"o": np.stack([np.log1p(x), np.expm1(x), np.arctan2(x, y), np.hypot(x, y),
+                               np.copysign(x, y), np.fmod(x, y), np.power(np.abs(x), y)],
+                              axis=1).astype(x.dtype)}
+
+
+def _two_arg_make(dtype):
+    def make(r):
+        x = (r.standard_normal(400) * 4).astype(dtype)
+        y = (r.standard_normal(400) * 2).astype(dtype)
+        x[:6] = [0.0, -0.0, 1e-6, -1e-7, np.inf, np.nan]
+        y[:6] = [-0.0, 0.0, -3.0, 0.0, np.nan, 1.0]
+        return x, y, np.zeros((400, 7), dtype)
+    return make
+
+
+def _two_arg_math_kernel(x, y, o):
+    for i in lo.grid(x.shape[0]):
+        o[i, 0] = lo.log1p(x[i])
+        o[i, 1] = np.expm1(x[i])
+        o[i, 2] = lo.atan2(x[i], y[i])
+        o[i, 3] = np.hypot(x[i], y[i])
+        o[i, 4] = np.copysign(x[i], y[i])
+        o[i, 5] = lo.fmod(x[i], y[i])
+        o[i, 6] = lo.pow(abs(x[i]), y[i])
+
+
+for _dt, _tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+    case(_two_arg_make(_dt), _two_arg_math, rtol=_tol, atol=_tol,
+         name=f"log1p_expm1_atan2_hypot_copysign_fmod_pow_{np.dtype(_dt).name}")(
+        _two_arg_math_kernel)
+
+
+def _math_module(x, o):
+    m = math
+    return {"o": np.array([[m.log1p(abs(v)), m.expm1(v / 8), m.atan2(v, 2), m.hypot(v, 3),
+                            m.copysign(2, v), m.fmod(v, 1.5), m.pow(abs(v) + 1, 1.5)]
+                           for v in x.astype(np.float64).tolist()]).astype(np.float32)}
+
+
+@case(lambda r: (f32(r, 300) * 4, np.zeros((300, 7), np.float32)), _math_module,
+      rtol=1e-6, atol=1e-6)
+def math_module_two_argument_functions(x, o):
+    for i in lo.grid(x.shape[0]):
+        o[i, 0] = math.log1p(abs(x[i]))
+        o[i, 1] = math.expm1(x[i] / 8)
+        o[i, 2] = math.atan2(x[i], 2)
+        o[i, 3] = math.hypot(x[i], 3)
+        o[i, 4] = math.copysign(2, x[i])
+        o[i, 5] = math.fmod(x[i], 1.5)
+        o[i, 6] = math.pow(abs(x[i]) + 1, 1.5)
+
+
+def _int_fmod_pow(a, b, o):
+    with np.errstate(all="ignore"):
+        return {"o": np.stack([np.fmod(a, b), np.power(a, np.abs(b) % 4)], axis=1)}
+
+
+@case(lambda r: (r.integers(-100, 100, 500).astype(np.int32),
+                 r.integers(-6, 6, 500).astype(np.int32), np.zeros((500, 2), np.int32)),
+      _int_fmod_pow)
+def integer_fmod_and_pow(a, b, o):
+    for i in lo.grid(a.shape[0]):
+        o[i, 0] = np.fmod(a[i], b[i])
+        o[i, 1] = lo.pow(a[i], abs(b[i]) % 4)
+
+
+def _builtins(x, out):
+    return {"out": np.stack([x.min(axis=1), np.maximum(x.max(axis=1), -1), np.abs(x[:, 0]),
+                             np.full(x.shape[0], x.ndim + len(x) + x.size)], axis=1)}
+
+
+@case(lambda r: (r.integers(-50, 50, (40, 3)).astype(np.int64), np.zeros((40, 4), np.int64)),
+      _builtins)
+def builtins_min_max_abs_len_size(x, out):
+    n, m = x.shape
+    for i in lo.grid(n):
+        out[i, 0] = min(x[i, 0], x[i, 1], x[i, m - 1])
+        out[i, 1] = max(x[i, 0], x[i, 1], x[i, 2], -1)
+        out[i, 2] = abs(x[i, 0])
+        out[i, 3] = x.ndim + len(x) + x.size
+
+
 def _hist(v, h):
     out = np.zeros_like(h)
     np.add.at(out, v, 1)

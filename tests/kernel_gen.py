@@ -157,7 +157,12 @@ ALL_TYPES = INT_TYPES + FLOAT_TYPES
 CAST_NAME = {"int8": "lo.int8", "int16": "lo.int16", "int32": "lo.int32", "int64": "lo.int64",
              "uint8": "lo.uint8", "float16": "lo.float16", "bfloat16": "lo.bf16",
              "float32": "lo.float32", "float64": "lo.float64"}
-TRANSCENDENTAL = ["lo.exp", "lo.log", "lo.sqrt", "lo.sin", "lo.cos", "lo.tanh"]
+TRANSCENDENTAL = ["lo.exp", "lo.log", "lo.sqrt", "lo.sin", "lo.cos", "lo.tanh", "lo.log1p",
+                  "lo.expm1"]
+# Two-argument math: the inexact ones (a math library's, within the tolerance) and the
+# exact ones (bitwise on every backend). lo.pow only of floats (an integer one may raise).
+TRANSCENDENTAL2 = ["lo.atan2", "lo.hypot", "lo.pow"]
+EXACT2 = ["lo.copysign", "lo.fmod", "np.fmod", "np.copysign"]
 # lo.atomic_add targets (every numeric dtype; bool targets are a compile error) and weights
 ATOMIC_TYPES = ["int32", "int64", "float32", "float64", "float16", "bfloat16", "int8", "int16",
                 "uint8"]
@@ -578,7 +583,7 @@ class _Gen:
         if kind == "unary":
             a = self.strong(self.expr(depth + 1, want or "num", exact))
             fn = r.choice(["-", "abs", "lo.abs"])
-            template = "(-{})" if fn == "-" else fn + "({})"
+            template = "(-{})" if fn == "-" else fn + "({})"    # (leaves "b", "l" are in "abs")
             return self.check(E(template.format(a.text), result_type(template, a.t),
                                 a.inexact), want)
         if kind == "math" and want != "int":
@@ -590,6 +595,8 @@ class _Gen:
                 if a.t in ("int8", "uint8", "bool"):
                     self.flags.add("half")           # an fp16 temporary: exception 3
             a = self.strong(a)
+            if r.random() < 0.35:
+                return self.check(self.math2(a, depth, exact), want)
             if exact or a.inexact and r.random() < 0.5:
                 fn = r.choice(["lo.floor", "lo.ceil", "lo.abs"]) if not a.inexact else "lo.abs"
             else:
@@ -629,6 +636,18 @@ class _Gen:
                 self.flags.add("half")
             return self.cast(a, to)
         return self.leaf(want)
+
+    def math2(self, a: E, depth: int, exact: bool) -> E:
+        """A two-argument math call on ``a`` and a value of ``a``'s type."""
+        r = self.rng
+        b = self.cast(self.expr(depth + 1, "num", exact), a.t)
+        fns = EXACT2 if exact else EXACT2 + TRANSCENDENTAL2
+        fn = r.choice([f for f in fns if f != "lo.pow" or is_float(a.t)])
+        inexact = a.inexact or b.inexact or fn in TRANSCENDENTAL2
+        self.flags.add("math2")
+        if fn in TRANSCENDENTAL2:
+            self.flags.add("transcendental")
+        return E(f"{fn}({a.text}, {b.text})", result_type(fn + "({}, {})", a.t, b.t), inexact)
 
     def check(self, e: E, want) -> E:
         """Keep the requested kind (a float where an int is wanted gets a safe cast)."""

@@ -108,6 +108,7 @@ def test_generator_is_deterministic_and_covers_the_language():
     for seed in SEEDS:
         seen.update(kg.generate(seed).flags)
     wanted = {"if", "elif", "range", "while", "break", "continue", "reduction", "transcendental",
+              "math2",                # lo.atan2 hypot pow copysign fmod, np.fmod copysign
               "layout_strided", "layout_reversed", "layout_transposed", "half",
               # lo.atomic_add into integer and float targets, at data-dependent indices
               "atomic_add", "atomic_int", "atomic_float", "atomic_index_data",

@@ -91,6 +91,11 @@ def _file_lines(filename: str, snippet: list[str], first: int) -> list[str]:
 
 # --- name resolution -----------------------------------------------------------
 
+#: Math functions spelled alike in ``lo``, ``np`` (``np.arctan2``, ``np.power`` too)
+#: and ``math``.
+_TWO_SPELLINGS = ("log1p", "expm1", "atan2", "hypot", "pow", "fmod", "copysign")
+
+
 def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic_add"|"const"|"range", payload)."""
     import langone
@@ -108,8 +113,10 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
         if nm not in ("sigmoid", "erf", "min", "max", "abs"):
             add(getattr(np, nm, None), ("intrinsic", nm))
         if nm in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "floor",
-                  "ceil", "isnan", "isinf"):
+                  "ceil", "isnan", "isinf", *_TWO_SPELLINGS):
             add(getattr(math, nm), ("mathcall", nm))
+    for np_name, nm in (("arctan2", "atan2"), ("power", "pow")):
+        add(getattr(np, np_name), ("intrinsic", nm))
     for nm, kinds in (("isfinite", "isfinite"), ("sign", "sign"), ("clip", "clip"),
                       ("round", "rint"), ("rint", "rint")):
         add(getattr(langone, nm, None), ("composite", kinds))     # see composites.py
@@ -639,19 +646,23 @@ class _Frontend(inline.Calls):
                                hint=f"decorate it with @lo.func (def {obj.__name__} ...)")
             raise self.err(e.func, f"{fname!r} cannot be called in a kernel",
                            hint="kernels can call lo.exp log sqrt sin cos tanh abs floor "
-                                "ceil minimum maximum where erf sigmoid, min/max/abs and "
-                                "casts such as lo.fp32(v)")
+                                "ceil minimum maximum where erf sigmoid log1p expm1 atan2 "
+                                "hypot pow fmod copysign, min/max/abs and casts such as "
+                                "lo.fp32(v)")
         kind, payload = entry
         args = [self.expr(a) for a in e.args]
-        if kind in ("cast", "pycast", "mathcall") and len(args) != 1:
+        if kind in ("cast", "pycast") and len(args) != 1:
             raise self.err(e, f"{fname}() takes exactly one argument")
+        if kind == "mathcall" and len(args) != ir.INTRINSICS[payload][0]:
+            raise self.err(e, f"{fname}() takes {_ARGUMENTS[ir.INTRINSICS[payload][0]]}, "
+                              f"got {len(args)}")
         if kind == "cast":
             return ir.Cast(loc, payload, args[0])
         if kind == "pycast":                  # int(v): a Python int, weak in promotion
             weak, dt = payload
             return ir.Cast(loc, weak, ir.Cast(loc, dt, args[0]))
         if kind == "mathcall":
-            return _math_call(loc, payload, args[0])
+            return _math_call(loc, payload, args)
         if kind == "composite":
             if len(args) != composites.ARITY[payload] or e.keywords:
                 raise self.err(e, f"{fname}() takes {composites.ARITY[payload]} positional "
@@ -671,7 +682,7 @@ class _Frontend(inline.Calls):
                     out = ir.Call(loc, None, payload, (out, a))
                 return out
             if len(args) != arity:
-                raise self.err(e, f"{fname}() takes {arity} argument(s), got {len(args)}")
+                raise self.err(e, f"{fname}() takes {_ARGUMENTS[arity]}, got {len(args)}")
             return ir.Call(loc, None, payload, tuple(args))
         if kind in ("grid", "range"):
             raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
@@ -718,10 +729,13 @@ class _Frontend(inline.Calls):
         return ir.Load(self.loc(e), None, tname, index)
 
 
-def _math_call(loc: Loc, fn: str, arg: ir.Expr) -> ir.Expr:
-    """``math.fn(v)``: computed in double, a Python number (weak in promotion);
+_ARGUMENTS = {1: "exactly one argument", 2: "exactly two arguments"}
+
+
+def _math_call(loc: Loc, fn: str, args: list) -> ir.Expr:
+    """``math.fn(v, ...)``: computed in double, a Python number (weak in promotion);
     ``math.floor``/``ceil`` give Python ints, ``isnan``/``isinf`` bools."""
-    call = ir.Call(loc, None, fn, (ir.Cast(loc, dtypes.fp64, arg),))
+    call = ir.Call(loc, None, fn, tuple(ir.Cast(loc, dtypes.fp64, a) for a in args))
     if fn in ("floor", "ceil"):
         return ir.Cast(loc, ir.Weak("i"), ir.Cast(loc, dtypes.int64, call))
     return ir.Cast(loc, ir.Weak("b" if fn in ("isnan", "isinf") else "f"), call)

@@ -383,8 +383,11 @@ class Kernel:
         return dict(self.locals)
 
 
-#: Math intrinsics: name -> (arity, result rule). Rules: "float" (floats keep
-#: their type, ints go to fp64), "same" (the promoted argument type), "bool".
+#: Math intrinsics: name -> (arity, result rule). Rules: "float" (the promoted
+#: argument type if it is a float, else the float numpy computes it in: int8 ->
+#: fp16, int32 -> fp64; Python numbers alone -> fp64), "same" (the promoted
+#: argument type), "numpy" (numpy's function of the promoted type: Python
+#: numbers alone are numpy's default types, bools compute in int8), "bool".
 INTRINSICS: dict[str, tuple[int, str]] = {
     "exp": (1, "float"), "log": (1, "float"), "sqrt": (1, "float"),
     "sin": (1, "float"), "cos": (1, "float"), "tanh": (1, "float"),
@@ -393,11 +396,16 @@ INTRINSICS: dict[str, tuple[int, str]] = {
     "maximum": (2, "same"), "min": (2, "same"), "max": (2, "same"),
     "isnan": (1, "bool"), "isinf": (1, "bool"),
     "rint": (1, "same"),        # numpy's round: written out by passes/lower_rint
+    "log1p": (1, "float"), "expm1": (1, "float"), "atan2": (2, "float"),
+    "hypot": (2, "float"), "copysign": (2, "float"),
+    "fmod": (2, "numpy"),       # C's fmod: the dividend's sign; integer fmod by 0 is 0
+    "pow": (2, "numpy"),        # np.power: becomes `**` when typed (passes/types)
 }
 
 #: Intrinsics computed by a math library (libm, polynomials): the ones a
 #: tolerance applies to, and the work that pays for vectorizing a loop.
-TRANSCENDENTALS = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "sigmoid"})
+TRANSCENDENTALS = frozenset({"exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "sigmoid",
+                             "log1p", "expm1", "atan2", "hypot"})
 
 #: Grid reduction operators -> the intrinsic (or operator) that merges two
 #: values. ``max``/``min`` are Python's (``acc = max(acc, e)``: a NaN ``e`` is

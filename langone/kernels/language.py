@@ -70,9 +70,21 @@ def erf(x):
     return out.astype(arr.dtype) if arr.dtype.kind == "f" else out
 
 
+def fmod(x, y):
+    """C's remainder ``x - trunc(x / y) * y``, exact, with the sign of ``x``
+    (numpy's ``fmod``; an integer ``fmod(x, 0)`` is 0, a float one NaN).
+
+    Example:
+        >>> import langone as lo
+        >>> float(lo.fmod(-7.0, 3.0)), int(lo.fmod(-7, 3))
+        (-1.0, -1)
+    """
+    return np.fmod(x, y)
+
+
 # Elementwise math for use outside kernels when the Tensor namespace lacks them.
 exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
 floor, ceil, minimum, maximum, where = np.floor, np.ceil, np.minimum, np.maximum, np.where
 isnan, isinf = np.isnan, np.isinf
 
-__all__ = ["grid", "range", "atomic_add", "sigmoid", "erf", "inf", "nan", "pi"]
+__all__ = ["grid", "range", "atomic_add", "sigmoid", "erf", "fmod", "inf", "nan", "pi"]

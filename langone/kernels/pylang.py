@@ -164,6 +164,36 @@ exp, log, sqrt, sin, cos, tanh, floor, ceil = (
                                      np.floor, np.ceil))
 isnan, isinf, isfinite, sign, rint = map(_unary, (np.isnan, np.isinf, np.isfinite, np.sign,
                                                   np.rint))
+log1p, expm1 = _unary(np.log1p, floats=True), _unary(np.expm1, floats=True)
+
+
+def _float_binary(np_fn):
+    """``np_fn`` of two values in the float type numpy computes it in for their
+    promoted type (Python numbers alone: fp64), halves computed in fp32."""
+    def fn(a, b):
+        if isinstance(a, (np.ndarray, np.generic)) or isinstance(b, (np.ndarray, np.generic)):
+            ft = np.result_type(a, b)                  # NEP 50: Python numbers are weak
+            ft = ft if ft.kind == "f" else np.result_type(ft, np.float16)
+            ft = np.dtype(np.float32) if ft.itemsize == 2 else ft
+        else:
+            ft = np.dtype(np.float64)
+        return np_fn(np.asarray(a).astype(ft), np.asarray(b).astype(ft))
+    fn.__name__ = np_fn.__name__
+    return fn
+
+
+atan2, hypot, copysign = map(_float_binary, (np.arctan2, np.hypot, np.copysign))
+
+
+def fmod(a, b):
+    """numpy's ``fmod``: C's remainder, the dividend's sign (integers: ``x % 0`` is 0)."""
+    with np.errstate(divide="ignore"):
+        return hold(np.fmod(a, b))
+
+
+def pow(a, b):  # noqa: A001  (lo.pow)
+    """numpy's ``power`` (integers to negative integer powers raise ValueError)."""
+    return hold(np.power(a, b))
 
 
 def clip(x, low, high):

@@ -348,9 +348,27 @@ class Expressions:
             return call(fn, t, x)
         if fn in ("floor", "ceil"):
             return call(fn, t, self.rounded(arg, True))
+        if fn in ("log1p", "expm1", "atan2", "hypot", "copysign", "fmod"):
+            return self.call_math(e)
         if fn == "abs":
             return self.call_abs(e)
         return self.call_minmax(e)
+
+    def call_math(self, e: ir.Call) -> ir.Expr:
+        """log1p expm1 atan2 hypot copysign fmod: computed in double (an fp32
+        result is rounded where it is used); integer fmod on integers."""
+        fn, t = e.fn, e.type
+        if fn == "fmod" and not t.is_floating:
+            return self.integer_fmod(e)
+        args = [self.rounded(a, fn in ("fmod", "copysign")) for a in e.args]
+        return call(fn + "32" if fn == "hypot" and t is not fp64 else fn, t, *args)
+
+    def integer_fmod(self, e: ir.Call) -> ir.Expr:
+        a, b = e.args
+        if e.type is int64 and any(self.wide(v) for v in (e, a, b)):
+            out = call("ifmod64", int64, self.as_wide(a), self.as_wide(b))
+            return out if self.wide(e) else call("tonumber", int64, out)
+        return call("ifmod", e.type, self.num(a), self.num(b))
 
     def call_abs(self, e: ir.Call) -> ir.Expr:
         t, arg = e.type, e.args[0]

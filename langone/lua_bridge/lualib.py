@@ -195,6 +195,65 @@ local function pymax(a, b) if b > a then return b end return a end"""),
 local function isinf(x) return x == huge or x == -huge end"""),
     "isnan": ((), """\
 local function isnan(x) return x ~= x end"""),
+    "ifmod": ((), """\
+-- numpy's integer fmod on numbers: C's remainder (the dividend's sign), x fmod 0 is 0.
+-- fmod is exact on doubles; "+ 0" turns its -0.0 (fmod(-4, 2)) into the integer 0.
+local function ifmod(a, b) if b == 0 then return 0 end return fmod(a, b) + 0 end"""),
+    "ifmod64": (("I64",), """\
+-- The same on int64_t (whose % truncates, as C's); INT64_MIN fmod -1 is 0.
+local function ifmod64(a, b)
+  if b == 0 or b == -1 then return 0LL end
+  return a % b
+end"""),
+    "log1p": ((), """\
+-- log(1 + x) accurate near 0 (Goldberg): u = 1 + x rounded, and log(u) * x / (u - 1)
+-- cancels u's rounding error (a few ulp, given log's). -0.0, NaN and inf pass through.
+local function log1p(x)
+  local u = 1.0 + x
+  if u == 1.0 or u == huge then return x end
+  return log(u) * (x / (u - 1.0))
+end"""),
+    "expm1": ((), """\
+-- exp(x) - 1 accurate near 0 (Kahan): u = exp(x), then (u - 1) * x / log(u), whose
+-- ratio cancels u's rounding error (a few ulp, given exp's and log's).
+local function expm1(x)
+  local u = exp(x)
+  if u == 1.0 then return x end
+  local um = u - 1.0
+  if um == -1.0 then return -1.0 end
+  if u == huge then return u end
+  return um * (x / log(u))
+end"""),
+    "atan2": ((), """\
+local atan2 = math.atan2"""),
+    "hypot": ((), """\
+-- sqrt(x^2 + y^2) without overflow or underflow; an infinite operand gives inf,
+-- even with a NaN one (C's hypot). Within about 1 ulp.
+local function hypot(x, y)
+  x, y = abs(x), abs(y)
+  if x == huge or y == huge then return huge end
+  if x ~= x or y ~= y then return x + y end
+  if x < y then x, y = y, x end
+  if x < 1e150 and y > 1e-150 then return sqrt(x * x + y * y) end
+  if x == 0 then return 0.0 end
+  local r = y / x
+  return x * sqrt(1.0 + r * r)
+end"""),
+    "hypot32": ((), """\
+-- hypot of fp32 values: their squares and sum are exact or rounded once in double.
+local function hypot32(x, y)
+  if x == huge or x == -huge or y == huge or y == -huge then return huge end
+  return sqrt(x * x + y * y)
+end"""),
+    "copysign": ((), """\
+-- |x| with the sign bit of y (NaN's too), read through a union.
+local CSU = ffi.new("union { double d; int32_t w[2]; }")
+local CSHI = ffi.abi("le") and 1 or 0
+local function copysign(x, y)
+  CSU.d = y
+  if CSU.w[CSHI] < 0 then return -abs(x) end
+  return abs(x)
+end"""),
     "P2": ((), """\
 local P2 = ffi.new("double[301]")          -- P2[k] = 2^(k - 150)
 for k = 0, 300 do P2[k] = 2 ^ (k - 150) end"""),
@@ -264,12 +323,12 @@ local function odd32(d)
   return b
 end"""),
     "h2f": (("P2",), """\
--- IEEE half bits (uint16) -> number, exact.
+-- IEEE half bits (uint16) -> number, exact (a NaN keeps its sign: x86's 0/0 is -NaN).
 local function h2f(h)
   local e, m = band(rshift(h, 10), 0x1f), band(h, 0x3ff)
   local v
   if e == 0 then v = m * 5.9604644775390625e-08
-  elseif e == 31 then v = (m == 0) and huge or (0/0)
+  elseif e == 31 then v = (m == 0) and huge or abs(0/0)
   else v = (1024 + m) * P2[e + 125] end
   if h >= 0x8000 then return -v end
   return v
@@ -356,7 +415,7 @@ def defined_names() -> frozenset:
     for _, code in HELPERS.values():
         found.update(re.findall(r"local function (\w+)", code))
         found.update(re.findall(r"^local (\w+)", code, re.M))
-    found.update(("HU", "F32", "I64", "P2", "T64", "odd32"))
+    found.update(("HU", "F32", "I64", "P2", "T64", "odd32", "CSU", "CSHI"))
     return frozenset(found)
 
 

@@ -705,6 +705,13 @@ class _Lowering:
             return replace(e, fn=name)
         if fn in ("sqrt", "floor", "ceil"):
             return replace(e, fn=f"np.{fn}")
+        if fn in ("log1p", "expm1", "atan2", "hypot", "copysign"):
+            return replace(e, fn=f"math.{fn}")           # libm's (the f version for fp32)
+        if fn == "fmod":
+            if t.is_floating:
+                return replace(e, fn="np.fmod")
+            a, b = (_call("np.int64", int64, v) for v in e.args)
+            return self.wrap(_call("_m.fmod_i", t, a, b), t)
         if fn == "abs":
             return self.wrap(e, t)
         if fn in ("min", "max"):

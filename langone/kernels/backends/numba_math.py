@@ -14,7 +14,8 @@ a helper into a kernel's loop, the loop still vectorizes:
   ulp of numpy. fp64 keeps libm (``math.*``).
 * integer corner cases the IR defines differently from numba: shifts by
   out-of-range amounts, ``**`` with negative exponents (checked first where
-  ``passes/lower_pow`` cannot prove them non-negative), ``INT64_MIN // -1``.
+  ``passes/lower_pow`` cannot prove them non-negative), ``INT64_MIN // -1``,
+  integer ``fmod`` (C's sign, and 0 for a zero divisor, as numpy).
 
 Example:
     >>> import numpy as np
@@ -391,6 +392,16 @@ def ipow(a, b):
 def floordiv_i64(a, b):
     """int64 ``a // b`` where INT64_MIN // -1 wraps to INT64_MIN (as numpy)."""
     return -a if b == -1 else a // b
+
+
+@njit(**_JIT)
+def fmod_i(a, b):
+    """numpy's integer ``fmod``: C's remainder (the dividend's sign); ``a`` fmod 0
+    and fmod -1 are 0 (numba's ``np.fmod`` takes the divisor's sign)."""
+    if b == 0 or b == -1:
+        return a - a
+    r = a % b                                   # Python's: the divisor's sign
+    return r - b if r != 0 and (r < 0) != (a < 0) else r
 
 
 @njit(**_JIT)

@@ -69,11 +69,18 @@ def binop(op: str, a: np.ndarray, b: np.ndarray, t: DType) -> np.ndarray:
     return out.astype(compute_np(t), copy=False)
 
 
+_BINARY_MATH = {"atan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign,
+                "fmod": np.fmod}
+
+
 def call(fn: str, args: list[np.ndarray], t: DType) -> np.ndarray:
     """A math intrinsic on arrays of its argument type, producing type ``t``."""
     a = args[0]
-    if fn in ("exp", "log", "sqrt", "sin", "cos", "tanh", "floor", "ceil"):
+    if fn in ("exp", "log", "sqrt", "sin", "cos", "tanh", "floor", "ceil", "log1p", "expm1"):
         out = getattr(np, fn)(a)
+    elif fn in _BINARY_MATH:
+        with np.errstate(divide="ignore", invalid="ignore"):   # fmod(x, 0): 0 or NaN
+            out = _BINARY_MATH[fn](a, args[1])
     elif fn == "erf":
         out = _erf(a)
     elif fn == "sigmoid":

@@ -364,6 +364,11 @@ class DeviceEmitter:
             a, b = (self.operand(a_, mask, o) for a_, o in zip(e.args, e.args[::-1]))
             nan = ", propagate_nan=tl.PropagateNan.ALL" if t.is_floating else ""
             return f"tl.{fn}({a}, {b}{nan})"
+        if fn in ("log1p", "expm1", "atan2", "hypot", "copysign", "fmod"):
+            helper = fn if fn != "fmod" else "fmod" if t.is_floating else "fmod_i"
+            self.helpers.add(helper)
+            name = "_lo_fmod_f" if helper == "fmod" else f"_lo_{helper}"
+            return f"{name}({', '.join(self.ex(a, mask) for a in e.args)})"
         x = self.ex(e.args[0], mask)
         if fn in ("exp", "log", "sin", "cos", "tanh"):     # libdevice on a GPU
             self.helpers.add(fn)

@@ -238,9 +238,14 @@ def _lo_fpow(a, b):
         # Nested tl.where, not & / |: b is often a 0-d constant (x ** 3), and the
         # interpreter's & of a 0-d boolean with a vector is not boolean.
         r = tl.exp(b * tl.log(tl.abs(a)))
-        odd_r = tl.where(tl.floor(b * 0.5) * 2.0 != b, -r, r)
-        negative_r = tl.where(tl.floor(b) == b, odd_r, (_INF - _INF))
+        odd = tl.where(tl.floor(b) == b, tl.floor(b * 0.5) * 2.0 != b, False)
+        # a negative base to a fractional power is NaN, but -inf's is inf or 0, as C's
+        negative_r = tl.where(tl.floor(b) == b, tl.where(odd, -r, r),
+                              tl.where(tl.abs(a) == _INF, r, (_INF - _INF)))
         r = tl.where(a < 0, negative_r, r)
+        # -0.0 to an odd integer power keeps its sign; (-1) ** +-inf is 1 (not inf * 0).
+        r = tl.where(a == 0, tl.where(odd, tl.where(_lo_negbit(a), -r, r), r), r)
+        r = tl.where(a == -1, tl.where(tl.abs(b) == _INF, 1.0, r), r)
         r = tl.where(b == 0, 1.0, tl.where(a == 1, 1.0, r))
     else:
         r = libdevice.pow(a, b)
@@ -336,6 +341,141 @@ def _lo_check(err, bad, idx, lin, code):
 ''',
 }
 
+# log1p expm1 atan2 hypot: libdevice on a GPU. The interpreter has no libdevice: there
+# they compute in fp64 from core math (Goldberg's log1p, Kahan's expm1, Cephes' atan),
+# and an fp32 result is that rounded once.
+HELPERS["math64"] = '''
+@triton.jit
+def _lo_log1p64(x):
+    # log(1 + x) accurate near 0: log(u) * x / (u - 1) cancels the rounding of u = 1 + x.
+    u = 1.0 + x
+    r = tl.log(u) * (x / tl.where(u == 1.0, 1.0, u - 1.0))
+    return tl.where(u == 1.0, x, tl.where(u == _INF, x, r))
+
+
+@triton.jit
+def _lo_expm1_64(x):
+    # exp(x) - 1 accurate near 0: (u - 1) * x / log(u) cancels the rounding of u = exp(x).
+    u = tl.exp(x)
+    um = u - 1.0
+    lu = tl.log(u)
+    r = um * (x / tl.where(lu == 0.0, 1.0, lu))
+    r = tl.where(u == _INF, u, tl.where(um == -1.0, -1.0, r))
+    return tl.where(u == 1.0, x, r)
+
+
+@triton.jit
+def _lo_atan64(x):
+    # Cephes atan for x >= 0: reduce to |x| <= 0.66, a rational function of degree 4/5.
+    big = x > 2.414213562373095
+    mid = x > 0.66
+    t = tl.where(big, -1.0 / tl.where(big, x, 1.0), tl.where(mid, (x - 1.0) / (x + 1.0), x))
+    z = t * t
+    p = (((-8.750608600031904122785e-1 * z - 1.615753718733365076637e1) * z
+          - 7.500855792314704667340e1) * z - 1.228866684490136173410e2) * z \
+        - 6.485021904942025371773e1
+    q = ((((z + 2.485846490142306297962e1) * z + 1.650270098316988542046e2) * z
+          + 4.328810604912902668951e2) * z + 4.853903996359136964868e2) * z \
+        + 1.945506571482613964425e2
+    r = t * (z * p / q) + t
+    r = tl.where(big, r + 6.123233995736765886130e-17,
+                 tl.where(mid, r + 3.061616997868382943065e-17, r))
+    return tl.where(big, 1.5707963267948966 + r, tl.where(mid, 0.7853981633974483 + r, r))
+
+
+@triton.jit
+def _lo_atan2_64(y, x):
+    # C's atan2, special cases included (signed zeros, infinities, NaN).
+    ay = tl.abs(y)
+    ax = tl.abs(x)
+    neg_y = _lo_negbit(y)
+    x_neg = _lo_negbit(x)
+    both_inf = tl.where(ax == _INF, ay == _INF, False)          # pi/4, or 3pi/4 below
+    ratio = tl.where(both_inf, 1.0, ay / tl.where(ax == 0.0, 1.0, ax))
+    a = _lo_atan64(tl.where(ax == 0.0, _INF, ratio))
+    a = tl.where(ay == 0.0, 0.0, a)
+    a = tl.where(x_neg, 3.141592653589793 - a, a)
+    a = tl.where(neg_y, -a, a)
+    return tl.where(x != x, x, tl.where(y != y, y, a))
+
+
+@triton.jit
+def _lo_hypot64(x, y):
+    # sqrt(x^2 + y^2) without overflow or underflow; inf wins over NaN (C's hypot).
+    ax = tl.abs(x)
+    ay = tl.abs(y)
+    m = tl.where(ax > ay, ax, ay)
+    n = tl.where(ax > ay, ay, ax)
+    direct = tl.sqrt(m * m + n * n)
+    r = n / tl.where(m == 0.0, 1.0, m)
+    scaled = m * tl.sqrt(1.0 + r * r)
+    h = tl.where(m < 1e150, tl.where(n > 1e-150, direct, scaled), scaled)
+    h = tl.where(h != h, ax + ay, h)
+    return tl.where(ax == _INF, _INF, tl.where(ay == _INF, _INF, h))
+'''
+
+HELPERS["copysign"] = '''
+@triton.jit
+def _lo_negbit(y):
+    # Whether y's sign bit is set (-0.0 and negative NaNs too).
+    if y.dtype == tl.float64:
+        return (y.to(tl.uint64, bitcast=True) >> 63) != 0
+    else:
+        return (y.to(tl.uint32, bitcast=True) >> 31) != 0
+
+
+@triton.jit
+def _lo_copysign(x, y):
+    # |x| with y's sign bit (NaN's too), on the bits: exact everywhere.
+    if y.dtype == tl.float64:
+        xb = x.to(tl.float64).to(tl.uint64, bitcast=True)
+        yb = y.to(tl.uint64, bitcast=True)
+        return ((xb & 0x7FFFFFFFFFFFFFFF) | (yb & 0x8000000000000000)).to(tl.float64,
+                                                                          bitcast=True)
+    else:
+        xb = x.to(tl.float32).to(tl.uint32, bitcast=True)
+        yb = y.to(tl.uint32, bitcast=True)
+        return ((xb & 0x7FFFFFFF) | (yb & 0x80000000)).to(tl.float32, bitcast=True)
+'''
+
+HELPERS["fmod_i"] = '''
+@triton.jit
+def _lo_fmod_i(a, b):
+    # numpy's integer fmod: C's remainder (Triton's % truncates); x fmod 0 is 0, and
+    # so is x fmod -1 (INT_MIN % -1 overflows in C).
+    if b.dtype.is_int_unsigned():
+        bad = b == 0
+    else:
+        bad = tl.where(b == 0, True, b == -1)
+    r = a % tl.where(bad, 1, b)
+    return tl.where(bad, 0, r)
+'''
+
+HELPERS["fmod"] = '''
+@triton.jit
+def _lo_fmod_f(a, b):
+    # C's fmod (exact; the dividend's sign; fmod(x, 0) and fmod(inf, y) are NaN).
+    if _INTERP:
+        return a % b
+    else:
+        return libdevice.fmod(a, b)
+'''
+
+for _fn, _args in (("log1p", "x"), ("expm1", "x"), ("atan2", "y, x"), ("hypot", "x, y")):
+    _f64 = {"expm1": "expm1_64", "atan2": "atan2_64", "hypot": "hypot64"}.get(_fn, _fn + "64")
+    _wide = ", ".join(f"{a}.to(tl.float64)" for a in _args.split(", "))
+    HELPERS[_fn] = f"""
+@triton.jit
+def _lo_{_fn}({_args}):
+    if _INTERP:
+        if {_args[0]}.dtype == tl.float64:
+            return _lo_{_f64}({_args})
+        else:
+            return _lo_{_f64}({_wide}).to(tl.float32)
+    else:
+        return libdevice.{_fn}({_args})
+"""
+
 # exp/log/sin/cos: libdevice on a GPU, core math in the interpreter (no libdevice there).
 for _fn in ("exp", "log", "sin", "cos"):
     HELPERS[_fn] = f"""
@@ -346,7 +486,8 @@ def _lo_{_fn}(x):
     else:
         return libdevice.{_fn}(x)
 """
-HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",)}
+HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",), "fpow": ("copysign",),
+               **{fn: ("math64", "copysign") for fn in ("log1p", "expm1", "atan2", "hypot")}}
 
 
 def helper_lines(names: set) -> list[str]:

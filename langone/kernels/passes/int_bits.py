@@ -131,6 +131,8 @@ class IntRanges:
     def b_Call(self, e: ir.Call) -> int:
         if e.fn in ("abs", "min", "max", "minimum", "maximum"):
             return max(self.bits(a) for a in e.args) + (e.fn == "abs")
+        if e.fn == "fmod":                           # |fmod(a, b)| <= |a|
+            return self.bits(e.args[0])
         return WIDE
 
     def b_Cast(self, e: ir.Cast) -> int:

@@ -299,17 +299,31 @@ class TypeInference:
         rule = ir.INTRINSICS[e.fn][1]
         if rule == "bool":
             return bool_
-        if rule in ("float", "floatkeep"):
-            if isinstance(ts[0], Weak):
-                return fp64                      # numpy: exp(2) is a strong float64
-            return float_for(ts[0])
         t = ts[0]
         for other in ts[1:]:
             t = join(t, other)
+        if rule in ("float", "floatkeep"):
+            if isinstance(t, Weak):
+                return fp64                      # numpy: exp(2) is a strong float64
+            return float_for(t)
+        if rule == "numpy":
+            return self.numpy_function_type(e, t)
         if e.fn in ("minimum", "maximum") and isinstance(t, Weak):
             return _default(t)                   # numpy functions return strong scalars
         if e.fn == "abs" and kind_of(t) == "b":
             return int64
+        return t
+
+    def numpy_function_type(self, e, t) -> DType:
+        """``np.fmod``/``np.power`` of operands promoted to ``t``: Python numbers
+        alone are numpy's default types (strong), bools compute in int8."""
+        t = _default(t)
+        if t is bool_:
+            t = dtypes.int8
+        if e.fn == "pow" and t.is_integer and _negative_const(e.args[1]):
+            raise self.err(e.loc, "integers to negative integer powers are not allowed "
+                                  "(numpy raises ValueError)",
+                           hint="for a float result write lo.pow(x, -1.0) or 1.0 / x")
         return t
 
     def t_Cast(self, e):
@@ -462,7 +476,10 @@ class TypeInference:
             at = _default(self.typeof(e.args[0]))
             return replace(e, type=t, args=(self.expr(e.args[0], at),))
         argt = t if rule != "same" or e.fn != "abs" or t is not int64 else t
-        return replace(e, type=t, args=tuple(self.expr(a, argt) for a in e.args))
+        args = tuple(self.expr(a, argt) for a in e.args)
+        if e.fn == "pow":                   # np.power is `**` on operands of its type
+            return ir.BinOp(e.loc, t, "**", *args)
+        return replace(e, type=t, args=args)
 
     def r_Cast(self, e):
         inner = self.expr(e.value)
