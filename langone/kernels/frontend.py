@@ -92,7 +92,7 @@ def _file_lines(filename: str, snippet: list[str], first: int) -> list[str]:
 # --- name resolution -----------------------------------------------------------
 
 def _intrinsic_table() -> dict[int, tuple[str, Any]]:
-    """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic_add"|"const"|"range", payload)."""
+    """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic"|"const"|"range", payload)."""
     import langone
     from . import language
     table: dict[int, tuple[str, Any]] = {}
@@ -126,8 +126,9 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     add(abs, ("intrinsic", "abs"))
     add(language.grid, ("grid", None))
     add(getattr(langone, "grid", None), ("grid", None))
-    add(language.atomic_add, ("atomic_add", None))
-    add(getattr(langone, "atomic_add", None), ("atomic_add", None))
+    for op in ir.ATOMIC_OPS:
+        add(getattr(language, f"atomic_{op}"), ("atomic", op))
+        add(getattr(langone, f"atomic_{op}", None), ("atomic", op))
     add(range, ("range", None))
     add(language.range, ("range", "lo"))
     # Python's own conversions give Python numbers: weak in promotion (NEP 50).
@@ -235,7 +236,7 @@ class _Frontend(inline.Calls):
 
     def classify(self, body: tuple) -> str:
         has_grid = any(isinstance(s, ir.Grid) for s in body)
-        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))
+        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.Atomic, ir.Shape))
                         for n in ir.walk_stmts(body))
         ret = body[-1] if body and isinstance(body[-1], ir.Return) else None
         if not has_grid and not has_index and ret is not None and ret.value is not None:
@@ -290,6 +291,8 @@ class _Frontend(inline.Calls):
                                hint="assign each name on its own line")
             if isinstance(s.targets[0], (ast.Tuple, ast.List)):
                 return self.unpack(s.targets[0], s.value, s)
+            if self.atomic_kind(s.value):
+                return self.atomic_assign(s.targets[0], s.value, s)
             return [self.assign(s.targets[0], self.expr(s.value), s)]
         if isinstance(s, ast.AugAssign):
             op = _BINOPS.get(type(s.op))
@@ -305,6 +308,8 @@ class _Frontend(inline.Calls):
             if s.value is None or not isinstance(s.target, ast.Name):
                 raise self.err(s, "annotated declarations need a value: `x: float = 0.0`")
             self.cast_target(s.annotation)
+            if self.atomic_kind(s.value):
+                return self.atomic_assign(s.target, s.value, s)
             # As in Python, an annotation does not convert: `t: lo.fp32 = 0.1` is 0.1.
             return [self.assign(s.target, self.expr(s.value), s)]
         if isinstance(s, ast.If):
@@ -344,19 +349,49 @@ class _Frontend(inline.Calls):
         if isinstance(call, ast.Call) and inline.callee(self.resolve(call.func)) is not None:
             self.inline(call, inline.callee(self.resolve(call.func)))   # a procedure
             return []
-        if isinstance(call, ast.Call) and \
-                intrinsic_table().get(id(self.resolve(call.func)), ("",))[0] == "atomic_add":
-            if len(call.args) != 3 or call.keywords:
-                raise self.err(call, "lo.atomic_add takes (tensor, index, value)")
-            t = call.args[0]
-            if not (isinstance(t, ast.Name) and t.id in self.params):
-                raise self.err(t, "lo.atomic_add's first argument must be a tensor parameter")
-            idx = call.args[1]
-            elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
-            index = tuple(self.index_expr(e) for e in elts)
-            return [ir.AtomicAdd(self.loc(s), t.id, index, self.expr(call.args[2]))]
+        if self.atomic_kind(call):
+            return [self.atomic(call, "")]
         raise self.err(s, "this expression statement has no effect in a kernel",
                        hint="assign its value (v = ...) or store it (out[i] = ...)")
+
+    def atomic_kind(self, e: ast.expr) -> str:
+        """``"max"`` for a call of ``lo.atomic_max``...; "" for anything else."""
+        if not isinstance(e, ast.Call):
+            return ""
+        kind, op = intrinsic_table().get(id(self.resolve(e.func)), ("", None))
+        return op if kind == "atomic" else ""
+
+    def atomic(self, call: ast.Call, target: str) -> ir.Atomic:
+        """``lo.atomic_<op>(t, index, [compare,] value)``, its old value into ``target``.
+        Python evaluates the arguments in order, then updates the element."""
+        op = self.atomic_kind(call)
+        params = "(tensor, index, compare, value)" if op == "cas" else "(tensor, index, value)"
+        if len(call.args) != params.count(",") + 1 or call.keywords:
+            raise self.err(call, f"lo.atomic_{op} takes {params}, got "
+                                 f"{len(call.args) + len(call.keywords)} argument(s)")
+        t = call.args[0]
+        if not (isinstance(t, ast.Name) and t.id in self.params):
+            raise self.err(t, f"lo.atomic_{op}'s first argument must be a tensor parameter, "
+                              f"not {ast.unparse(t)!r}",
+                           hint=f"lo.atomic_{op}(out, i, v) updates out[i], where out is "
+                                f"one of the kernel's tensor arguments")
+        idx = call.args[1]
+        elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+        index = tuple(self.index_expr(e) for e in elts)
+        compare = self.expr(call.args[2]) if op == "cas" else None
+        value = self.expr(call.args[-1])
+        return ir.Atomic(self.loc(call), t.id, index, value, op=op, compare=compare,
+                         target=target)
+
+    def atomic_assign(self, target: ast.expr, call: ast.Call, s: ast.stmt) -> list:
+        """``old = lo.atomic_max(...)``, or ``out[j] = lo.atomic_max(...)`` (Python
+        evaluates the value before the target's index: the update comes first)."""
+        if isinstance(target, ast.Name):
+            self.assign(target, ir.Const(self.loc(s), ir.Weak("i"), 0), s)  # checks, scope
+            return [self.atomic(call, target.id)]
+        old = self.shared.fresh(f"{self.atomic_kind(call)}_old")
+        return [self.atomic(call, old),
+                self.assign(target, ir.Name(self.loc(call), None, old), s)]
 
     def assign(self, target: ast.expr, value: ir.Expr, s: ast.stmt) -> ir.Stmt:
         loc = self.loc(s)
@@ -646,8 +681,10 @@ class _Frontend(inline.Calls):
             return ir.Call(loc, None, payload, tuple(args))
         if kind in ("grid", "range"):
             raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
-        if kind == "atomic_add":
-            raise self.err(e, "lo.atomic_add is a statement and returns nothing")
+        if kind == "atomic":
+            raise self.err(e, f"lo.atomic_{payload} must be a statement of its own or the "
+                              f"whole value of an assignment",
+                           hint=f"old = lo.atomic_{payload}(...) first, then use old")
         raise self.err(e, f"{fname!r} cannot be called here")
 
     def subscript_parts(self, e: ast.Subscript) -> tuple[str, tuple]:

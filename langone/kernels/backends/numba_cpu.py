@@ -151,7 +151,7 @@ def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
     extra = ""
     if options.get("debug") or numba_lower.uses_checks(kernel):   # messages carry positions
         extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
-                      if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
+                      if isinstance(n, (ir.Load, ir.Store, ir.Atomic))])
     return source, cache.cache_key("numba", ir.ir_hash(kernel), options, source, extra)
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from ...dtypes import DType, bool_, fp32
 from ...errors import KernelCompileError
 from .. import ir
+from ..passes import lower_atomics
 from ..passes.lower_intrinsics import lower_intrinsics
 from .triton_lib import is_half, pointer_signature, scalar_signature
 
@@ -147,11 +148,11 @@ def check_expressible(k: ir.Kernel) -> None:
         if not isinstance(s, ir.Grid):
             continue
         for node in ir.walk(s):
-            if isinstance(node, ir.AtomicAdd) and \
+            if isinstance(node, ir.Atomic) and \
                     tensors[node.tensor].dtype.name not in _ATOMIC_OK:
                 dt = tensors[node.tensor].dtype.name
                 raise compile_error(
-                    k, node.loc, f"the Triton backend cannot lo.atomic_add into "
+                    k, node.loc, f"the Triton backend cannot lo.atomic_{node.op} into "
                     f"{node.tensor!r}, a {dt} tensor: GPUs have no {dt} atomics",
                     hint="accumulate into an int32 or int64 (or fp32) tensor and cast "
                          "afterwards, or run this kernel on the numba backend")
@@ -160,12 +161,12 @@ def check_expressible(k: ir.Kernel) -> None:
 # --- IR queries ------------------------------------------------------------------------------
 
 def touches_tensors(s: ir.Stmt) -> bool:
-    return any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)) for n in ir.walk(s))
+    return any(isinstance(n, (ir.Load, ir.Store, ir.Atomic)) for n in ir.walk(s))
 
 
 def tensors_used(stmts) -> set:
     return {n.tensor for n in ir.walk_stmts(stmts)
-            if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))}
+            if isinstance(n, (ir.Load, ir.Store, ir.Atomic, ir.Shape))}
 
 
 def has_load(e: ir.Expr) -> bool:
@@ -231,7 +232,7 @@ def plan_lanes(k_body: tuple, stmts: tuple, fixed_lanes: set, breaks=()
     """(lane names, ids of uniform For loops): a loop is uniform when its bounds are the
     same in every lane; its variable stays a scalar when nothing else needs it in lanes."""
     nodes = list(ir.walk_stmts(stmts))
-    lanes = set(fixed_lanes) | {n.target for n in nodes if isinstance(n, ir.Assign)}
+    lanes = set(fixed_lanes) | ir.assigned_names(stmts)
     fors = [n for n in nodes if isinstance(n, ir.For)]
     changed = True
     while changed:
@@ -321,20 +322,23 @@ class _ExitLowering:
             self.flags.pop()
 
 
-def lower_serial_atomics(stmts: tuple) -> tuple:
-    """In a one-lane kernel ``lo.atomic_add(t, i, v)`` is ``t[i] = t[i] + v``."""
+def lower_serial_atomics(stmts: tuple, fresh) -> tuple:
+    """In a one-lane kernel an atomic is its Python meaning: ``lo.atomic_add(t, i, v)``
+    is ``t[i] = t[i] + v``; ``old = lo.atomic_max(t, i, v)`` is ``old = t[i];
+    t[i] = maximum(old, v)``. ``fresh(type)``: a new local for an unused old value."""
     def visit(s):
-        if isinstance(s, ir.AtomicAdd):
+        if isinstance(s, ir.Atomic) and not lower_atomics.needs_plain(s):
             old = ir.Load(s.loc, s.value.type, s.tensor, s.index, s.checks)
             new = ir.BinOp(s.loc, s.value.type, "+", old, s.value)
-            return ir.Store(s.loc, s.tensor, s.index, new, s.checks)
-        changes = {f: tuple(visit(x) for x in getattr(s, f)) for f in ("body", "orelse")
-                   if hasattr(s, f)}
-        return replace(s, **changes) if changes else s
-    return tuple(visit(s) for s in stmts)
+            return [ir.Store(s.loc, s.tensor, s.index, new, s.checks)]
+        if isinstance(s, ir.Atomic):
+            held = lower_atomics.held_type(s.value.type)
+            return lower_atomics.plain(s, s.target or fresh(held), s.value.type, held)
+        changes = {f: tuple(x for y in getattr(s, f) for x in visit(y))
+                   for f in ("body", "orelse") if hasattr(s, f)}
+        return [replace(s, **changes) if changes else s]
+    return tuple(x for s in stmts for x in visit(s))
 
-
-# --- the host-program split ----------------------------------------------------------------------
 
 class _Lowering:
     """Splits a typed kernel into host steps and device kernels."""
@@ -385,6 +389,13 @@ class _Lowering:
         flush()
         return LoweredProgram(self.k, tuple(self.steps), tuple(self.kernels), self.types)
 
+    def internal_local(self, t: DType) -> str:
+        """A new device-only local of type ``t`` (never copied back to the host)."""
+        name = ir.fresh_name("_old", set(self.types))
+        self.types[name] = t
+        self.internal.add(name)
+        return name
+
     def split_return(self, s: ir.Return) -> tuple[ir.Stmt, ir.Stmt]:
         """``return <expr with loads>``: a serial kernel computes it, the host returns it."""
         self.types["__ret"] = s.value.type
@@ -402,7 +413,7 @@ class _Lowering:
         return tuple(out)
 
     def serial_kernel(self, stmts: tuple, available: set) -> None:
-        body = self.exits.block(lower_serial_atomics(stmts))
+        body = self.exits.block(lower_serial_atomics(stmts, self.internal_local))
         written = ir.assigned_names(body)
         lanes, uniform = plan_lanes(self.k.body, body, written, self.exits.loop_breaks)
         written = {w for w in written if w in lanes and w not in self.internal}
@@ -423,7 +434,7 @@ class _Lowering:
         lanes, uniform = plan_lanes(self.k.body, body, set(g.vars) | {r[0] for r in reds},
                                     self.exits.loop_breaks)
         inputs = (ir.read_names(body) & available) - lanes     # host values, read-only
-        shadows = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.AtomicAdd)
+        shadows = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.Atomic)
                    and is_half(self.k.param(n.tensor).type.dtype)}
         dk = DeviceKernel(self.kernel_name("grid"), "grid", g.loc,
                           self.tensor_args(body, shadows),

@@ -24,7 +24,7 @@ def _fail(node, msg: str, stage: str) -> IRVerificationError:
 def verify(k: ir.Kernel, stage: str = "?") -> ir.Kernel:
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
     for depth, s in _stmts_with_depth(k.body, 0):
-        if isinstance(s, (ir.Store, ir.AtomicAdd)):
+        if isinstance(s, (ir.Store, ir.Atomic)):
             tt = tensors.get(s.tensor)
             if tt is None or len(s.index) != tt.ndim:
                 raise _fail(s, f"bad store to {s.tensor}", stage)
