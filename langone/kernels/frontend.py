@@ -282,6 +282,8 @@ class _Frontend(inline.Calls):
             return []
         if isinstance(s, ast.Return):
             if self.results is not None:                  # a device function's result
+                if len(self.results) == 1 and self.atomic_kind(s.value):
+                    return [self.atomic(s.value, self.results[0])]
                 values = self.tuple_values(s.value, len(self.results)) if s.value else []
                 return [ir.Assign(loc, r, v) for r, v in zip(self.results, values)]
             return [ir.Return(loc, self.expr(s.value) if s.value else None)]

@@ -159,13 +159,15 @@ class DeviceEmitter:
         relaxed = f"mask={m}, sem=\"relaxed\""
         if s.op in ("add", "sub"):
             return f"tl.atomic_add({ptr}, {val if s.op == 'add' else f'-({val})'}, {relaxed})"
-        if s.op == "exchange":
-            return f"tl.atomic_xchg({ptr}, {val}, {relaxed})"
-        if s.op in ("max", "min") and not t.is_floating:
+        if s.op in ("max", "min") and (not t.is_floating):
             return f"tl.atomic_{s.op}({ptr}, {val}, {relaxed})"
-        self.helpers.add("atomic_loop")
-        bits = "tl.int64" if t is fp64 or t.itemsize == 8 else "tl.int32"
+        bits = "tl.int64" if t.itemsize == 8 else "tl.int32"
         as_int = f".to(tl.pointer_type({bits}), bitcast=True)"
+        if s.op == "exchange":        # on the bits: Triton's interpreter has no float xchg
+            swap = f"tl.atomic_xchg(({ptr}){as_int}, ({val}).to({bits}, bitcast=True), " \
+                   f"{relaxed})"
+            return f"{swap}.to({tl_type(t)}, bitcast=True)" if t.is_floating else swap
+        self.helpers.add("atomic_loop")
         base = f"t_{s.tensor}_acc" if is_half(t) else f"t_{s.tensor}"
         code = {"max": 0, "min": 1, "cas": 2}[s.op]
         ptr = self.let(f"({ptr}){as_int}", "_p")

@@ -155,6 +155,9 @@ class TypeInference:
                     self.require_int(e, "lo.grid extents")
                 self.scan(s.body)
             elif isinstance(s, (ir.Store, ir.Atomic)):
+                if isinstance(s, ir.Atomic) and s.tensor not in self.tensors:
+                    raise self.err(s.loc, f"lo.atomic_{s.op}'s first argument must be a "
+                                          f"tensor parameter, not {s.tensor!r} (a scalar)")
                 self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
                 self.typeof(s.value)
                 if isinstance(s, ir.Atomic) and s.compare is not None:
