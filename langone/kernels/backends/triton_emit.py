@@ -159,7 +159,7 @@ class DeviceEmitter:
         relaxed = f"mask={m}, sem=\"relaxed\""
         if s.op in ("add", "sub"):
             return f"tl.atomic_add({ptr}, {val if s.op == 'add' else f'-({val})'}, {relaxed})"
-        if s.op in ("max", "min") and (not t.is_floating):
+        if s.op in ("max", "min") and not t.is_floating:
             return f"tl.atomic_{s.op}({ptr}, {val}, {relaxed})"
         bits = "tl.int64" if t.itemsize == 8 else "tl.int32"
         as_int = f".to(tl.pointer_type({bits}), bitcast=True)"
