@@ -309,6 +309,26 @@ def claim(want, owner, wins):
             wins[i] = 1
 
 
+@lo.kernel
+def in_expressions(t, flags, out):
+    for i in lo.grid(out.shape[0]):
+        # Python's order: the first update, then the second; the cas only where i is odd.
+        out[i] = lo.atomic_add(t, i, 1) * 10 + lo.atomic_add(t, i, 1)
+        if i % 2 == 1 and lo.atomic_cas(flags, i, 0, 7) == 0:
+            flags[i] = flags[i] + 1
+        done = lo.atomic_max(flags, i, 3) if i > 2 else -1
+        out[i] += done
+
+
+@pytest.mark.parametrize("backend", ["python", *OTHERS])
+def test_atomics_inside_expressions_run_in_python_order(backend):
+    t, flags, out = np.arange(6, dtype=np.int64), np.zeros(6, np.int64), np.zeros(6, np.int64)
+    in_expressions.on(backend)(t, flags, out)
+    assert t.tolist() == [2, 3, 4, 5, 6, 7]
+    assert flags.tolist() == [0, 8, 0, 8, 3, 8]
+    assert out.tolist() == [1 - 1, 12 - 1, 23 - 1, 34 + 8, 45 + 0, 56 + 8]
+
+
 @pytest.mark.parametrize("backend", ["python", *OTHERS])
 def test_tickets_are_unique(backend):
     counter, out = np.array([5], np.int64), np.zeros(40, np.int64)
@@ -434,8 +454,9 @@ F1 = np.zeros(3, np.float32)
      r"first argument must be a tensor parameter, not 't\[0\]'"),
     ("def f(t):\n    lo.atomic_max(t, 0, True)\n", (np.zeros(3, bool),),
      r"lo.atomic_max needs a numeric tensor, not bool \('t'\)"),
-    ("def f(t, out):\n    out[0] = 1.0 + lo.atomic_max(t, 0, 1.0)\n", (F1, F1.copy()),
-     r"lo.atomic_max must be a statement of its own or the whole value of an assignment"),
+    ("def f(t, out):\n    out[0] = t[0] + lo.atomic_max(t, 0, 1.0)\n", (F1, F1.copy()),
+     r"lo.atomic_max on 't' inside an expression that also reads 't': the order of the "
+     r"read and the update would be lost"),
     ("def f(t, v):\n    for i in lo.grid(v.shape[0]):\n        lo.atomic_max(t, 0, v[i])\n",
      (np.zeros(3, np.int8), np.zeros(3, np.int64)),
      r"lo.atomic_max on 't' \(int8\) with a value of type int64 compares in int64 in "

@@ -188,6 +188,7 @@ class _Frontend(inline.Calls):
         # lowered (argument temporaries, inlined bodies), per statement; the whole
         # kernel's shared state; and, in a device function, its result locals.
         self.frames: list[list] = [[]]
+        self.hoisted: set[int] = set()      # ids of atomics run before their statement
         self.shared = inline.Shared(inline.ast_names(node))
         self.results: list[str] | None = None
         self.site_path: tuple = ()
@@ -263,6 +264,7 @@ class _Frontend(inline.Calls):
                                    hint="store results into an output tensor, or "
                                         "accumulate a reduction and return it at the end")
             pre, lowered = self.with_frame(lambda: self.stmt(s, top))
+            self.check_hoisted_atomics(pre, lowered)
             out.extend(pre)
             out.extend(lowered)
         return tuple(out)
@@ -282,8 +284,6 @@ class _Frontend(inline.Calls):
             return []
         if isinstance(s, ast.Return):
             if self.results is not None:                  # a device function's result
-                if len(self.results) == 1 and self.atomic_kind(s.value):
-                    return [self.atomic(s.value, self.results[0])]
                 values = self.tuple_values(s.value, len(self.results)) if s.value else []
                 return [ir.Assign(loc, r, v) for r, v in zip(self.results, values)]
             return [ir.Return(loc, self.expr(s.value) if s.value else None)]
@@ -384,6 +384,33 @@ class _Frontend(inline.Calls):
         value = self.expr(call.args[-1])
         return ir.Atomic(self.loc(call), t.id, index, value, op=op, compare=compare,
                          target=target)
+
+    def hoist_atomic(self, call: ast.Call) -> ir.Name:
+        """An atomic inside a larger expression runs before the statement, its old
+        value held in a temporary (see :meth:`check_hoisted_atomics`)."""
+        old = self.shared.fresh(f"{self.atomic_kind(call)}_old")
+        node = self.atomic(call, old)
+        self.hoisted.add(id(node))
+        self.frames[-1].append(node)
+        return ir.Name(self.loc(call), None, old)
+
+    def check_hoisted_atomics(self, pre: list, lowered: list) -> None:
+        """A hoisted atomic now runs before the rest of its statement: exact unless
+        that statement also reads the tensor, maybe before the atomic in Python's
+        order (``t[0] + lo.atomic_add(t, 0, 1)``). Such a statement is an error."""
+        for a in ir.walk_stmts(tuple(pre)):
+            if not (isinstance(a, ir.Atomic) and id(a) in self.hoisted):
+                continue
+            for st in lowered:
+                own = [c for c in ir.children(st) if isinstance(c, ir.Expr)]
+                if any(isinstance(n, ir.Load) and n.tensor == a.tensor
+                       for e in own for n in ir.walk(e)):
+                    raise self.info.error(
+                        a.loc, f"lo.atomic_{a.op} on {a.tensor!r} inside an expression "
+                               f"that also reads {a.tensor!r}: the order of the read and "
+                               f"the update would be lost",
+                        hint=f"old = lo.atomic_{a.op}(...) on its own line first, then "
+                             f"use old")
 
     def atomic_assign(self, target: ast.expr, call: ast.Call, s: ast.stmt) -> list:
         """``old = lo.atomic_max(...)``, or ``out[j] = lo.atomic_max(...)`` (Python
@@ -650,6 +677,8 @@ class _Frontend(inline.Calls):
                                 "ceil minimum maximum where erf sigmoid, min/max/abs and "
                                 "casts such as lo.fp32(v)")
         kind, payload = entry
+        if kind == "atomic":
+            return self.hoist_atomic(e)
         args = [self.expr(a) for a in e.args]
         if kind in ("cast", "pycast", "mathcall") and len(args) != 1:
             raise self.err(e, f"{fname}() takes exactly one argument")
@@ -683,10 +712,6 @@ class _Frontend(inline.Calls):
             return ir.Call(loc, None, payload, tuple(args))
         if kind in ("grid", "range"):
             raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
-        if kind == "atomic":
-            raise self.err(e, f"lo.atomic_{payload} must be a statement of its own or the "
-                              f"whole value of an assignment",
-                           hint=f"old = lo.atomic_{payload}(...) first, then use old")
         raise self.err(e, f"{fname!r} cannot be called here")
 
     def subscript_parts(self, e: ast.Subscript) -> tuple[str, tuple]:
