@@ -285,6 +285,22 @@ def test_half_targets_update_in_fp32_within_a_grid(backend, op, dtype):
         assert sorted(got[4][idx == 0].tolist()) == [2048.0, 2049.0, 2050.0, 2051.0]
 
 
+@lo.kernel
+def exchange_twice(t, v, w, old):
+    for i in lo.grid(v.shape[0]):
+        lo.atomic_exchange(t, i, v[i])
+        old[i] = lo.atomic_exchange(t, i, w[i])
+
+
+@pytest.mark.parametrize("backend", ["python", *OTHERS])
+def test_half_values_are_not_rounded_before_the_update(backend):
+    """In the grid the fp32 copy holds v unrounded; the second exchange returns it."""
+    v = np.array([1 / 3, 2 / 3, 0.1], np.float32)
+    t, old = np.zeros(3, np.float16), np.zeros(3, np.float32)
+    exchange_twice.on(backend)(t, v, np.array([1, 2, 3], np.float32), old)
+    assert old.tolist() == v.tolist() and t.tolist() == [1.0, 2.0, 3.0]
+
+
 # --- patterns that use the old value -----------------------------------------------------
 
 @lo.kernel

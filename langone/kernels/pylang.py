@@ -133,6 +133,8 @@ def _atomic(op: str, tensor: Array, index, value, compare=None):
     """``old = tensor[index]``, the element updated by ``op``, ``old`` returned:
     iterations run one at a time here. Inside a grid a half target is updated in
     its fp32 shadow (see :func:`grid`), so its old values are fp32 there."""
+    if isinstance(tensor, Array) and tensor.half:
+        value = np.float32(value)          # a half's atomics work in fp32, also outside grids
     if not (isinstance(tensor, Array) and tensor.half and _RUN.grids):
         old = tensor[index]
         if op != "cas" or old == compare:

@@ -123,6 +123,7 @@ class Interpreter:
                 self.env[p.name] = np.asarray([a]).astype(compute_np(p.type))
         self.n = 1
         self.loops: list[_Loop] = []
+        self.shadows: dict[str, np.ndarray] = {}
         return self
 
     def run(self, args: list[Any]) -> Any:
@@ -185,8 +186,10 @@ class Interpreter:
         cmp = None if s.compare is None else \
             np.broadcast_to(self.expr(s.compare, m), (self.n,))[m]
         val = np.broadcast_to(self.expr(s.value, m), (self.n,))[m]
-        arr, idx = _lanes(self.tensors[s.tensor], idx, len(val))
-        half = arr.dtype.itemsize == 2 and arr.dtype.kind not in "iub"   # fp16, bf16
+        shadow = self.shadows.get(s.tensor)          # a half's fp32 copy for the grid
+        arr, idx = _lanes(self.tensors[s.tensor] if shadow is None else shadow, idx,
+                          len(val))
+        half = _is_half(arr.dtype)
         work = arr.astype(np.float32) if half else arr       # halves update in fp32
         val = val.astype(work.dtype)
         if s.target or s.op not in _ATOMIC_AT:
@@ -263,6 +266,11 @@ class Interpreter:
         extents = [int(self.expr(e, m)[0]) for e in g.extents]
         total = int(np.prod(extents)) if extents else 0
         partials = {r.var: [] for r in g.reductions}
+        # Half tensors the grid updates atomically are held in fp32 for the whole grid
+        # and rounded once at its end (exception 3, as the python backend does).
+        self.shadows = {n.tensor: self.tensors[n.tensor].astype(np.float32)
+                        for n in ir.walk(g) if isinstance(n, ir.Atomic)
+                        and _is_half(self.tensors[n.tensor].dtype)}
         outer_env, outer_n = self.env, self.n
         for lo in range(0, total, CHUNK):
             hi = min(total, lo + CHUNK)
@@ -278,6 +286,9 @@ class Interpreter:
             for r in g.reductions:
                 partials[r.var].append(reduce_lanes(r.op, self.env[r.var]))
         self.env, self.n = outer_env, outer_n
+        for name, shadow in self.shadows.items():
+            self.tensors[name][...] = shadow.astype(self.tensors[name].dtype)
+        self.shadows = {}
         for r in g.reductions:
             t = self.local_types[r.var]
             vals = np.asarray(partials[r.var] or [reduction_identity(r.op, t)], compute_np(t))
@@ -360,6 +371,10 @@ class Interpreter:
 
     def e_Shape(self, e, m):
         return np.asarray([self.tensors[e.tensor].shape[e.axis]], np.int64)
+
+
+def _is_half(dt: np.dtype) -> bool:
+    return dt.itemsize == 2 and dt.kind not in "iub"             # fp16, bf16
 
 
 #: Atomics whose old values are unused and whose final element does not depend on

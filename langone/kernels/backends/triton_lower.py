@@ -322,18 +322,20 @@ class _ExitLowering:
             self.flags.pop()
 
 
-def lower_serial_atomics(stmts: tuple, fresh) -> tuple:
+def lower_serial_atomics(stmts: tuple, fresh, dtypes: dict) -> tuple:
     """In a one-lane kernel an atomic is its Python meaning: ``lo.atomic_add(t, i, v)``
     is ``t[i] = t[i] + v``; ``old = lo.atomic_max(t, i, v)`` is ``old = t[i];
-    t[i] = maximum(old, v)``. ``fresh(type)``: a new local for an unused old value."""
+    t[i] = maximum(old, v)``. ``fresh(type)``: a new local for an unused old value;
+    ``dtypes``: tensor name -> element type."""
     def visit(s):
         if isinstance(s, ir.Atomic) and not lower_atomics.needs_plain(s):
-            old = ir.Load(s.loc, s.value.type, s.tensor, s.index, s.checks)
+            old = ir.Load(s.loc, dtypes[s.tensor], s.tensor, s.index, s.checks)
             new = ir.BinOp(s.loc, s.value.type, "+", old, s.value)
             return [ir.Store(s.loc, s.tensor, s.index, new, s.checks)]
         if isinstance(s, ir.Atomic):
-            held = lower_atomics.held_type(s.value.type)
-            return lower_atomics.plain(s, s.target or fresh(held), s.value.type, held)
+            dt = dtypes[s.tensor]
+            held = lower_atomics.held_type(dt)
+            return lower_atomics.plain(s, s.target or fresh(held), dt, held)
         changes = {f: tuple(x for y in getattr(s, f) for x in visit(y))
                    for f in ("body", "orelse") if hasattr(s, f)}
         return [replace(s, **changes) if changes else s]
@@ -413,7 +415,8 @@ class _Lowering:
         return tuple(out)
 
     def serial_kernel(self, stmts: tuple, available: set) -> None:
-        body = self.exits.block(lower_serial_atomics(stmts, self.internal_local))
+        dtypes = {p.name: p.type.dtype for p in self.k.params if p.is_tensor}
+        body = self.exits.block(lower_serial_atomics(stmts, self.internal_local, dtypes))
         written = ir.assigned_names(body)
         lanes, uniform = plan_lanes(self.k.body, body, written, self.exits.loop_breaks)
         written = {w for w in written if w in lanes and w not in self.internal}

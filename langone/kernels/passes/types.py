@@ -368,11 +368,13 @@ class TypeInference:
                 self.check_atomic_sum_type(s, dt)
             elif isinstance(s, ir.Atomic) and s.op != "exchange":
                 self.check_atomic_exact_type(s, dt)
-            s = replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
-            if isinstance(s, ir.Atomic) and s.compare is not None:
-                held = _atomic_held(dt)
-                s = replace(s, compare=self.expr(s.compare, held))
-            return s
+            if isinstance(s, ir.Store):
+                return replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
+            # An atomic works in the element's held type: a half's value is not rounded
+            # to the half before it updates the fp32 copy (exception 3).
+            held = _atomic_held(dt)
+            return replace(s, index=self.indices(s.index), value=self.expr(s.value, held),
+                           compare=None if s.compare is None else self.expr(s.compare, held))
         if isinstance(s, ir.If):
             return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body),
                            orelse=self.stmts(s.orelse))
