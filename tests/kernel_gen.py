@@ -28,10 +28,13 @@ leaves unspecified:
   tuple_swap, shape_unpack (the func flags are read back from the kernel's text);
 * indices are grid variables or ``range`` variables bounded by a shape, never
   out of range, never data-dependent;
-* ``lo.atomic_add`` targets are tensors of their own: never stored to or read with a plain
-  load in the grid; their indices (own grid point, constants, negative, affine ``% n`` or
-  data-dependent ``e % n``) stay in range, and their values have a type whose sum with the
-  element Python computes in the element's type (or, rarely and on purpose, a wider one:
+* atomic targets are tensors of their own, each updated by one of ``lo.atomic_add``,
+  ``sub``, ``max``, ``min`` (at any index: the final state does not depend on the order),
+  ``exchange`` or ``cas`` (at the iteration's own point only; their old values may become
+  locals); never stored to or read with a plain load in the grid; their indices (own grid
+  point, constants, negative, affine ``% n`` or data-dependent ``e % n``) stay in range,
+  and their values have a type whose sum with (max/min: whose maximum with) the element
+  Python computes in the element's type (or, rarely and on purpose, a wider one for add:
   then every backend must refuse the kernel);
 * integer ``//`` and ``%`` divide by a positive value; ``**`` takes a small
   non-negative literal exponent; float-to-int conversions see bounded values;

@@ -36,8 +36,8 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
   a double (or int64) total when the body only accumulates into it, else into
   a per-iteration lane folded into the total (min/max lanes NaN-propagating);
   the total is merged with the value from before the grid as the reference
-  does. ``lo.atomic_add`` is a plain read-modify-write; fp16/bf16 tensors
-  accumulate in an fp32 shadow (an :class:`~langone.kernels.ir.Alloc`) inside
+  does. Atomics are plain read-modify-writes; fp16/bf16 tensors
+  are updated in an fp32 shadow (an :class:`~langone.kernels.ir.Alloc`) inside
   a grid, rounded once at its end.
 
 The lowered IR: a ``Call``'s ``fn`` is the Lua function to call (prelude or

@@ -86,7 +86,7 @@ def uses_checks(k: ir.Kernel) -> bool:
 
 def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
     """Whether the module has a ``parallel=True`` function: kernels with grids,
-    unless they use ``lo.atomic_add`` (numba has no atomics in ``prange``) or
+    unless they use atomics (numba has no atomics in ``prange``) or
     ``debug=True`` (bounds errors are simplest to raise from one thread)."""
     has_grid = any(isinstance(s, ir.Grid) for s in ir.walk(k))
     return has_grid and not uses_atomics(k) and not options.get("debug")
@@ -118,7 +118,7 @@ def lower_module(k: ir.Kernel, options: dict) -> LoweredModule:
     """Both functions of kernel ``k``'s module, lowered."""
     serial, _ = lower(k, options, parallel=False)
     if not has_parallel_variant(k, options):
-        why = "lo.atomic_add" if uses_atomics(k) else \
+        why = "atomics" if uses_atomics(k) else \
             "debug=True" if options.get("debug") else "no lo.grid"
         return LoweredModule(k, serial, None, why, ())
     parallel, sites = lower(k, options, parallel=True)

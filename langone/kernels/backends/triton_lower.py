@@ -20,18 +20,20 @@ text; every decision about structure is made here, on IR:
   ``if not (brk or cont)``; a ``while`` tests ``not brk`` first, and a lane
   leaves a ``range`` loop once its break flag is set (such a loop is never
   uniform). The renderer sees no exits.
-* **Serial atomics** (one lane) become a load, an add and a store.
+* **Serial atomics** (one lane) become a load, the update and a store
+  (:mod:`..passes.lower_atomics`); in grids the emitter uses Triton's atomics, or a
+  compare-and-swap loop where they are not exact (float max/min, cas).
 * **Reductions** keep one accumulator per lane for the whole grid-stride loop,
   reduced per program into a partials buffer that the host combines with the
   value from before the grid exactly as the reference does.
-* **fp32 shadows**: ``lo.atomic_add`` into fp16/bf16 accumulates in an fp32
-  copy of the tensor (the launcher makes and rounds it), as the reference does.
+* **fp32 shadows**: atomics into fp16/bf16 update an fp32 copy of the tensor
+  (the launcher makes and rounds it), as the reference does.
 * Integer-to-half casts arrive lowered by the shared pipeline
   (:mod:`..passes.lower_half_casts`); :mod:`..passes.lower_intrinsics` runs first.
 
 What Triton cannot express is a :class:`~langone.errors.KernelCompileError`
-at the user's line: ``lo.atomic_add`` inside ``lo.grid`` into 8/16-bit integer
-or bool tensors (GPUs have 32/64-bit integer atomics only).
+at the user's line: an atomic inside ``lo.grid`` on 8/16-bit integer tensors
+(GPUs have 32/64-bit integer atomics only).
 """
 
 from __future__ import annotations
