@@ -9,7 +9,9 @@ compile error that points to ``lo.atomic_add``. Dependence is followed through
 locals (``k = 2 * i; out[k] = ...`` depends on ``i``) and through loads
 (``out[idx[i]]``). Scatters whose index does depend on every grid variable
 (``out[perm[i]]``) are accepted; if two iterations do hit one element, which
-write wins is unspecified (the language's exception 1).
+write wins is unspecified (the language's exception 1). Atomics are atomic writes,
+never races; the old value one returns counts as depending on every grid variable
+(``slot = lo.atomic_add(count, 0, 1); out[slot] = x[i]`` is a scatter).
 """
 
 from __future__ import annotations
