@@ -468,6 +468,68 @@ def atomic_histogram(v, h):
         lo.atomic_add(h, v[i], 1)
 
 
+def _segment_extremes(v, key, top, bottom):
+    with np.errstate(invalid="ignore"):
+        np.maximum.at(top, key, v)
+        np.minimum.at(bottom, key, v)
+    return {"top": top, "bottom": bottom}
+
+
+def _with_nans(r):
+    v = r.standard_normal(3000).astype(np.float32)
+    v[r.integers(0, 3000, 3)] = np.nan                   # NaN propagates: those segments
+    return (v, r.integers(0, 40, 3000).astype(np.int64), np.full(50, -np.inf, np.float32),
+            np.full(50, np.inf, np.float32))
+
+
+@case(_with_nans, _segment_extremes, rtol=0.0, atol=0.0)
+def atomic_segment_max_min(v, key, top, bottom):
+    for i in lo.grid(v.shape[0]):          # the final elements do not depend on the order
+        lo.atomic_max(top, key[i], v[i])
+        lo.atomic_min(bottom, key[i], v[i])
+
+
+def _take_stock(stock, key, qty):
+    np.subtract.at(stock, key, qty)
+    return {"stock": stock}
+
+
+@case(lambda r: (np.full(7, 2**62, np.int64), r.integers(-7, 7, 2000),
+                 r.integers(-2**40, 2**40, 2000)), _take_stock, rtol=0.0, atol=0.0)
+def atomic_sub_int64_negative_keys(stock, key, qty):
+    for i in lo.grid(key.shape[0]):
+        lo.atomic_sub(stock, key[i], qty[i])
+
+
+def _swap_slots(slots, perm, v, c, old, won):
+    old[:] = slots[perm]
+    slots[perm] = np.where(v == c, old, v)           # the cas swaps back where v == c
+    return {"slots": slots, "old": old, "won": (v == c).astype(np.int8)}
+
+
+@case(lambda r: (r.integers(0, 3, 300).astype(np.int32), r.permutation(300),
+                 r.integers(0, 4, 300).astype(np.int32), r.integers(0, 4, 300).astype(np.int32),
+                 np.zeros(300, np.int32), np.zeros(300, np.int8)), _swap_slots, rtol=0.0,
+      atol=0.0)
+def atomic_exchange_then_cas_distinct_slots(slots, perm, v, c, old, won):
+    for i in lo.grid(perm.shape[0]):       # one iteration per slot: old values are fixed
+        old[i] = lo.atomic_exchange(slots, perm[i], v[i])
+        won[i] = lo.atomic_cas(slots, perm[i], c[i], old[i]) == c[i]
+
+
+def _half_peaks(v, key, top):
+    acc = top.astype(np.float32)
+    np.maximum.at(acc, key, v.astype(np.float32))
+    return {"top": acc.astype(np.float16)}
+
+
+@case(lambda r: (r.standard_normal(2000).astype(np.float16), r.integers(0, 9, 2000),
+                 np.full(9, -60000.0, np.float16)), _half_peaks, rtol=0.0, atol=0.0)
+def atomic_max_fp16_collisions(v, key, top):
+    for i in lo.grid(v.shape[0]):
+        lo.atomic_max(top, key[i], v[i])
+
+
 # --- layouts ------------------------------------------------------------------------
 
 @case(lambda r: (f32(r, 40, 30)[::2, 1::3], f32(r, 20, 10).T.copy().T,

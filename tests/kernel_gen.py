@@ -28,10 +28,13 @@ leaves unspecified:
   tuple_swap, shape_unpack (the func flags are read back from the kernel's text);
 * indices are grid variables or ``range`` variables bounded by a shape, never
   out of range, never data-dependent;
-* ``lo.atomic_add`` targets are tensors of their own: never stored to or read with a plain
-  load in the grid; their indices (own grid point, constants, negative, affine ``% n`` or
-  data-dependent ``e % n``) stay in range, and their values have a type whose sum with the
-  element Python computes in the element's type (or, rarely and on purpose, a wider one:
+* atomic targets are tensors of their own, each updated by one of ``lo.atomic_add``,
+  ``sub``, ``max``, ``min`` (at any index: the final state does not depend on the order),
+  ``exchange`` or ``cas`` (at the iteration's own point only; their old values may become
+  locals); never stored to or read with a plain load in the grid; their indices (own grid
+  point, constants, negative, affine ``% n`` or data-dependent ``e % n``) stay in range,
+  and their values have a type whose sum with (max/min: whose maximum with) the element
+  Python computes in the element's type (or, rarely and on purpose, a wider one for add:
   then every backend must refuse the kernel);
 * integer ``//`` and ``%`` divide by a positive value; ``**`` takes a small
   non-negative literal exponent; float-to-int conversions see bounded values;
@@ -167,6 +170,9 @@ EXACT2 = ["lo.copysign", "lo.fmod", "np.fmod", "np.copysign"]
 ATOMIC_TYPES = ["int32", "int64", "float32", "float64", "float16", "bfloat16", "int8", "int16",
                 "uint8"]
 ATOMIC_WEIGHTS = [3, 3, 4, 3, 1, 1, 1, 1, 1]
+# the atomic each target gets (lo.atomic_<op>) and weights
+ATOMIC_OPS = ["add", "sub", "max", "min", "exchange", "cas"]
+ATOMIC_OP_WEIGHTS = [6, 1, 2, 2, 2, 2]
 
 
 def np_dtype(name: str):
@@ -953,12 +959,23 @@ class _Gen:
         to = r.choice(["float32", "float32", "int16", "uint8", "int8"] + halves)
         return self.cast(e, to)
 
+    def atomic_exact_ok(self, target: str, vt: str) -> bool:
+        """max/min compare, and cas compares, in the element's type (fp32 for halves);
+        Python in the promoted one: the two agree only where that is the element's."""
+        held = "float32" if target in ("float16", "bfloat16") else target
+        return result_type("{} + {}", held, vt) == held
+
     def atomic(self, depth, serial=False):
-        """``lo.atomic_add(t, index, value)``: ``t[index] = t[index] + value``, atomically."""
+        """``lo.atomic_<op>(t, index, [compare,] value)``, ``op`` the target's own:
+        ``t[index] = op(t[index], value)``, atomically; the old value of an exchange or
+        a cas in the grid (at the iteration's own point: deterministic) may become a
+        local that later statements read."""
         r = self.rng
         t = r.choice(self.atomics)
+        op = self.atomic_ops.get(t.name, "add")
         nd = len(self.shape)
-        if serial:                                  # after the grid: one plain add
+        compare = None
+        if serial:                                  # after the grid: one plain update
             idx = [self.inner_sign(a, r.choice(["0", "-1", f"{t.name}.shape[{a}] - 1"]))
                    for a in range(nd)]
             opts = [E(str(r.randrange(0, 8)), "wi"), E(r.choice(["0.5", "-2.0"]), "wf")]
@@ -966,13 +983,20 @@ class _Gen:
             if self.red_op and (t.dtype == "float64" or
                                 (self.red_kind == "int" and t.dtype in INT_TYPES)):
                 opts.append(E("acc", "int64" if self.red_kind == "int" else "float64"))
-            value = r.choice([e for e in opts if self.atomic_sum_ok(t.dtype, e.t)]
-                             or [E("1", "wi")])
+            ok = self.atomic_exact_ok if op in ("max", "min") else self.atomic_sum_ok
+            value = r.choice([e for e in opts if ok(t.dtype, e.t)] or [E("1", "wi")])
             self.flags.add("atomic_serial")
         else:
-            idx = [self.atomic_index(t, a) for a in range(nd)]
+            if op in ("exchange", "cas"):           # each element: its own iteration only
+                idx = list(self.grid_vars[:nd])
+                self.flags.add("atomic_index_own")
+            else:
+                idx = [self.atomic_index(t, a) for a in range(nd)]
             value = self.atomic_value(t)
-            if self.wrong_atomic and r.random() < 0.5:
+            if op in ("max", "min") and not self.atomic_exact_ok(t.dtype, value.t):
+                held = "float32" if t.dtype in ("float16", "bfloat16") else t.dtype
+                value = self.cast(value, held)
+            if self.wrong_atomic and op in ("add", "sub") and r.random() < 0.5:
                 # on purpose: a value Python adds in a wider type (every backend refuses it)
                 wide = "float32" if t.dtype in INT_TYPES else r.choice(["float64", "int32"])
                 if not self.atomic_sum_ok(t.dtype, wide):
@@ -982,14 +1006,29 @@ class _Gen:
                 self.flags.add("atomic_narrow_int_in_grid")
             if t.dtype in ("float16", "bfloat16") and t.layout == "transposed":
                 self.flags.add("atomic_half_transposed")
+        if op == "cas":                             # small numbers: the elements' values often
+            compare = r.choice(["0", "1", "2"] + (["-1", "0.5"] if t.dtype in FLOAT_TYPES
+                                                   else []))
         if len(idx) == 1 and r.random() < 0.7:
             index = idx[0]
         else:
             index = "(" + ", ".join(idx) + ("," if len(idx) == 1 else "") + ")"
-        self.emit(depth, f"lo.atomic_add({t.name}, {index}, {value.text})")
-        self.flags.add("atomic_add")
+        args = f"{t.name}, {index}, " + (f"{compare}, " if compare else "") + value.text
+        call = f"lo.atomic_{op}({args})"
+        if op in ("exchange", "cas") and not serial and r.random() < 0.5:
+            name = self.fresh("old")                # deterministic: a local to read later
+            self.emit(depth, f"{name} = {call}")
+            self.scopes[-1][name] = "float32" if t.dtype in ("float16", "bfloat16") else t.dtype
+            if value.inexact or t.name in self.inexact_outputs:
+                self.inexact_locals.add(name)
+            self.flags.add("atomic_old")
+        else:
+            self.emit(depth, call)
+        self.flags.add("atomic")
+        self.flags.add(f"atomic_{op}")
         self.flags.add("atomic_" + ("int" if t.dtype in INT_TYPES else "float"))
-        if t.dtype in INT_TYPES and result_type("{} + {}", t.dtype, value.t) != t.dtype:
+        if op in ("add", "sub", "exchange", "cas") and t.dtype in INT_TYPES and \
+                result_type("{} + {}", t.dtype, value.t) != t.dtype:
             self.flags.add("narrowing_int_store")   # plain numpy raises where the rule wraps
         if value.inexact:
             self.inexact_outputs.add(t.name)
@@ -1666,6 +1705,7 @@ class _Gen:
         # kernels without atomics are drawn exactly as before
         ar = random.Random(self.seed * 1000003 + 17)
         self.atomics = []
+        self.atomic_ops = {}
         self.wrong_atomic = False
         if ar.random() < 0.3:
             no = len(self.outputs)
@@ -1675,6 +1715,11 @@ class _Gen:
                             for n in range(1 if ar.random() < 0.75 else 2)]
             self.wrong_atomic = ar.random() < 0.05
             self.serial_atomic = ar.random() < 0.2 and 0 not in shape
+            # one operation per target, so that its final state does not depend on the
+            # order of the grid's iterations (add and sub commute; so do max and min
+            # apart, with NaN propagating; exchange and cas update only their own point)
+            self.atomic_ops = {t.name: ar.choices(ATOMIC_OPS, ATOMIC_OP_WEIGHTS)[0]
+                               for t in self.atomics}
         # several grids in sequence: a stream of their own too (kernels with one grid are
         # drawn exactly as before); a later grid may store into an output of its own
         mr = random.Random(self.seed * 1000003 + 29)
@@ -1762,8 +1807,8 @@ class _Gen:
             self.extra_stmt(2, "tuple_assign")
             self.extra_stmt(2, "swap")
         self.store(2)                          # every kernel stores something
-        if self.atomics and "atomic_add" not in self.flags:
-            self.atomic(2)                     # and adds into its atomic targets
+        if self.atomics and "atomic" not in self.flags:
+            self.atomic(2)                     # and updates its atomic targets
         if self.atomics and self.serial_atomic:
             self.atomic(1, serial=True)
         self.local_arrays = []                 # they end with the first grid

@@ -151,6 +151,13 @@ def test_local_array_errors():
             w = lo.zeros(2)
             w = lo.zeros(3)
 
+    def atomic_into_local(x, out):
+        for i in lo.grid(x.shape[0]):
+            w = lo.zeros(2)
+            lo.atomic_add(w, 0, 1.0)
+            out[i] = w[0]
+
+    assert "'w' is a local array: only its own iteration sees it" in _error(atomic_into_local)
     msg = _error(computed_shape)
     assert "the shape of a local array must be known when the kernel compiles" in msg
     assert "w = lo.zeros(x.shape[0])" in msg

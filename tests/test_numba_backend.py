@@ -438,7 +438,7 @@ def test_atomic_add_histogram(wdt, variant):
     np.testing.assert_array_equal(got[1], np.bincount(values, minlength=16))
     np.testing.assert_allclose(got[2].astype(np.float64), ref[2].astype(np.float64),
                                rtol=1e-3)
-    assert "_parallel = None   # serial only: lo.atomic_add" in histogram.source("numba")
+    assert "_parallel = None   # serial only: atomics" in histogram.source("numba")
 
 
 # --- rendering and launching ---------------------------------------------------------------

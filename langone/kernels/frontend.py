@@ -97,7 +97,7 @@ _TWO_SPELLINGS = ("log1p", "expm1", "atan2", "hypot", "pow", "fmod", "copysign")
 
 
 def _intrinsic_table() -> dict[int, tuple[str, Any]]:
-    """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic_add"|"const"|"range", payload)."""
+    """id(object) -> ("intrinsic"|"cast"|"grid"|"atomic"|"const"|"range", payload)."""
     import langone
     from . import language
     table: dict[int, tuple[str, Any]] = {}
@@ -133,8 +133,9 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     add(abs, ("intrinsic", "abs"))
     add(language.grid, ("grid", None))
     add(getattr(langone, "grid", None), ("grid", None))
-    add(language.atomic_add, ("atomic_add", None))
-    add(getattr(langone, "atomic_add", None), ("atomic_add", None))
+    for op in ir.ATOMIC_OPS:
+        add(getattr(language, f"atomic_{op}"), ("atomic", op))
+        add(getattr(langone, f"atomic_{op}", None), ("atomic", op))
     add(range, ("range", None))
     add(language.range, ("range", "lo"))
     for nm in alloc.SPELLINGS:                        # tensors made at the top level
@@ -197,6 +198,7 @@ class _Frontend(inline.Calls):
         # lowered (argument temporaries, inlined bodies), per statement; the whole
         # kernel's shared state; and, in a device function, its result locals.
         self.frames: list[list] = [[]]
+        self.hoisted: set[int] = set()      # ids of atomics run before their statement
         self.shared = inline.Shared(inline.ast_names(node))
         self.results: list[str] | None = None
         self.site_path: tuple = ()
@@ -248,7 +250,7 @@ class _Frontend(inline.Calls):
 
     def classify(self, body: tuple) -> str:
         has_grid = any(isinstance(s, ir.Grid) for s in body)
-        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape,
+        has_index = any(isinstance(n, (ir.Load, ir.Store, ir.Atomic, ir.Shape,
                                        ir.NewTensor)) for n in ir.walk_stmts(body))
         ret = body[-1] if body and isinstance(body[-1], ir.Return) else None
         if ret is not None and ret.items and not has_grid and not has_index:
@@ -279,6 +281,7 @@ class _Frontend(inline.Calls):
                                    hint="store results into an output tensor, or "
                                         "accumulate a reduction and return it at the end")
             pre, lowered = self.with_frame(lambda: self.stmt(s, top))
+            self.check_hoisted_atomics(pre, lowered)
             out.extend(pre)
             out.extend(lowered)
         return tuple(out)
@@ -311,6 +314,8 @@ class _Frontend(inline.Calls):
                 return self.unpack(s.targets[0], s.value, s)
             if alloc.spelling(self, s.value) is not None:
                 return [alloc.new_tensor(self, s.targets[0], s.value, top)]
+            if self.atomic_kind(s.value):
+                return self.atomic_assign(s.targets[0], s.value, s)
             return [self.assign(s.targets[0], self.expr(s.value), s)]
         if isinstance(s, ast.AugAssign):
             op = _BINOPS.get(type(s.op))
@@ -326,6 +331,8 @@ class _Frontend(inline.Calls):
             if s.value is None or not isinstance(s.target, ast.Name):
                 raise self.err(s, "annotated declarations need a value: `x: float = 0.0`")
             self.cast_target(s.annotation)
+            if self.atomic_kind(s.value):
+                return self.atomic_assign(s.target, s.value, s)
             # As in Python, an annotation does not convert: `t: lo.fp32 = 0.1` is 0.1.
             return [self.assign(s.target, self.expr(s.value), s)]
         if isinstance(s, ast.If):
@@ -369,19 +376,79 @@ class _Frontend(inline.Calls):
         if isinstance(call, ast.Call) and inline.callee(self.resolve(call.func)) is not None:
             self.inline(call, inline.callee(self.resolve(call.func)))   # a procedure
             return []
-        if isinstance(call, ast.Call) and \
-                intrinsic_table().get(id(self.resolve(call.func)), ("",))[0] == "atomic_add":
-            if len(call.args) != 3 or call.keywords:
-                raise self.err(call, "lo.atomic_add takes (tensor, index, value)")
-            t = call.args[0]
-            if not (isinstance(t, ast.Name) and t.id in self.params):
-                raise self.err(t, "lo.atomic_add's first argument must be a tensor parameter")
-            idx = call.args[1]
-            elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
-            index = tuple(self.index_expr(e) for e in elts)
-            return [ir.AtomicAdd(self.loc(s), t.id, index, self.expr(call.args[2]))]
+        if self.atomic_kind(call):
+            return [self.atomic(call, "")]
         raise self.err(s, "this expression statement has no effect in a kernel",
                        hint="assign its value (v = ...) or store it (out[i] = ...)")
+
+    def atomic_kind(self, e: ast.expr) -> str:
+        """``"max"`` for a call of ``lo.atomic_max``...; "" for anything else."""
+        if not isinstance(e, ast.Call):
+            return ""
+        kind, op = intrinsic_table().get(id(self.resolve(e.func)), ("", None))
+        return op if kind == "atomic" else ""
+
+    def atomic(self, call: ast.Call, target: str) -> ir.Atomic:
+        """``lo.atomic_<op>(t, index, [compare,] value)``, its old value into ``target``.
+        Python evaluates the arguments in order, then updates the element."""
+        op = self.atomic_kind(call)
+        params = "(tensor, index, compare, value)" if op == "cas" else "(tensor, index, value)"
+        if len(call.args) != params.count(",") + 1 or call.keywords:
+            raise self.err(call, f"lo.atomic_{op} takes {params}, got "
+                                 f"{len(call.args) + len(call.keywords)} argument(s)")
+        t = call.args[0]
+        if not (isinstance(t, ast.Name) and t.id in self.params):
+            raise self.err(t, f"lo.atomic_{op}'s first argument must be a tensor parameter, "
+                              f"not {ast.unparse(t)!r}",
+                           hint=f"lo.atomic_{op}(out, i, v) updates out[i], where out is "
+                                f"one of the kernel's tensor arguments")
+        if t.id in self.grid_arrays:
+            raise self.err(t, f"{t.id!r} is a local array: only its own iteration sees it",
+                           hint=f"update it directly: {t.id}[i] = ...")
+        idx = call.args[1]
+        elts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+        index = tuple(self.index_expr(e) for e in elts)
+        compare = self.expr(call.args[2]) if op == "cas" else None
+        value = self.expr(call.args[-1])
+        return ir.Atomic(self.loc(call), t.id, index, value, op=op, compare=compare,
+                         target=target)
+
+    def hoist_atomic(self, call: ast.Call) -> ir.Name:
+        """An atomic inside a larger expression runs before the statement, its old
+        value held in a temporary (see :meth:`check_hoisted_atomics`)."""
+        old = self.shared.fresh(f"{self.atomic_kind(call)}_old")
+        node = self.atomic(call, old)
+        self.hoisted.add(id(node))
+        self.frames[-1].append(node)
+        return ir.Name(self.loc(call), None, old)
+
+    def check_hoisted_atomics(self, pre: list, lowered: list) -> None:
+        """A hoisted atomic now runs before the rest of its statement: exact unless
+        that statement also reads the tensor, maybe before the atomic in Python's
+        order (``t[0] + lo.atomic_add(t, 0, 1)``). Such a statement is an error."""
+        for a in ir.walk_stmts(tuple(pre)):
+            if not (isinstance(a, ir.Atomic) and id(a) in self.hoisted):
+                continue
+            for st in lowered:
+                own = [c for c in ir.children(st) if isinstance(c, ir.Expr)]
+                if any(isinstance(n, ir.Load) and n.tensor == a.tensor
+                       for e in own for n in ir.walk(e)):
+                    raise self.info.error(
+                        a.loc, f"lo.atomic_{a.op} on {a.tensor!r} inside an expression "
+                               f"that also reads {a.tensor!r}: the order of the read and "
+                               f"the update would be lost",
+                        hint=f"old = lo.atomic_{a.op}(...) on its own line first, then "
+                             f"use old")
+
+    def atomic_assign(self, target: ast.expr, call: ast.Call, s: ast.stmt) -> list:
+        """``old = lo.atomic_max(...)``, or ``out[j] = lo.atomic_max(...)`` (Python
+        evaluates the value before the target's index: the update comes first)."""
+        if isinstance(target, ast.Name):
+            self.assign(target, ir.Const(self.loc(s), ir.Weak("i"), 0), s)  # checks, scope
+            return [self.atomic(call, target.id)]
+        old = self.shared.fresh(f"{self.atomic_kind(call)}_old")
+        return [self.atomic(call, old),
+                self.assign(target, ir.Name(self.loc(call), None, old), s)]
 
     def assign(self, target: ast.expr, value: ir.Expr, s: ast.stmt) -> ir.Stmt:
         loc = self.loc(s)
@@ -650,6 +717,8 @@ class _Frontend(inline.Calls):
                                 "hypot pow fmod copysign, min/max/abs and casts such as "
                                 "lo.fp32(v)")
         kind, payload = entry
+        if kind == "atomic":
+            return self.hoist_atomic(e)
         args = [self.expr(a) for a in e.args]
         if kind in ("cast", "pycast") and len(args) != 1:
             raise self.err(e, f"{fname}() takes exactly one argument")
@@ -686,8 +755,6 @@ class _Frontend(inline.Calls):
             return ir.Call(loc, None, payload, tuple(args))
         if kind in ("grid", "range"):
             raise self.err(e, f"{fname}() can only be used as a for-loop iterator")
-        if kind == "atomic_add":
-            raise self.err(e, "lo.atomic_add is a statement and returns nothing")
         if kind == "alloc":
             raise alloc.misplaced(self, e)
         raise self.err(e, f"{fname!r} cannot be called here")

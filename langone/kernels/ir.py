@@ -208,11 +208,26 @@ class Store(Stmt):
 
 
 @dataclass(frozen=True)
-class AtomicAdd(Stmt):
+class Atomic(Stmt):
+    """``target = lo.atomic_<op>(tensor, index, [compare,] value)``: one indivisible
+    read-modify-write of ``tensor[index]`` whose old value goes to the local
+    ``target`` ("" when unused). ``op`` is one of :data:`ATOMIC_OPS`; ``compare``
+    is ``atomic_cas``'s (None otherwise). ``max``/``min`` propagate NaN, as numpy's
+    ``maximum``/``minimum``."""
     tensor: str = ""
     index: tuple = ()
     value: Expr = None
     checks: tuple = ()          # as Load.checks
+    op: str = "add"
+    compare: Expr = None
+    target: str = ""
+
+
+#: ``lo.atomic_<op>`` -> the Python meaning of the new element from ``old`` and
+#: ``value`` (``cas`` stores ``value`` only where ``old == compare``).
+ATOMIC_OPS = {"add": "old + value", "sub": "old - value", "max": "maximum(old, value)",
+              "min": "minimum(old, value)", "exchange": "value",
+              "cas": "value if old == compare else old"}
 
 
 @dataclass(frozen=True)
@@ -321,7 +336,7 @@ class Made:
 @dataclass(frozen=True)
 class Alloc(Stmt):
     """A local scratch array ``name`` of ``dtype`` and ``shape`` (expressions),
-    uninitialized; Load/Store/AtomicAdd reach it by name. Made only by target
+    uninitialized; Load/Store/Atomic reach it by name. Made only by target
     lowering (accumulator rows, reduction partials, fp32 shadows)."""
 
     name: str = ""
@@ -473,9 +488,10 @@ def walk_stmts(stmts) -> Iterator[Any]:
 
 
 def assigned_names(stmts) -> set:
-    """Names the statements write: assignment targets and ``range`` loop variables."""
-    return {n.target if isinstance(n, Assign) else n.var for n in walk_stmts(stmts)
-            if isinstance(n, (Assign, For))}
+    """Names the statements write: assignment targets, ``range`` loop variables and
+    the locals that atomics return old values into."""
+    return {n.var if isinstance(n, For) else n.target for n in walk_stmts(stmts)
+            if isinstance(n, (Assign, For)) or isinstance(n, Atomic) and n.target}
 
 
 def bound_names(stmts) -> set:
@@ -661,7 +677,7 @@ def fmt_expr(e: Expr) -> str:
 
 
 def fmt_index(access: Any) -> str:
-    """The index of a Load/Store/AtomicAdd; a run-time checked axis is marked ``!``."""
+    """The index of a Load/Store/Atomic; a run-time checked axis is marked ``!``."""
     return ", ".join(fmt_expr(i) + ("!" if axis in access.checks else "")
                      for axis, i in enumerate(access.index))
 
@@ -678,10 +694,14 @@ def fmt_stmts(stmts: tuple, indent: int = 1) -> list[str]:
     for s in stmts:
         if isinstance(s, Assign):
             out.append(f"{pad}{s.target}: {_fmt_type(s.value.type)} = {fmt_expr(s.value)}")
-        elif isinstance(s, (Store, AtomicAdd)):
+        elif isinstance(s, (Store, Atomic)):
             idx = fmt_index(s)
-            op = "+=(atomic)" if isinstance(s, AtomicAdd) else "="
-            out.append(f"{pad}{s.tensor}[{idx}] {op} {fmt_expr(s.value)}")
+            if isinstance(s, Store):
+                out.append(f"{pad}{s.tensor}[{idx}] = {fmt_expr(s.value)}")
+                continue
+            args = ", ".join(fmt_expr(e) for e in (s.compare, s.value) if e is not None)
+            out.append(f"{pad}{s.target + ' = ' if s.target else ''}"
+                       f"atomic_{s.op}({s.tensor}[{idx}], {args})")
         elif isinstance(s, If):
             out.append(f"{pad}if {fmt_expr(s.cond)}:")
             out += fmt_stmts(s.body, indent + 1) or [pad + "    pass"]

@@ -2,7 +2,7 @@
 
 The ``python`` backend (:mod:`langone.kernels.backends.python_ref`) binds a
 kernel's ``lo`` to this module and runs the kernel's own function. Here
-``lo.grid`` is a plain loop, ``lo.atomic_add`` a plain update, math is numpy's
+``lo.grid`` is a plain loop, ``lo.atomic_add`` and the other atomics plain updates, math is numpy's
 on numpy scalars, and casts convert like numpy's ``astype``. Halves follow the
 language's declared exception 3: fp16/bf16 values are held as fp32 scalars.
 
@@ -120,8 +120,8 @@ _RUN = _Running()
 
 
 def grid(*extents: int):
-    """``lo.grid`` as plain nested loops; a half tensor that ``lo.atomic_add``
-    targets inside is summed in fp32 and rounded once when the grid ends (exception
+    """``lo.grid`` as plain nested loops; a half tensor that an atomic
+    targets inside is updated in fp32 and rounded once when the grid ends (exception
     3: every backend sums it so, through an fp32 shadow)."""
     _RUN.grids += 1
     try:
@@ -134,19 +134,51 @@ def grid(*extents: int):
             t.shadow = None
 
 
-def atomic_add(tensor: Array, index, value) -> None:
-    """``tensor[index] += value``: iterations run one at a time here. Inside a grid a
-    half target adds into its fp32 shadow (see :func:`grid`)."""
+def _atomic(op: str, tensor: Array, index, value, compare=None):
+    """``old = tensor[index]``, the element updated by ``op``, ``old`` returned:
+    iterations run one at a time here. Inside a grid a half target is updated in
+    its fp32 shadow (see :func:`grid`), so its old values are fp32 there."""
+    if isinstance(tensor, Array) and tensor.half:
+        value = np.float32(value)          # a half's atomics work in fp32, also outside grids
     if not (isinstance(tensor, Array) and tensor.half and _RUN.grids):
-        tensor[index] = tensor[index] + value
-        return
+        old = tensor[index]
+        if op != "cas" or old == compare:
+            tensor[index] = language.atomic_update(op, old, value)
+        return old
     if tensor.shadow is None:
         tensor.shadow = tensor.a.astype(np.float32)
         _RUN.shadowed.append(tensor)
     try:
-        tensor.shadow[index] = np.float32(tensor.shadow[index] + value)
+        old = tensor.shadow[index]
+        if op != "cas" or old == compare:
+            tensor.shadow[index] = np.float32(language.atomic_update(op, old, value))
     except IndexError as exc:
         raise tensor._index_error(exc) from None
+    return old
+
+
+def atomic_add(tensor: Array, index, value):
+    return _atomic("add", tensor, index, value)
+
+
+def atomic_sub(tensor: Array, index, value):
+    return _atomic("sub", tensor, index, value)
+
+
+def atomic_max(tensor: Array, index, value):
+    return _atomic("max", tensor, index, value)
+
+
+def atomic_min(tensor: Array, index, value):
+    return _atomic("min", tensor, index, value)
+
+
+def atomic_exchange(tensor: Array, index, value):
+    return _atomic("exchange", tensor, index, value)
+
+
+def atomic_cas(tensor: Array, index, compare, value):
+    return _atomic("cas", tensor, index, value, compare)
 
 
 def _unary(np_fn, floats: bool = False):
@@ -263,8 +295,8 @@ def replacement(entry: tuple, obj: Any) -> Any:
         return where
     if kind == "grid":
         return grid
-    if kind == "atomic_add":
-        return atomic_add
+    if kind == "atomic":
+        return globals()[f"atomic_{payload}"]
     if kind == "cast" and isinstance(obj, DType):
         return _CASTS[payload.name]
     return None

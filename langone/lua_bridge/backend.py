@@ -107,7 +107,7 @@ def launcher_source(k: ir.Kernel) -> str:
     """Python source of the per-signature launcher (see :func:`make_launcher`)."""
     n = len(k.params)
     names = [f"a{i}" for i in range(n)]
-    written = {s.tensor for s in ir.walk(k) if isinstance(s, (ir.Store, ir.AtomicAdd))}
+    written = {s.tensor for s in ir.walk(k) if isinstance(s, (ir.Store, ir.Atomic))}
     lines = ["def launch(args):"]
     if n:
         lines.append(f"    {', '.join(names)}{',' if n == 1 else ''} = args")

@@ -36,8 +36,8 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
   a double (or int64) total when the body only accumulates into it, else into
   a per-iteration lane folded into the total (min/max lanes NaN-propagating);
   the total is merged with the value from before the grid as the reference
-  does. ``lo.atomic_add`` is a plain read-modify-write; fp16/bf16 tensors
-  accumulate in an fp32 shadow (an :class:`~langone.kernels.ir.Alloc`) inside
+  does. Atomics are plain read-modify-writes; fp16/bf16 tensors
+  are updated in an fp32 shadow (an :class:`~langone.kernels.ir.Alloc`) inside
   a grid, rounded once at its end.
 
 The lowered IR: a ``Call``'s ``fn`` is the Lua function to call (prelude or
@@ -45,7 +45,7 @@ The lowered IR: a ``Call``'s ``fn`` is the Lua function to call (prelude or
 ``BinOp`` is ``+ - * / **`` on numbers or cdata; a ``Const`` whose type is
 None is a message (a string); no ``Cast`` is left; a ``Load``
 reads the raw element (bool 0/1, half bits); a ``Store``'s value and an
-``AtomicAdd``'s value (the element's new value, where a ``Load`` of the same
+``Atomic``'s value (the element's new value, where a ``Load`` of the same
 element is its old value) are raw too. A grid's ``reductions`` name the totals
 its iterations update; every other variable it assigns is iteration-private.
 
@@ -67,8 +67,8 @@ from dataclasses import replace
 
 from ..dtypes import DType, bf16, bool_, fp16, fp32, fp64, int32, int64, uint8
 from ..kernels import ir
-from ..kernels.passes import lower_pow
-from .intrange import NUM_BITS, IntRanges
+from ..kernels.passes import lower_atomics, lower_pow
+from .intrange import NUM_BITS, WIDE, IntRanges
 
 
 def lower(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
@@ -515,9 +515,18 @@ class LuaLowering(Expressions):
             v = self.ex(e)                       # ffi converts (floats round to nearest)
         return [replace(s, index=self.indices(s.index), value=v)]
 
-    def s_AtomicAdd(self, s: ir.AtomicAdd) -> list:
+    def s_Atomic(self, s: ir.Atomic) -> list:
         """A plain read-modify-write (grids run sequentially): the value becomes the
         element's new value, computed from its old one (a Load of the element)."""
+        if lower_atomics.needs_plain(s):            # old = t[i]; t[i] = op(old, v)
+            tensor = self.shadows.get(s.tensor, s.tensor)
+            held = lower_atomics.held_type(self.tensor_types[s.tensor])
+            old = s.target or self.fresh("old", held)
+            self.types.setdefault(old, held)
+            self.ranges.local_bits.setdefault(old, WIDE)    # any element: int64 cdata
+            plain = lower_atomics.plain(replace(s, tensor=tensor), old,
+                                        self.tensor_types[tensor], held)
+            return list(self.block(plain))
         # An fp32 value is rounded before the add (numpy rounds every fp32 operation).
         t, v = self.tensor_types[s.tensor], self.rounded(s.value)
         tensor = self.shadows.get(s.tensor, s.tensor)   # a half tensor's fp32 shadow
@@ -691,7 +700,7 @@ class LuaLowering(Expressions):
         """fp32 copies of the fp16/bf16 tensors the grid atomically adds into."""
         opened = []
         for node in _stmts(g.body):
-            if isinstance(node, ir.AtomicAdd) and node.tensor not in self.shadows \
+            if isinstance(node, ir.Atomic) and node.tensor not in self.shadows \
                     and is_half(self.tensor_types[node.tensor]):
                 ndim = next(p.type.ndim for p in self.k.params if p.name == node.tensor)
                 sh = self.fresh(f"{node.tensor}_f32", local=False)
@@ -699,6 +708,7 @@ class LuaLowering(Expressions):
                 out.append(ir.Alloc(g.loc, sh, fp32, shape))
                 out.append(self.copy_loops(node.tensor, sh, node.tensor, False))
                 self.shadows[node.tensor] = sh
+                self.tensor_types[sh] = fp32
                 opened.append(node.tensor)
         return opened
 

@@ -127,7 +127,7 @@ class Emitter(Expressions):
     def s_Store(self, s: ir.Store, d: int) -> None:
         self.put(d, f"{self.tensors[s.tensor].ptr}[{self.index(s)}] = {_strip(self.ex(s.value))}")
 
-    def s_AtomicAdd(self, s: ir.AtomicAdd, d: int) -> None:
+    def s_Atomic(self, s: ir.Atomic, d: int) -> None:
         old = f"{self.tensors[s.tensor].ptr}[{self.tmp}]"
         k = self.index(s)
         self.element = ((s.tensor, s.index), old)

@@ -19,7 +19,7 @@ _LUA_OP = {"**": "^", "!=": "~="}
 class Expressions:
     """``e_*`` methods: lowered IR expressions -> Lua text."""
 
-    element: tuple | None = None      # (tensor, index) whose old value an AtomicAdd reads
+    element: tuple | None = None      # (tensor, index) whose old value an Atomic reads
 
     def ex(self, e: ir.Expr) -> str:
         return getattr(self, "e_" + type(e).__name__)(e)
@@ -45,7 +45,7 @@ class Expressions:
         return f"{self.tensors[e.tensor].ptr}[{self.index(e)}]"
 
     def index(self, access, strides=None) -> str:
-        """The element offset of a Load/Store/AtomicAdd; its ``checks`` axes are
+        """The element offset of a Load/Store/Atomic; its ``checks`` axes are
         range-checked (decided by passes/lower_index)."""
         info = self.tensors[access.tensor]
         parts = []

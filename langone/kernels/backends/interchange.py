@@ -109,4 +109,4 @@ def _loaded(e: ir.Expr) -> set:
 
 
 def _written(stmts) -> set:
-    return {n.tensor for n in ir.walk_stmts(stmts) if isinstance(n, (ir.Store, ir.AtomicAdd))}
+    return {n.tensor for n in ir.walk_stmts(stmts) if isinstance(n, (ir.Store, ir.Atomic))}

@@ -10,8 +10,9 @@ generated file, so a new process with a warm cache skips compilation.
 The launcher picks the serial function for small inputs (a parallel region
 costs microseconds to enter) and the ``parallel=True`` one otherwise: by one
 comparison of the largest tensor argument's size with
-:data:`PARALLEL_THRESHOLD`. Kernels with ``lo.atomic_add`` always run serially
-(numba's ``prange`` has no atomics); ``debug=True`` kernels too.
+:data:`PARALLEL_THRESHOLD`. Kernels with atomics (``lo.atomic_add``...) always run
+serially (numba's ``prange`` has no atomics), where an atomic is its Python meaning, a
+load and a store; ``debug=True`` kernels too.
 
 AOT tier (:mod:`langone.kernels.aot`): a new process pays ~0.5 s to import
 numba and load even a cached function. So once a signature is JIT-built, its
@@ -151,7 +152,7 @@ def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
     extra = ""
     if options.get("debug") or numba_lower.uses_checks(kernel):   # messages carry positions
         extra = repr([(type(n).__name__, n.loc) for n in ir.walk(kernel)
-                      if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd))])
+                      if isinstance(n, (ir.Load, ir.Store, ir.Atomic))])
     return source, cache.cache_key("numba", ir.ir_hash(kernel), options, source, extra)
 
 

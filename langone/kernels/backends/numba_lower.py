@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from .. import ir
-from ..passes import lower_pow, lower_range, lower_reductions as red
+from ..passes import lower_atomics, lower_pow, lower_range, lower_reductions as red
 from . import interchange, row_jam
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
@@ -75,7 +75,7 @@ def _half(t: DType) -> str:
 # --- what the module holds ---------------------------------------------------------------
 
 def uses_atomics(k: ir.Kernel) -> bool:
-    return any(isinstance(n, ir.AtomicAdd) for n in ir.walk(k))
+    return any(isinstance(n, ir.Atomic) for n in ir.walk(k))
 
 
 def uses_checks(k: ir.Kernel) -> bool:
@@ -86,7 +86,7 @@ def uses_checks(k: ir.Kernel) -> bool:
 
 def has_parallel_variant(k: ir.Kernel, options: dict) -> bool:
     """Whether the module has a ``parallel=True`` function: kernels with grids,
-    unless they use ``lo.atomic_add`` (numba has no atomics in ``prange``) or
+    unless they use atomics (numba has no atomics in ``prange``) or
     ``debug=True`` (bounds errors are simplest to raise from one thread)."""
     has_grid = any(isinstance(s, ir.Grid) for s in ir.walk(k))
     return has_grid and not uses_atomics(k) and not options.get("debug")
@@ -118,7 +118,7 @@ def lower_module(k: ir.Kernel, options: dict) -> LoweredModule:
     """Both functions of kernel ``k``'s module, lowered."""
     serial, _ = lower(k, options, parallel=False)
     if not has_parallel_variant(k, options):
-        why = "lo.atomic_add" if uses_atomics(k) else \
+        why = "atomics" if uses_atomics(k) else \
             "debug=True" if options.get("debug") else "no lo.grid"
         return LoweredModule(k, serial, None, why, ())
     parallel, sites = lower(k, options, parallel=True)
@@ -490,7 +490,7 @@ class _Lowering:
         allocations and copies in, and the copies back after the grid."""
         opened, closed = [], []
         for t in dict.fromkeys(n.tensor for n in ir.walk_stmts(g.body)
-                               if isinstance(n, ir.AtomicAdd) and is_half(self.arrays[n.tensor])):
+                               if isinstance(n, ir.Atomic) and is_half(self.arrays[n.tensor])):
             sh = self.shadow_name(t)
             self.arrays[sh] = fp32
             ndim = self.k.param(t).type.ndim
@@ -509,7 +509,7 @@ class _Lowering:
         return body
 
     def to_shadow(self, s: ir.Stmt) -> list:
-        if isinstance(s, ir.AtomicAdd) and self.shadow_name(s.tensor) in self.arrays:
+        if isinstance(s, ir.Atomic) and self.shadow_name(s.tensor) in self.arrays:
             return [replace(s, tensor=self.shadow_name(s.tensor))]
         return [s]
 
@@ -573,30 +573,35 @@ class _Lowering:
 
     # -- 4-5. accesses and operations --------------------------------------------------------
     def select_stmt(self, s: ir.Stmt) -> list:
+        if lower_atomics.needs_plain(s):      # serial here: the Python meaning, as it is
+            t = self.arrays[s.tensor]
+            old = s.target or f"_k_old{next(self.temp)}"
+            plain = lower_atomics.plain(s, old, t, lower_atomics.held_type(t))
+            return [x for p in plain for x in map_body((p,), self.select_stmt)]
         s = map_own_exprs(s, self.select)
         if isinstance(s, ir.For) and s.checked_step:
             return [self.check_step(s)]
         if isinstance(s, ir.Alloc):                       # halves are held in fp32
             s = replace(s, dtype=fp32 if is_half(s.dtype) else s.dtype)
             self.arrays[s.name] = s.dtype
-        if not isinstance(s, (ir.Store, ir.AtomicAdd)):
+        if not isinstance(s, (ir.Store, ir.Atomic)):
             return [s]
         t = self.arrays[s.tensor]
-        if isinstance(s, ir.AtomicAdd) and is_half(t):    # outside a grid: round each add
+        if isinstance(s, ir.Atomic) and is_half(t):    # outside a grid: round each add
             load = self.select(ir.Load(s.loc, t, s.tensor, s.index, s.checks))
             s = ir.Store(s.loc, s.tensor, s.index, ir.BinOp(s.loc, fp32, "+", load, s.value),
                          s.checks)
         s = replace(s, index=self.index(s), checks=())
-        if isinstance(s, ir.AtomicAdd) and t is int64:
+        if isinstance(s, ir.Atomic) and t is int64:
             return self.wrapping_add(s)
         if is_half(t):
             return [replace(s, value=_call(f"_m.f32_to_{_half(t)}", t, s.value))]
-        if isinstance(s, ir.AtomicAdd):
+        if isinstance(s, ir.Atomic):
             return [replace(s, value=self.wrap(s.value, t))]
         return [s]
 
     @staticmethod
-    def wrapping_add(s: ir.AtomicAdd) -> list:
+    def wrapping_add(s: ir.Atomic) -> list:
         """An int64 atomic add (serial here) as a wrapping add: numba's ``+=`` is
         no-signed-wrap. The index is computed once, into temporaries."""
         temps = [ir.Assign(s.loc, f"_k_at{axis}", ix) for axis, ix in enumerate(s.index)]

@@ -65,7 +65,7 @@ class Renderer:
     def s_Store(self, s: ir.Store, d: int) -> None:
         self.put(d, f"{s.tensor}[{self.index(s)}] = {self.ex(s.value)}")
 
-    def s_AtomicAdd(self, s: ir.AtomicAdd, d: int) -> None:
+    def s_Atomic(self, s: ir.Atomic, d: int) -> None:
         self.put(d, f"{s.tensor}[{self.index(s)}] += {self.ex(s.value)}")
 
     def s_Alloc(self, s: ir.Alloc, d: int) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...dtypes import DType, fp32
 from ...errors import KernelIndexError, KernelRuntimeError
-from .. import ir
+from .. import ir, language
 from ..passes import lower_pow, lower_range
 
 #: Grid lanes evaluated at once; bounds the reference's memory on large grids.
@@ -131,6 +131,7 @@ class Interpreter:
                 self.env[p.name] = np.asarray([a]).astype(compute_np(p.type))
         self.n = 1
         self.loops: list[_Loop] = []
+        self.shadows: dict[str, np.ndarray] = {}
         return self
 
     def run(self, args: list[Any]) -> Any:
@@ -156,13 +157,15 @@ class Interpreter:
         return None
 
     def s_Assign(self, s: ir.Assign, m):
-        val = self.expr(s.value, m)
-        old = self.env.get(s.target)
+        self.set_local(s.target, self.expr(s.value, m), m)
+
+    def set_local(self, name: str, val: np.ndarray, m) -> None:
+        old = self.env.get(name)
         if m.all() or old is None:
-            self.env[s.target] = np.broadcast_to(val, (self.n,)).copy() \
+            self.env[name] = np.broadcast_to(val, (self.n,)).copy() \
                 if val.shape[0] != self.n else val
         else:
-            self.env[s.target] = np.where(m, val, old)
+            self.env[name] = np.where(m, val, old)
 
     def s_Alloc(self, s: ir.Alloc, m):
         """A local array: one row per lane (``[lane, *index]``), zeros to start with."""
@@ -197,16 +200,26 @@ class Interpreter:
         arr, idx = _lanes(self.tensors[s.tensor], idx, len(val))
         arr[idx] = val.astype(arr.dtype)
 
-    def s_AtomicAdd(self, s: ir.AtomicAdd, m):
+    def s_Atomic(self, s: ir.Atomic, m):
         idx = self.indices(s.tensor, s.index, m, s.loc)
+        cmp = None if s.compare is None else \
+            np.broadcast_to(self.expr(s.compare, m), (self.n,))[m]
         val = np.broadcast_to(self.expr(s.value, m), (self.n,))[m]
-        arr, idx = _lanes(self.tensors[s.tensor], idx, len(val))
-        if arr.dtype.itemsize == 2 and arr.dtype.kind != "i":   # accumulate halves in fp32
-            acc = arr.astype(np.float32)
-            np.add.at(acc, idx, val.astype(np.float32))
-            arr[...] = acc.astype(arr.dtype)
+        shadow = self.shadows.get(s.tensor)          # a half's fp32 copy for the grid
+        arr, idx = _lanes(self.tensors[s.tensor] if shadow is None else shadow, idx,
+                          len(val))
+        half = _is_half(arr.dtype)
+        work = arr.astype(np.float32) if half else arr       # halves update in fp32
+        val = val.astype(work.dtype)
+        if s.target or s.op not in _ATOMIC_AT:
+            old = _atomic_lanes(s.op, work, idx, val, cmp)
+            full = np.zeros(self.n, work.dtype)
+            full[m] = old
+            self.set_local(s.target or "_", full, m)
         else:
-            np.add.at(arr, idx, val.astype(arr.dtype))
+            _ATOMIC_AT[s.op].at(work, idx, val)
+        if half:
+            arr[...] = work.astype(arr.dtype)
 
     def s_If(self, s: ir.If, m):
         c = np.broadcast_to(self.expr(s.cond, m), (self.n,))
@@ -272,6 +285,11 @@ class Interpreter:
         extents = [int(self.expr(e, m)[0]) for e in g.extents]
         total = int(np.prod(extents)) if extents else 0
         partials = {r.var: [] for r in g.reductions}
+        # Half tensors the grid updates atomically are held in fp32 for the whole grid
+        # and rounded once at its end (exception 3, as the python backend does).
+        self.shadows = {n.tensor: self.tensors[n.tensor].astype(np.float32)
+                        for n in ir.walk(g) if isinstance(n, ir.Atomic)
+                        and _is_half(self.tensors[n.tensor].dtype)}
         outer_env, outer_n = self.env, self.n
         for lo in range(0, total, CHUNK):
             hi = min(total, lo + CHUNK)
@@ -287,6 +305,9 @@ class Interpreter:
             for r in g.reductions:
                 partials[r.var].append(reduce_lanes(r.op, self.env[r.var]))
         self.env, self.n = outer_env, outer_n
+        for name, shadow in self.shadows.items():
+            self.tensors[name][...] = shadow.astype(self.tensors[name].dtype)
+        self.shadows = {}
         for r in g.reductions:
             t = self.local_types[r.var]
             vals = np.asarray(partials[r.var] or [reduction_identity(r.op, t)], compute_np(t))
@@ -369,6 +390,29 @@ class Interpreter:
 
     def e_Shape(self, e, m):
         return np.asarray([self.tensors[e.tensor].shape[e.axis]], np.int64)
+
+
+def _is_half(dt: np.dtype) -> bool:
+    return dt.itemsize == 2 and dt.kind not in "iub"             # fp16, bf16
+
+
+#: Atomics whose old values are unused and whose final element does not depend on
+#: the lanes' order: one numpy ``ufunc.at`` (NaN propagates through maximum/minimum).
+_ATOMIC_AT = {"add": np.add, "max": np.maximum, "min": np.minimum}
+
+
+def _atomic_lanes(op: str, work: np.ndarray, idx: tuple, val: np.ndarray,
+                  cmp: np.ndarray | None) -> np.ndarray:
+    """The lanes' atomics one at a time, in lane order (one serial order of the
+    grid's iterations): each lane's old value, consistent with that order."""
+    old = np.empty(len(val), work.dtype)
+    with np.errstate(over="ignore"):                 # integers wrap
+        for j in range(len(val)):
+            at = tuple(int(ix[j]) for ix in idx)
+            old[j] = o = work[at]
+            if op != "cas" or o == cmp[j]:
+                work[at] = language.atomic_update(op, o, val[j])
+    return old
 
 
 def _lanes(arr: np.ndarray, idx: tuple, count: int) -> tuple[np.ndarray, tuple]:

@@ -183,14 +183,44 @@ class DeviceEmitter:
         hit = f"(_cols_{s.tensor}[None, :] == {flat}[:, None]) & ((({m}) + _zl) != 0)[:, None]"
         self.put(f"{name} = tl.where({hit}, {val}[:, None], {name})", s.loc)
 
-    def s_AtomicAdd(self, s: ir.AtomicAdd, mask: str) -> None:
-        t = self.tensor_types[s.tensor].dtype
+    def s_Atomic(self, s: ir.Atomic, mask: str) -> None:
+        t = self.tensor_types[s.tensor].dtype          # a half updates its fp32 shadow
+        cmp = None if s.compare is None else self.ex(s.compare, mask)
         val = self.ex(s.value, mask)
         ptr, m = self.pointer(s.tensor, s.index, mask, s.loc, shadow=is_half(t),
                               checks=s.checks)
         if not self.is_vec(s.value):
             val = f"{val} + tl.full([BLOCK], 0, {tl_type(t)})"
-        self.put(f"tl.atomic_add({ptr}, {val}, mask={m}, sem=\"relaxed\")", s.loc)
+        call = self.atomic_call(s, t, ptr, m, val, cmp)
+        if not s.target:
+            self.put(call, s.loc)
+            return
+        old = self.let(call, "_old")
+        self.line_locs.setdefault(len(self.lines) - 1, s.loc)
+        name = self.var(s.target)
+        self.put(f"{name} = tl.where({m}, {old}, {name})")
+
+    def atomic_call(self, s: ir.Atomic, t: DType, ptr: str, m: str, val: str,
+                    cmp: str | None) -> str:
+        """Triton's atomic for ``s``: its own where it is exact (integer max/min),
+        else the compare-and-swap loop of ``_lo_atomic_loop`` (float max/min, cas)."""
+        relaxed = f"mask={m}, sem=\"relaxed\""
+        if s.op in ("add", "sub"):
+            return f"tl.atomic_add({ptr}, {val if s.op == 'add' else f'-({val})'}, {relaxed})"
+        if s.op in ("max", "min") and not t.is_floating:
+            return f"tl.atomic_{s.op}({ptr}, {val}, {relaxed})"
+        bits = "tl.int64" if t.itemsize == 8 else "tl.int32"
+        as_int = f".to(tl.pointer_type({bits}), bitcast=True)"
+        if s.op == "exchange":        # on the bits: Triton's interpreter has no float xchg
+            swap = f"tl.atomic_xchg(({ptr}){as_int}, ({val}).to({bits}, bitcast=True), " \
+                   f"{relaxed})"
+            return f"{swap}.to({tl_type(t)}, bitcast=True)" if t.is_floating else swap
+        self.helpers.add("atomic_loop")
+        base = f"t_{s.tensor}_acc" if is_half(t) else f"t_{s.tensor}"
+        code = {"max": 0, "min": 1, "cas": 2}[s.op]
+        ptr = self.let(f"({ptr}){as_int}", "_p")
+        return f"_lo_atomic_loop({ptr}, {base}{as_int}, {m}, {val}, " \
+               f"{cmp if cmp is not None else val}, {code})"
 
     def s_If(self, s: ir.If, mask: str) -> None:
         c = self.let(self.cond(s.cond, mask), "_c")

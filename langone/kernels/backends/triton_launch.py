@@ -234,7 +234,7 @@ class Launcher:
         self.fns = {dk.name: getattr(module, dk.name) for dk in program.kernels}
         self.tensor_params = [(i, p.name) for i, p in enumerate(self.k.params) if p.is_tensor]
         self.written = {n.tensor for n in ir.walk(self.k)
-                        if isinstance(n, (ir.Store, ir.AtomicAdd))}
+                        if isinstance(n, (ir.Store, ir.Atomic))}
         self.fastmath = bool(options.get("fastmath"))
         self.last_launch_ms: dict[str, float] = {}
         self._tune_base = None

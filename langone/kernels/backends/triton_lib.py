@@ -304,6 +304,39 @@ def _lo_any(mask):
     # Whether any lane is set (the condition of lane-divergent loops).
     return tl.reduce(mask.to(tl.int32), 0, tl.standard._elementwise_max) > 0
 ''',
+    "atomic_loop": '''
+@triton.jit
+def _lo_atomic_loop(ptr, base, mask, value, compare, OP: tl.constexpr):
+    # The atomics GPUs have no exact instruction for, as compare-and-swap loops on
+    # the element's bits (ptr, base: integer pointers of its width). OP 0: numpy's
+    # maximum, 1: minimum (NaN propagates; tl.atomic_max on floats keeps a NaN only
+    # of one sign), 2: cas, swapping where the element == compare as numbers
+    # (-0.0 == 0.0, NaN != NaN; a CAS compares bits). Lanes off the mask, or with
+    # nothing to write, swap base with itself (no change). Returns the old values.
+    cur = tl.load(ptr, mask=mask, other=0)
+    old = cur
+    todo = mask
+    while _lo_any(todo):
+        now = cur.to(value.dtype, bitcast=True)
+        if OP == 0:
+            new = tl.maximum(now, value, propagate_nan=tl.PropagateNan.ALL)
+        elif OP == 1:
+            new = tl.minimum(now, value, propagate_nan=tl.PropagateNan.ALL)
+        else:
+            new = value
+        bits = new.to(cur.dtype, bitcast=True)
+        if OP == 2:
+            want = todo & (now == compare)
+        else:
+            want = todo & (bits != cur)
+        prev = tl.atomic_cas(tl.where(want, ptr, base), tl.where(want, cur, 0),
+                             tl.where(want, bits, 0))
+        done = todo & ((want == 0) | (prev == cur))
+        old = tl.where(done, cur, old)
+        todo = todo & want & (prev != cur)
+        cur = tl.where(todo, prev, cur)
+    return old.to(value.dtype, bitcast=True)
+''',
     "f64_to_f32_odd": '''
 @triton.jit
 def _lo_f64_to_f32_odd(v):
@@ -487,6 +520,7 @@ def _lo_{_fn}(x):
         return libdevice.{_fn}(x)
 """
 HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",), "fpow": ("copysign",),
+               "atomic_loop": ("reduce",),
                **{fn: ("math64", "copysign") for fn in ("log1p", "expm1", "atan2", "hypot")}}
 
 

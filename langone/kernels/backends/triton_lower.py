@@ -20,18 +20,20 @@ text; every decision about structure is made here, on IR:
   ``if not (brk or cont)``; a ``while`` tests ``not brk`` first, and a lane
   leaves a ``range`` loop once its break flag is set (such a loop is never
   uniform). The renderer sees no exits.
-* **Serial atomics** (one lane) become a load, an add and a store.
+* **Serial atomics** (one lane) become a load, the update and a store
+  (:mod:`..passes.lower_atomics`); in grids the emitter uses Triton's atomics, or a
+  compare-and-swap loop where they are not exact (float max/min, cas).
 * **Reductions** keep one accumulator per lane for the whole grid-stride loop,
   reduced per program into a partials buffer that the host combines with the
   value from before the grid exactly as the reference does.
-* **fp32 shadows**: ``lo.atomic_add`` into fp16/bf16 accumulates in an fp32
-  copy of the tensor (the launcher makes and rounds it), as the reference does.
+* **fp32 shadows**: atomics into fp16/bf16 update an fp32 copy of the tensor
+  (the launcher makes and rounds it), as the reference does.
 * Integer-to-half casts arrive lowered by the shared pipeline
   (:mod:`..passes.lower_half_casts`); :mod:`..passes.lower_intrinsics` runs first.
 
 What Triton cannot express is a :class:`~langone.errors.KernelCompileError`
-at the user's line: ``lo.atomic_add`` inside ``lo.grid`` into 8/16-bit integer
-or bool tensors (GPUs have 32/64-bit integer atomics only).
+at the user's line: an atomic inside ``lo.grid`` on 8/16-bit integer tensors
+(GPUs have 32/64-bit integer atomics only).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from ...dtypes import DType, bool_, fp32
 from ...errors import KernelCompileError
 from .. import ir
+from ..passes import lower_atomics
 from ..passes.lower_intrinsics import lower_intrinsics
 from .triton_lib import is_half, pointer_signature, scalar_signature
 
@@ -145,11 +148,11 @@ def check_expressible(k: ir.Kernel) -> None:
     tensors = {p.name: p.type for p in k.params if p.is_tensor}
     for s in (n for n in ir.walk(k) if isinstance(n, ir.Grid)):
         for node in ir.walk(s):
-            if isinstance(node, ir.AtomicAdd) and \
+            if isinstance(node, ir.Atomic) and \
                     tensors[node.tensor].dtype.name not in _ATOMIC_OK:
                 dt = tensors[node.tensor].dtype.name
                 raise compile_error(
-                    k, node.loc, f"the Triton backend cannot lo.atomic_add into "
+                    k, node.loc, f"the Triton backend cannot lo.atomic_{node.op} into "
                     f"{node.tensor!r}, a {dt} tensor: GPUs have no {dt} atomics",
                     hint="accumulate into an int32 or int64 (or fp32) tensor and cast "
                          "afterwards, or run this kernel on the numba backend")
@@ -158,12 +161,12 @@ def check_expressible(k: ir.Kernel) -> None:
 # --- IR queries ------------------------------------------------------------------------------
 
 def touches_tensors(s: ir.Stmt) -> bool:
-    return any(isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)) for n in ir.walk(s))
+    return any(isinstance(n, (ir.Load, ir.Store, ir.Atomic)) for n in ir.walk(s))
 
 
 def tensors_used(stmts) -> set:
     return {n.tensor for n in ir.walk_stmts(stmts)
-            if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd, ir.Shape))}
+            if isinstance(n, (ir.Load, ir.Store, ir.Atomic, ir.Shape))}
 
 
 def contains_grid(s: ir.Stmt) -> bool:
@@ -244,7 +247,7 @@ def plan_lanes(k_body: tuple, stmts: tuple, fixed_lanes: set, breaks=()
     """(lane names, ids of uniform For loops): a loop is uniform when its bounds are the
     same in every lane; its variable stays a scalar when nothing else needs it in lanes."""
     nodes = list(ir.walk_stmts(stmts))
-    lanes = set(fixed_lanes) | {n.target for n in nodes if isinstance(n, ir.Assign)}
+    lanes = set(fixed_lanes) | ir.assigned_names(stmts)
     fors = [n for n in nodes if isinstance(n, ir.For)]
     changed = True
     while changed:
@@ -334,20 +337,25 @@ class _ExitLowering:
             self.flags.pop()
 
 
-def lower_serial_atomics(stmts: tuple) -> tuple:
-    """In a one-lane kernel ``lo.atomic_add(t, i, v)`` is ``t[i] = t[i] + v``."""
+def lower_serial_atomics(stmts: tuple, fresh, dtypes: dict) -> tuple:
+    """In a one-lane kernel an atomic is its Python meaning: ``lo.atomic_add(t, i, v)``
+    is ``t[i] = t[i] + v``; ``old = lo.atomic_max(t, i, v)`` is ``old = t[i];
+    t[i] = maximum(old, v)``. ``fresh(type)``: a new local for an unused old value;
+    ``dtypes``: tensor name -> element type."""
     def visit(s):
-        if isinstance(s, ir.AtomicAdd):
-            old = ir.Load(s.loc, s.value.type, s.tensor, s.index, s.checks)
+        if isinstance(s, ir.Atomic) and not lower_atomics.needs_plain(s):
+            old = ir.Load(s.loc, dtypes[s.tensor], s.tensor, s.index, s.checks)
             new = ir.BinOp(s.loc, s.value.type, "+", old, s.value)
-            return ir.Store(s.loc, s.tensor, s.index, new, s.checks)
-        changes = {f: tuple(visit(x) for x in getattr(s, f)) for f in ("body", "orelse")
-                   if hasattr(s, f)}
-        return replace(s, **changes) if changes else s
-    return tuple(visit(s) for s in stmts)
+            return [ir.Store(s.loc, s.tensor, s.index, new, s.checks)]
+        if isinstance(s, ir.Atomic):
+            dt = dtypes[s.tensor]
+            held = lower_atomics.held_type(dt)
+            return lower_atomics.plain(s, s.target or fresh(held), dt, held)
+        changes = {f: tuple(x for y in getattr(s, f) for x in visit(y))
+                   for f in ("body", "orelse") if hasattr(s, f)}
+        return [replace(s, **changes) if changes else s]
+    return tuple(x for s in stmts for x in visit(s))
 
-
-# --- the host-program split ----------------------------------------------------------------------
 
 class _Lowering:
     """Splits a typed kernel into host steps and device kernels."""
@@ -452,6 +460,13 @@ class _Lowering:
         flush()
         return tuple(out)
 
+    def internal_local(self, t: DType) -> str:
+        """A new device-only local of type ``t`` (never copied back to the host)."""
+        name = ir.fresh_name("_old", set(self.types))
+        self.types[name] = t
+        self.internal.add(name)
+        return name
+
     def split_return(self, s: ir.Return) -> tuple[ir.Stmt, ir.Stmt]:
         """``return <expr with loads>``: a serial kernel computes it, the host returns it."""
         self.types["__ret"] = s.value.type
@@ -469,7 +484,8 @@ class _Lowering:
         return tuple(out)
 
     def serial_kernel(self, stmts: tuple, available: set) -> None:
-        body = self.exits.block(lower_serial_atomics(stmts))
+        dtypes = {p.name: p.type.dtype for p in self.k.params if p.is_tensor}
+        body = self.exits.block(lower_serial_atomics(stmts, self.internal_local, dtypes))
         written = ir.assigned_names(body)
         lanes, uniform = plan_lanes(self.k.body, body, written, self.exits.loop_breaks)
         written = {w for w in written if w in lanes and w not in self.internal}
@@ -490,7 +506,7 @@ class _Lowering:
         lanes, uniform = plan_lanes(self.k.body, body, set(g.vars) | {r[0] for r in reds},
                                     self.exits.loop_breaks)
         inputs = (ir.read_names(body) & available) - lanes     # host values, read-only
-        shadows = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.AtomicAdd)
+        shadows = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.Atomic)
                    and is_half(self.k.param(n.tensor).type.dtype)}
         dk = DeviceKernel(self.kernel_name("grid"), "grid", g.loc,
                           self.tensor_args(body, shadows),

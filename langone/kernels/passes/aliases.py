@@ -20,17 +20,17 @@ def _accesses(k: ir.Kernel) -> dict:
     for s in k.body:
         grid_vars = tuple(s.vars) if isinstance(s, ir.Grid) else None
         for n in ir.walk(s):
-            if isinstance(n, (ir.Load, ir.Store, ir.AtomicAdd)):
+            if isinstance(n, (ir.Load, ir.Store, ir.Atomic)):
                 names = tuple(getattr(i, "id", None) for i in n.index)
                 ok = grid_vars is not None and names == grid_vars and \
-                    not isinstance(n, ir.AtomicAdd)
+                    not isinstance(n, ir.Atomic)
                 access.setdefault(n.tensor, set()).add((id(s), names) if ok else None)
     return access
 
 
 def outputs(k: ir.Kernel) -> list[str]:
     """Tensor parameters the kernel stores to or atomically updates."""
-    written = {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.AtomicAdd))}
+    written = {n.tensor for n in ir.walk(k) if isinstance(n, (ir.Store, ir.Atomic))}
     return [p.name for p in k.params if p.name in written and p.is_tensor]
 
 

@@ -70,10 +70,11 @@ class _Checker:
         if isinstance(s, ir.Assign):
             self.reads(s.value, known)
             return known | {s.target}
-        if isinstance(s, (ir.Store, ir.AtomicAdd)):
-            for e in (*s.index, s.value):
-                self.reads(e, known)
-            return known
+        if isinstance(s, (ir.Store, ir.Atomic)):
+            for e in (*s.index, getattr(s, "compare", None), s.value):
+                if e is not None:
+                    self.reads(e, known)
+            return known | {s.target} if getattr(s, "target", "") else known
         if isinstance(s, ir.If):
             self.reads(s.cond, known)
             return _meet(self.block(s.body, known), self.block(s.orelse, known))

@@ -56,7 +56,7 @@ class AccessPlan:
 @dataclass
 class Plan:
     guards: tuple
-    accesses: dict                 # id(Load/Store/AtomicAdd node) -> AccessPlan
+    accesses: dict                 # id(Load/Store/Atomic node) -> AccessPlan
 
 
 def shape_guards(k: ir.Kernel, options: dict | None = None) -> tuple:
@@ -128,8 +128,10 @@ class _Walker:
                 iv = interval(s.value, env)       # n = x.shape[0] before the grids
                 if iv is not None and iv.is_point:
                     env[s.target] = iv
-        elif isinstance(s, (ir.Store, ir.AtomicAdd)):
+        elif isinstance(s, (ir.Store, ir.Atomic)):
             self.access(s, env, when, ctx, cond)
+            if getattr(s, "compare", None) is not None:
+                self.expr(s.compare, env, when, ctx, cond)
             self.expr(s.value, env, when, ctx, cond)
         elif isinstance(s, ir.If):
             self.expr(s.cond, env, when, ctx, cond)

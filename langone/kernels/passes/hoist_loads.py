@@ -60,7 +60,7 @@ class _Hoister:
     def hoist(self, loop: ir.For) -> list:
         assigned = ir.bound_names(loop.body) | {loop.var}     # grid variables too
         written = {n.tensor for n in ir.walk_stmts(loop.body)
-                   if isinstance(n, (ir.Store, ir.AtomicAdd))}
+                   if isinstance(n, (ir.Store, ir.Atomic))}
         written |= {b for a, b in self.may_alias if a in written} | \
             {a for a, b in self.may_alias if b in written}
         found: dict = {}                                       # load -> local name

@@ -59,6 +59,9 @@ class IntRanges:
         for node in ir.walk(k):
             if isinstance(node, ir.Assign):
                 assigns.append((node.target, node.value))
+            elif isinstance(node, ir.Atomic) and node.target:   # the element's old value
+                assigns.append((node.target, ir.Load(node.loc, node.value.type, node.tensor,
+                                                     node.index)))
             elif isinstance(node, ir.For):
                 loops.append(node)
             elif isinstance(node, ir.Grid):

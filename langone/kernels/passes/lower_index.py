@@ -30,7 +30,7 @@ def lower_index(k: ir.Kernel, options: dict | None = None) -> ir.Kernel:
 
     def lower(orig, new):
         ap: AccessPlan | None = p.accesses.get(id(orig)) \
-            if isinstance(orig, (ir.Load, ir.Store, ir.AtomicAdd)) else None
+            if isinstance(orig, (ir.Load, ir.Store, ir.Atomic)) else None
         if ap is None:
             return new
         index = tuple(normalized(ix, new.tensor, axis, local.get(new.tensor))

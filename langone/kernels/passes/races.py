@@ -9,7 +9,9 @@ compile error that points to ``lo.atomic_add``. Dependence is followed through
 locals (``k = 2 * i; out[k] = ...`` depends on ``i``) and through loads
 (``out[idx[i]]``). Scatters whose index does depend on every grid variable
 (``out[perm[i]]``) are accepted; if two iterations do hit one element, which
-write wins is unspecified (the language's exception 1).
+write wins is unspecified (the language's exception 1). Atomics are atomic writes,
+never races; the old value one returns counts as depending on every grid variable
+(``slot = lo.atomic_add(count, 0, 1); out[slot] = x[i]`` is a scatter).
 """
 
 from __future__ import annotations
@@ -32,25 +34,30 @@ def _local_deps(g: ir.Grid) -> dict:
     deps = {v: {v} for v in g.vars}
     while True:
         before = {k: set(v) for k, v in deps.items()}
-        _scan(g.body, deps, set())
+        _scan(g.body, deps, set(), g.vars)
         if deps == before:
             return deps
 
 
-def _scan(stmts: tuple, deps: dict, ctx: set) -> None:
+def _scan(stmts: tuple, deps: dict, ctx: set, grid_vars: tuple) -> None:
     for s in stmts:
         if isinstance(s, ir.Assign):
             deps.setdefault(s.target, set()).update(_depends(s.value, deps) | ctx)
+        elif isinstance(s, ir.Atomic) and s.target:
+            # Atomics are atomic writes, never races. Each iteration's update is its own
+            # step of one serial order, so its old value is per iteration (a claimed
+            # slot, a ticket): a store indexed by it is a scatter, as out[perm[i]] is.
+            deps.setdefault(s.target, set()).update(grid_vars)
         elif isinstance(s, ir.If):
             inner = ctx | _depends(s.cond, deps)
-            _scan(s.body, deps, inner)
-            _scan(s.orelse, deps, inner)
+            _scan(s.body, deps, inner, grid_vars)
+            _scan(s.orelse, deps, inner, grid_vars)
         elif isinstance(s, ir.While):
-            _scan(s.body, deps, ctx | _depends(s.cond, deps))
+            _scan(s.body, deps, ctx | _depends(s.cond, deps), grid_vars)
         elif isinstance(s, ir.For):
             bound = set().union(*(_depends(e, deps) for e in (s.start, s.stop, s.step)))
             deps.setdefault(s.var, set()).update(bound | ctx)
-            _scan(s.body, deps, ctx | bound)
+            _scan(s.body, deps, ctx | bound, grid_vars)
 
 
 def _stores(stmts: tuple, deps: dict, guard: set):

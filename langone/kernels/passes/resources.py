@@ -60,7 +60,7 @@ def estimate(k: ir.Kernel) -> ResourceEstimate:
                 g.bytes_loaded += tensors[node.tensor].dtype.itemsize
             elif isinstance(node, ir.Store):
                 g.bytes_stored += tensors[node.tensor].dtype.itemsize
-            elif isinstance(node, ir.AtomicAdd):
+            elif isinstance(node, ir.Atomic):
                 g.atomics += 1
                 g.bytes_stored += tensors[node.tensor].dtype.itemsize
         est.grids.append(g)

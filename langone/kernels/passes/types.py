@@ -156,9 +156,17 @@ class TypeInference:
                 for e in s.extents:
                     self.require_int(e, "lo.grid extents")
                 self.scan(s.body)
-            elif isinstance(s, (ir.Store, ir.AtomicAdd)):
+            elif isinstance(s, (ir.Store, ir.Atomic)):
+                if isinstance(s, ir.Atomic) and s.tensor not in self.tensors:
+                    raise self.err(s.loc, f"lo.atomic_{s.op}'s first argument must be a "
+                                          f"tensor parameter, not {s.tensor!r} (a scalar)")
                 self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
                 self.typeof(s.value)
+                if isinstance(s, ir.Atomic) and s.compare is not None:
+                    self.typeof(s.compare)
+                if isinstance(s, ir.Atomic) and s.target:
+                    self.locals[s.target] = join(self.locals.get(s.target),
+                                                 _atomic_held(self.tensors[s.tensor].dtype))
             elif isinstance(s, ir.Return):
                 for v in s.items or ((s.value,) if s.value is not None else ()):
                     self.typeof(v)
@@ -367,14 +375,23 @@ class TypeInference:
     def stmt(self, s: ir.Stmt) -> ir.Stmt:
         if isinstance(s, ir.Assign):
             return replace(s, value=self.expr(s.value, _default(self.locals[s.target])))
-        if isinstance(s, (ir.Store, ir.AtomicAdd)):
+        if isinstance(s, (ir.Store, ir.Atomic)):
             dt = self.tensors[s.tensor].dtype
             self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
-            if isinstance(s, ir.AtomicAdd) and dt.is_bool:
-                raise self.err(s.loc, "lo.atomic_add needs a numeric tensor, not bool")
-            if isinstance(s, ir.AtomicAdd):
+            if isinstance(s, ir.Atomic) and dt.is_bool:
+                raise self.err(s.loc, f"lo.atomic_{s.op} needs a numeric tensor, not bool "
+                                      f"({s.tensor!r})")
+            if isinstance(s, ir.Atomic) and s.op in ("add", "sub"):
                 self.check_atomic_sum_type(s, dt)
-            return replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
+            elif isinstance(s, ir.Atomic) and s.op != "exchange":
+                self.check_atomic_exact_type(s, dt)
+            if isinstance(s, ir.Store):
+                return replace(s, index=self.indices(s.index), value=self.expr(s.value, dt))
+            # An atomic works in the element's held type: a half's value is not rounded
+            # to the half before it updates the fp32 copy (exception 3).
+            held = _atomic_held(dt)
+            return replace(s, index=self.indices(s.index), value=self.expr(s.value, held),
+                           compare=None if s.compare is None else self.expr(s.compare, held))
         if isinstance(s, ir.If):
             return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body),
                            orelse=self.stmts(s.orelse))
@@ -395,22 +412,42 @@ class TypeInference:
             return replace(s, value=self.expr(s.value, _default(self.typeof(s.value))))
         return s
 
-    def check_atomic_sum_type(self, s: ir.AtomicAdd, dt: DType) -> None:
+    def check_atomic_sum_type(self, s: ir.Atomic, dt: DType) -> None:
         """``lo.atomic_add(t, i, v)`` means ``t[i] = t[i] + v``: Python adds in the promoted
         type and rounds once at the store. Atomics add in the element's type (fp32 for a
         half, exception 3), which is the same only where the promoted type is that type,
         or where both are integers (wrapping sums agree modulo 2**bits)."""
-        held = fp32 if dt.is_floating and dt.itemsize == 2 else dt
+        held = _atomic_held(dt)
         summed = _default(join(held, self.typeof(s.value)))
         if summed == held or (summed.kind in "iu" and held.kind in "iu"):
             return
         v = _default(self.typeof(s.value))
-        raise self.err(s.loc, f"lo.atomic_add into {s.tensor!r} ({dt.name}) with a value of "
-                              f"type {v.name} adds in {summed.name} in Python (the element "
-                              f"plus the value, rounded once at the store), but atomics add "
+        word = "adds" if s.op == "add" else "subtracts"
+        raise self.err(s.loc, f"lo.atomic_{s.op} into {s.tensor!r} ({dt.name}) with a value "
+                              f"of type {v.name} {word} in {summed.name} in Python (the "
+                              f"element {'plus' if s.op == 'add' else 'minus'} the value, "
+                              f"rounded once at the store), but atomics {word[:-1]} "
                               f"in {held.name}",
-                       hint=f"convert the value first, lo.atomic_add({s.tensor}, ..., "
+                       hint=f"convert the value first, lo.atomic_{s.op}({s.tensor}, ..., "
                             f"lo.{held.name}(v)), or accumulate into a {summed.name} tensor")
+
+    def check_atomic_exact_type(self, s: ir.Atomic, dt: DType) -> None:
+        """``lo.atomic_max``/``min`` compare the element with the value, ``lo.atomic_cas``
+        with ``compare``, in their promoted type in Python; atomics compare in the
+        element's type (fp32 for a half). Only where promoting gives that type do the
+        two agree (an int8 element against 300 differs from against 300 wrapped to 44)."""
+        held = _atomic_held(dt)
+        operand = s.compare if s.op == "cas" else s.value
+        joined = _default(join(held, self.typeof(operand)))
+        if joined == held:
+            return
+        what = "compare" if s.op == "cas" else "value"
+        v = _default(self.typeof(operand))
+        raise self.err(s.loc, f"lo.atomic_{s.op} on {s.tensor!r} ({dt.name}) with a {what} "
+                              f"of type {v.name} compares in {joined.name} in Python, but "
+                              f"atomics compare in {held.name}",
+                       hint=f"convert the {what} first (lo.{held.name}(...)), or use a "
+                            f"{joined.name} tensor")
 
     def indices(self, index: tuple) -> tuple:
         return tuple(self.expr(i, int64) for i in index)
@@ -493,6 +530,12 @@ class TypeInference:
 
     def r_Shape(self, e):
         return replace(e, type=int64)
+
+
+def _atomic_held(dt: DType) -> DType:
+    """The type an atomic on a ``dt`` tensor works in and returns its old value as:
+    the element's, fp32 for a half (exception 3: halves compute in fp32)."""
+    return fp32 if dt.is_floating and dt.itemsize == 2 else dt
 
 
 def to_type(e: ir.Expr, t: DType) -> ir.Expr:

@@ -6,7 +6,7 @@ A failure here is a LangOne bug, never the user's: the message says so.
 
 from __future__ import annotations
 
-from ...dtypes import DType, bool_, int64
+from ...dtypes import DType, bool_, fp32, int64
 from ...errors import LangOneError
 from .. import ir
 
@@ -26,11 +26,14 @@ def verify(k: ir.Kernel, stage: str = "?") -> ir.Kernel:
     tensors.update({n.name: ir.TensorType(n.dtype, len(n.shape), True)     # local arrays
                     for n in ir.walk(k) if isinstance(n, ir.Alloc)})
     for depth, s in _stmts_with_depth(k.body, 0):
-        if isinstance(s, (ir.Store, ir.AtomicAdd)):
+        if isinstance(s, (ir.Store, ir.Atomic)):
             tt = tensors.get(s.tensor)
             if tt is None or len(s.index) != tt.ndim:
                 raise _fail(s, f"bad store to {s.tensor}", stage)
-            if s.value.type is not tt.dtype:
+            # an atomic's value is in the type it works in: fp32 for a half
+            want = fp32 if isinstance(s, ir.Atomic) and tt.dtype.is_floating and \
+                tt.dtype.itemsize == 2 else tt.dtype
+            if s.value.type is not want:
                 raise _fail(s, f"store of {s.value.type} into {tt.dtype} tensor", stage)
     for node in ir.walk(k):
         if isinstance(node, ir.Expr):
