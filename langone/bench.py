@@ -689,7 +689,8 @@ def case_row(name: str, samples: list[list[float]]) -> dict:
 
     Where a case has several numba peers (NPBench's variants), ``numba_hand_s``
     and ``vs_hand_numba`` are the fastest variant's, named by ``numba_peer``,
-    and ``numba_variants`` gives every variant's time and ratios.
+    ``numba_variants`` gives every variant's time and ratios, and ``numba_skipped``
+    the variants that cannot run here.
     """
     t = [min(col) for col in zip(*samples)]
     names = numba_peer_names(name)
@@ -699,10 +700,12 @@ def case_row(name: str, samples: list[list[float]]) -> dict:
            "vs_numpy": t[1] / t[0], "vs_hand_numba": t[fastest] / t[0],
            "vs_numpy_paired": paired_ratio(samples, 1),
            "vs_hand_numba_paired": paired_ratio(samples, fastest)}
-    if len(names) > 1:
+    if name in NPBENCH_CASES:
         row["numba_variants"] = {v: {"s": t[2 + i], "vs": t[2 + i] / t[0],
                                      "vs_paired": paired_ratio(samples, 2 + i)}
                                  for i, v in enumerate(names)}
+        row["numba_skipped"] = [v for v in bench_npbench.VARIANTS[name.removesuffix("_fastmath")]
+                                if v not in names]
     return row
 
 
@@ -720,6 +723,7 @@ def format_table(result: dict) -> str:
                      f"({vr['vs_paired']:5.2f}x)"
                      f"{'  <- fastest numba' if v == r['numba_peer'] else ''}"
                      for v, vr in r.get("numba_variants", {}).items())
+        lines.extend(f"  {v} not run: it needs scipy" for v in r.get("numba_skipped", []))
     fc = result["first_call"]
     lines.append(f"new process, cold cache: import {fc['cold']['import_ms']:.0f} ms, first call "
                  f"{fc['cold']['first_call_ms']:.0f} ms; warm cache (AOT {fc['aot']}): import "

@@ -121,6 +121,10 @@ def test_cases_name_every_peer():
         assert len(calls) == 2 + len(bench.numba_peer_names(name))
 
 
+_NO_PROBE = {"cold": {"import_ms": 0, "first_call_ms": 0}, "aot": "built",
+             "warm": {"import_ms": 0, "first_call_ms": 0, "numba_imported": False}}
+
+
 def test_case_row_compares_with_the_fastest_variant():
     # langone, numpy, then floyd_warshall's numba_n, numba_np, numba_npr, numba_o, numba_op
     row = bench.case_row("floyd_warshall", [[1.0, 4.0, 3.0, 9.0, 0.5, 2.0, 2.5],
@@ -129,6 +133,8 @@ def test_case_row_compares_with_the_fastest_variant():
     assert row["vs_hand_numba"] == 0.5
     assert row["vs_hand_numba_paired"] == pytest.approx(0.55)
     assert row["numba_variants"]["numba_op"]["vs"] == 2.5
+    assert row["numba_skipped"] == []
+    assert "numba_npr" in bench.format_table({"cases": [row], "first_call": _NO_PROBE})
 
 
 def test_importing_the_peers_does_not_import_numba():
