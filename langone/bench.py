@@ -14,7 +14,14 @@ hand-written numba; reductions and softmax >= numpy; cached call <= 5 us (a loop
 kernel, ``call_16``, and an elementwise one returning a new Tensor, ``call_ew_16``); first
 call in a new process with a warm disk cache <= 50 ms.
 
-Run: ``python -m langone.bench`` (or ``langone bench``; ``--json`` for JSON).
+The NPBench cases (``floyd_warshall``, ``nbody``, ``nbody_fastmath``; issue #11: the step
+loop inside one kernel at least matches NPBench's numba) run NPBench's programs at one
+of its preset sizes (``--preset S|M|L|paper``, default M) beside NPBench's numpy
+version and every numba version NPBench has (:mod:`langone.bench_npbench`); the table
+compares with the fastest of those and lists each below the case.
+
+Run: ``python -m langone.bench`` (or ``langone bench``; ``--json`` for JSON;
+``--case NAME`` for some cases only).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import timeit
 import numpy as np
 
 import langone as lo
+from langone import bench_npbench
 from langone.kernels.kernel import kernel
 
 N = 10_000_000
@@ -172,6 +180,141 @@ def heat_step(u, v):
 HEAT_N, HEAT_STEPS = 100_000, 100
 
 
+# --- NPBench programs, each step loop inside one kernel (peers: langone.bench_npbench) ------
+
+@kernel
+def floyd_warshall(path):
+    """NPBench's floyd_warshall: all-pairs shortest paths, in place, every step in one kernel.
+
+    Step ``k`` is numpy's out-of-place ``path[:] = np.minimum(path, np.add.outer(
+    path[:, k], path[k, :]))``: row ``k`` is copied first and each row reads its
+    ``path[i, k]`` before updating itself, so a grid iteration reads only what it
+    writes itself or what no iteration writes, whatever the input.
+    """
+    n = path.shape[0]
+    row_k = lo.empty(n, path.dtype)
+    for k in range(n):
+        for j in range(n):
+            row_k[j] = path[k, j]
+        for i in lo.grid(n):
+            through_k = path[i, k]
+            for j in range(n):
+                path[i, j] = min(path[i, j], through_k + row_k[j])
+
+
+@lo.func
+def _nbody_accel(pos, mass, i, G, softening):
+    """NPBench's getAcc for particle ``i``: the three components of its acceleration.
+
+    ``r ** -1.5`` is written ``1.0 / (r * sqrt(r))``: the same value to an ulp or two,
+    without a call to libm's ``pow`` per pair (which cost 3x the whole kernel).
+    """
+    xi, yi, zi = pos[i, 0], pos[i, 1], pos[i, 2]
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    for j in range(pos.shape[0]):
+        dx = pos[j, 0] - xi
+        dy = pos[j, 1] - yi
+        dz = pos[j, 2] - zi
+        inv_r3 = dx**2 + dy**2 + dz**2 + softening**2
+        if inv_r3 > 0:
+            inv_r3 = 1.0 / (inv_r3 * lo.sqrt(inv_r3))
+        ax += G * (dx * inv_r3) * mass[j, 0]
+        ay += G * (dy * inv_r3) * mass[j, 0]
+        az += G * (dz * inv_r3) * mass[j, 0]
+    return ax, ay, az
+
+
+@lo.func
+def _nbody_potential(pos, mass, i):
+    """Row ``i`` of NPBench's potential-energy sum: ``-m_i m_j / r_ij`` over ``j > i``."""
+    xi, yi, zi, mi = pos[i, 0], pos[i, 1], pos[i, 2], mass[i, 0]
+    pe = 0.0
+    for j in range(i + 1, pos.shape[0]):
+        dx = pos[j, 0] - xi
+        dy = pos[j, 1] - yi
+        dz = pos[j, 2] - zi
+        inv_r = lo.sqrt(dx**2 + dy**2 + dz**2)
+        if inv_r > 0:
+            inv_r = 1.0 / inv_r
+        pe += -(mi * mass[j, 0]) * inv_r
+    return pe
+
+
+@lo.func
+def _nbody_kinetic(vel, mass, i):
+    """Particle ``i``'s share of NPBench's ``np.sum(mass * vel**2)``."""
+    return mass[i, 0] * vel[i, 0]**2 + mass[i, 0] * vel[i, 1]**2 + mass[i, 0] * vel[i, 2]**2
+
+
+@lo.func
+def _nbody_new_accel(pos, acc, mass, i, G, softening):
+    """``acc[i] = getAcc(pos)[i]``."""
+    ax, ay, az = _nbody_accel(pos, mass, i, G, softening)
+    acc[i, 0] = ax
+    acc[i, 1] = ay
+    acc[i, 2] = az
+
+
+@kernel
+def nbody(mass, pos, vel, Nt, dt, G, softening):
+    """NPBench's nbody: ``Nt`` leapfrog steps of ``N`` particles, all in one kernel.
+
+    As NPBench's numpy version: velocities to the centre-of-mass frame, the initial
+    accelerations and energies, then per step a half kick, a drift, new accelerations
+    (softened gravity), a half kick and the energies; ``pos`` and ``vel`` are updated in
+    place. Two grids per step: the drift must finish before any particle's new
+    acceleration reads the positions.
+
+    Returns:
+        ``(KE, PE)``: the kinetic and potential energy at the start and after each step.
+    """
+    n = pos.shape[0]
+    acc = lo.empty((n, 3), pos.dtype)
+    com = lo.empty(3, pos.dtype)
+    KE = lo.empty(Nt + 1, pos.dtype)
+    PE = lo.empty(Nt + 1, pos.dtype)
+    m_sum = 0.0
+    for i in range(n):
+        m_sum += mass[i, 0]
+    for d in range(3):                      # vel -= np.mean(mass * vel, axis=0) / np.mean(mass)
+        mv_sum = 0.0
+        for i in range(n):
+            mv_sum += mass[i, 0] * vel[i, d]
+        com[d] = (mv_sum / n) / (m_sum / n)
+    ke = 0.0
+    pe = 0.0
+    for i in lo.grid(n):
+        for d in range(3):
+            vel[i, d] -= com[d]
+        _nbody_new_accel(pos, acc, mass, i, G, softening)
+        ke += _nbody_kinetic(vel, mass, i)
+        pe += _nbody_potential(pos, mass, i)
+    KE[0] = 0.5 * ke
+    PE[0] = G * pe
+    for t in range(Nt):
+        for i, d in lo.grid(n, 3):          # half kick, drift
+            vel[i, d] += acc[i, d] * dt / 2.0
+            pos[i, d] += vel[i, d] * dt
+        ke = 0.0
+        pe = 0.0
+        for i in lo.grid(n):                # new accelerations, half kick, energies
+            _nbody_new_accel(pos, acc, mass, i, G, softening)
+            for d in range(3):
+                vel[i, d] += acc[i, d] * dt / 2.0
+            ke += _nbody_kinetic(vel, mass, i)
+            pe += _nbody_potential(pos, mass, i)
+        KE[t + 1] = 0.5 * ke
+        PE[t + 1] = G * pe
+    return KE, PE
+
+
+#: nbody free to reassociate and to use approximate math, as NPBench's numba versions are
+#: (they all pass ``fastmath=True``).
+nbody_fastmath = kernel(nbody.py_func, fastmath=True)
+
+
 # --- the same loops hand-written in numba (compiled on first use) --------------------------
 
 _HAND = {}
@@ -294,7 +437,67 @@ def _vec(n=N, seed=0):
     return np.random.default_rng(seed).standard_normal(n).astype(np.float32)
 
 
-def case(name):
+#: The NPBench cases: their peers are numpy and every numba version NPBench has.
+NPBENCH_CASES = ["floyd_warshall", "nbody", "nbody_fastmath"]
+#: The NPBench preset size they run at unless told (``--preset``): "M" keeps the table quick.
+NPBENCH_PRESET = "M"
+
+
+def numba_peer_names(name: str) -> list[str]:
+    """The names of a case's numba peers, the third call on: NPBench's variants (those
+    that can run here), or one hand-written loop."""
+    if name in NPBENCH_CASES:
+        return bench_npbench.usable_variants(name.removesuffix("_fastmath"))
+    return ["numba_hand"]
+
+
+def npbench_case(name: str, preset: str | None = None) -> tuple:
+    """An NPBench case at one of NPBench's preset sizes ("S", "M", "L", "paper").
+
+    Every call starts from the same inputs (copied in, as NPBench does), since
+    both programs update them in place.
+
+    Returns:
+        ``(langone, numpy, numba_n, ...)``: the calls, the numba versions in the
+        order of ``numba_peer_names(name)``.
+    """
+    preset = preset or NPBENCH_PRESET
+    variants = [bench_npbench.numba_variant(name.removesuffix("_fastmath"), v)
+                for v in numba_peer_names(name)]
+    if name == "floyd_warshall":
+        path = bench_npbench.floyd_warshall_initialize(
+            bench_npbench.FLOYD_WARSHALL_PRESETS[preset]["N"])
+        work = np.empty_like(path)
+
+        def with_input(fn):
+            return lambda: fn(_refill(work, path))
+        k = floyd_warshall.on("numba")
+        return tuple(with_input(f) for f in (k, bench_npbench.floyd_warshall_numpy, *variants))
+    p = bench_npbench.NBODY_PRESETS[preset]
+    mass, pos, vel, Nt = bench_npbench.nbody_initialize(p["N"], p["tEnd"], p["dt"])
+    pos_w, vel_w = np.empty_like(pos), np.empty_like(vel)
+    k = (nbody_fastmath if name == "nbody_fastmath" else nbody).on("numba")
+    def mine():
+        return k(mass, _refill(pos_w, pos), _refill(vel_w, vel), Nt, p["dt"], p["G"],
+                 p["softening"])
+
+    def npbench_call(fn):
+        return lambda: fn(mass, _refill(pos_w, pos), _refill(vel_w, vel), p["N"], Nt, p["dt"],
+                          p["G"], p["softening"])
+    return (mine, *(npbench_call(f) for f in (bench_npbench.nbody_numpy, *variants)))
+
+
+def _refill(work, data):
+    """``work`` holding a fresh copy of ``data``."""
+    np.copyto(work, data)
+    return work
+
+
+def case(name, preset=None):
+    """The calls of one case: ``(langone, numpy, numba, ...)``; ``preset`` sizes the
+    NPBench cases."""
+    if name in NPBENCH_CASES:
+        return npbench_case(name, preset)
     if name == "saxpy":
         x, y = _vec(), _vec(seed=1)
         out = np.empty_like(x)
@@ -374,7 +577,7 @@ def case(name):
 CASES = ["saxpy", "gelu_exp", "sum", "dot", "softmax_1000", "softmax_1000_fast",
          "softmax_10000", "layernorm_1000", "layernorm_1000_fast", "layernorm_1000_func",
          "matmul_256", "heat_steps", "heat_launches",
-         "gather", "gather_nocheck", "call_16", "call_ew_16"]
+         "gather", "gather_nocheck", "call_16", "call_ew_16", *NPBENCH_CASES]
 
 
 # --- first call in a new process with a warm disk cache -------------------------------------
@@ -470,17 +673,40 @@ def paired_ratio(samples: list[list[float]], peer: int, subject: int = 0) -> flo
     return statistics.median(row[peer] / row[subject] for row in samples)
 
 
-def run(cases=CASES) -> dict:
-    """Times every case (langone, numpy, hand numba) and the first-call probe."""
-    rows = []
-    for name in cases:
-        samples = interleaved_times(case(name))
-        t = [min(col) for col in zip(*samples)]
-        rows.append({"case": name, "langone_s": t[0], "numpy_s": t[1], "numba_hand_s": t[2],
-                     "vs_numpy": t[1] / t[0], "vs_hand_numba": t[2] / t[0],
-                     "vs_numpy_paired": paired_ratio(samples, 1),
-                     "vs_hand_numba_paired": paired_ratio(samples, 2)})
+def run(cases=CASES, preset: str | None = None) -> dict:
+    """Times every case (langone, numpy, numba peers) and the first-call probe.
+
+    Args:
+        cases: the case names.
+        preset: NPBench's preset size for the NPBench cases (default ``NPBENCH_PRESET``).
+    """
+    rows = [case_row(name, interleaved_times(case(name, preset))) for name in cases]
     return {"cases": rows, "first_call": first_call_ms()}
+
+
+def case_row(name: str, samples: list[list[float]]) -> dict:
+    """One case's row: best times and ratios; the numba peer is the fastest one.
+
+    Where a case has several numba peers (NPBench's variants), ``numba_hand_s``
+    and ``vs_hand_numba`` are the fastest variant's, named by ``numba_peer``,
+    ``numba_variants`` gives every variant's time and ratios, and ``numba_skipped``
+    the variants that cannot run here.
+    """
+    t = [min(col) for col in zip(*samples)]
+    names = numba_peer_names(name)
+    fastest = 2 + min(range(len(names)), key=lambda v: t[2 + v])
+    row = {"case": name, "langone_s": t[0], "numpy_s": t[1], "numba_hand_s": t[fastest],
+           "numba_peer": names[fastest - 2],
+           "vs_numpy": t[1] / t[0], "vs_hand_numba": t[fastest] / t[0],
+           "vs_numpy_paired": paired_ratio(samples, 1),
+           "vs_hand_numba_paired": paired_ratio(samples, fastest)}
+    if name in NPBENCH_CASES:
+        row["numba_variants"] = {v: {"s": t[2 + i], "vs": t[2 + i] / t[0],
+                                     "vs_paired": paired_ratio(samples, 2 + i)}
+                                 for i, v in enumerate(names)}
+        row["numba_skipped"] = [v for v in bench_npbench.VARIANTS[name.removesuffix("_fastmath")]
+                                if v not in names]
+    return row
 
 
 def format_table(result: dict) -> str:
@@ -493,6 +719,11 @@ def format_table(result: dict) -> str:
         lines.append(f"{r['case']:14s} {t[0] * scale:8.2f} {unit} {t[1] * scale:8.2f} {unit} "
                      f"{t[2] * scale:8.2f} {unit} {r['vs_numpy']:8.2f}x ({r['vs_numpy_paired']:5.2f}x)"
                      f" {r['vs_hand_numba']:7.2f}x ({r['vs_hand_numba_paired']:5.2f}x)")
+        lines.extend(f"  vs {v:10s} {vr['s'] * scale:11.2f} {unit} {vr['vs']:7.2f}x "
+                     f"({vr['vs_paired']:5.2f}x)"
+                     f"{'  <- fastest numba' if v == r['numba_peer'] else ''}"
+                     for v, vr in r.get("numba_variants", {}).items())
+        lines.extend(f"  {v} not run: it needs scipy" for v in r.get("numba_skipped", []))
     fc = result["first_call"]
     lines.append(f"new process, cold cache: import {fc['cold']['import_ms']:.0f} ms, first call "
                  f"{fc['cold']['first_call_ms']:.0f} ms; warm cache (AOT {fc['aot']}): import "
@@ -506,8 +737,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="langone bench", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--case", action="append", choices=CASES, help="only these cases")
+    ap.add_argument("--preset", choices=list(bench_npbench.NBODY_PRESETS),
+                    help=f"NPBench's size for the NPBench cases (default {NPBENCH_PRESET})")
     args = ap.parse_args(argv)
-    result = run(args.case or CASES)
+    result = run(args.case or CASES, args.preset)
     print(json.dumps(result, indent=1) if args.json else format_table(result))
     return 0
 
