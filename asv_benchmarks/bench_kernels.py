@@ -5,8 +5,9 @@ The workloads live in :mod:`langone.bench` (also the quick ``langone bench``).
 
 import tempfile
 
-from langone.bench import CASES, NPBENCH_CASES, case, first_call_ms, numba_peer_names
-from langone.bench_npbench import VARIANTS
+from langone.bench import CASES, NPBENCH_CASES, case, first_call_ms, npbench, numba_peer_names
+
+VARIANTS = npbench().VARIANTS
 
 
 class Kernels:

@@ -17,7 +17,8 @@ call in a new process with a warm disk cache <= 50 ms.
 The NPBench cases (``floyd_warshall``, ``nbody``, ``nbody_fastmath``; issue #11: the step
 loop inside one kernel at least matches NPBench's numba) run NPBench's programs at one
 of its preset sizes (``--preset S|M|L|paper``, default M) beside NPBench's numpy
-version and every numba version NPBench has (:mod:`langone.bench_npbench`); the table
+version and every numba version NPBench has (:func:`npbench`, from the source checkout's
+``third_party/npbench``: its code is under NPBench's licenses, not shipped); the table
 compares with the fastest of those and lists each below the case.
 
 Run: ``python -m langone.bench`` (or ``langone bench``; ``--json`` for JSON;
@@ -39,7 +40,6 @@ import timeit
 import numpy as np
 
 import langone as lo
-from langone import bench_npbench
 from langone.kernels.kernel import kernel
 
 N = 10_000_000
@@ -179,8 +179,33 @@ def heat_step(u, v):
 
 HEAT_N, HEAT_STEPS = 100_000, 100
 
+_NPBENCH: list = []
 
-# --- NPBench programs, each step loop inside one kernel (peers: langone.bench_npbench) ------
+
+def npbench():
+    """NPBench's peers, ``third_party/npbench/peers.py`` of LangOne's source checkout
+    (third-party code under its own licenses, GPL-3.0-derived in part, so it does not
+    ship in the package), loaded on first use.
+
+    Raises:
+        FileNotFoundError: not a source checkout.
+    """
+    if not _NPBENCH:
+        import importlib.util
+        from pathlib import Path
+        path = Path(__file__).resolve().parents[1] / "third_party" / "npbench" / "peers.py"
+        if not path.exists():
+            raise FileNotFoundError(f"the NPBench cases need LangOne's source checkout "
+                                    f"({path} is missing)")
+        spec = importlib.util.spec_from_file_location("langone_npbench_peers", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module         # numba resolves globals through it
+        spec.loader.exec_module(module)
+        _NPBENCH.append(module)
+    return _NPBENCH[0]
+
+
+# --- NPBench programs, each step loop inside one kernel (peers: npbench()) ------------------
 
 @kernel
 def floyd_warshall(path):
@@ -447,7 +472,7 @@ def numba_peer_names(name: str) -> list[str]:
     """The names of a case's numba peers, the third call on: NPBench's variants (those
     that can run here), or one hand-written loop."""
     if name in NPBENCH_CASES:
-        return bench_npbench.usable_variants(name.removesuffix("_fastmath"))
+        return npbench().usable_variants(name.removesuffix("_fastmath"))
     return ["numba_hand"]
 
 
@@ -462,19 +487,19 @@ def npbench_case(name: str, preset: str | None = None) -> tuple:
         order of ``numba_peer_names(name)``.
     """
     preset = preset or NPBENCH_PRESET
-    variants = [bench_npbench.numba_variant(name.removesuffix("_fastmath"), v)
+    variants = [npbench().numba_variant(name.removesuffix("_fastmath"), v)
                 for v in numba_peer_names(name)]
     if name == "floyd_warshall":
-        path = bench_npbench.floyd_warshall_initialize(
-            bench_npbench.FLOYD_WARSHALL_PRESETS[preset]["N"])
+        path = npbench().floyd_warshall_initialize(
+            npbench().FLOYD_WARSHALL_PRESETS[preset]["N"])
         work = np.empty_like(path)
 
         def with_input(fn):
             return lambda: fn(_refill(work, path))
         k = floyd_warshall.on("numba")
-        return tuple(with_input(f) for f in (k, bench_npbench.floyd_warshall_numpy, *variants))
-    p = bench_npbench.NBODY_PRESETS[preset]
-    mass, pos, vel, Nt = bench_npbench.nbody_initialize(p["N"], p["tEnd"], p["dt"])
+        return tuple(with_input(f) for f in (k, npbench().floyd_warshall_numpy, *variants))
+    p = npbench().NBODY_PRESETS[preset]
+    mass, pos, vel, Nt = npbench().nbody_initialize(p["N"], p["tEnd"], p["dt"])
     pos_w, vel_w = np.empty_like(pos), np.empty_like(vel)
     k = (nbody_fastmath if name == "nbody_fastmath" else nbody).on("numba")
     def mine():
@@ -484,7 +509,7 @@ def npbench_case(name: str, preset: str | None = None) -> tuple:
     def npbench_call(fn):
         return lambda: fn(mass, _refill(pos_w, pos), _refill(vel_w, vel), p["N"], Nt, p["dt"],
                           p["G"], p["softening"])
-    return (mine, *(npbench_call(f) for f in (bench_npbench.nbody_numpy, *variants)))
+    return (mine, *(npbench_call(f) for f in (npbench().nbody_numpy, *variants)))
 
 
 def _refill(work, data):
@@ -704,7 +729,7 @@ def case_row(name: str, samples: list[list[float]]) -> dict:
         row["numba_variants"] = {v: {"s": t[2 + i], "vs": t[2 + i] / t[0],
                                      "vs_paired": paired_ratio(samples, 2 + i)}
                                  for i, v in enumerate(names)}
-        row["numba_skipped"] = [v for v in bench_npbench.VARIANTS[name.removesuffix("_fastmath")]
+        row["numba_skipped"] = [v for v in npbench().VARIANTS[name.removesuffix("_fastmath")]
                                 if v not in names]
     return row
 
@@ -737,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="langone bench", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--case", action="append", choices=CASES, help="only these cases")
-    ap.add_argument("--preset", choices=list(bench_npbench.NBODY_PRESETS),
+    ap.add_argument("--preset", choices=list(npbench().NBODY_PRESETS),
                     help=f"NPBench's size for the NPBench cases (default {NPBENCH_PRESET})")
     args = ap.parse_args(argv)
     result = run(args.case or CASES, args.preset)

@@ -1,5 +1,10 @@
 """NPBench's floyd_warshall and nbody: inputs, numpy versions and numba versions.
 
+Not part of the langone package, and not under LangOne's Apache-2.0 license: this
+file reproduces third-party code under its own licenses (below); NPBench's nbody
+derives from GPL-3.0 code, so it stays here, in the source checkout, and
+:func:`langone.bench.npbench` loads it from there.
+
 The peers of the ``floyd_warshall`` and ``nbody`` cases of :mod:`langone.bench`,
 reproduced as faithfully as possible from NPBench (https://github.com/spcl/npbench,
 BSD 3-Clause License, Copyright (c) 2021, SPCL / ETH Zurich and the NPBench
