@@ -369,6 +369,7 @@ class _Gen:
         self.flags: set = set()
         self.lines: list = []
         self.local_arrays: list = []      # (name, dtype, size) readable in the first grid
+        self.ar = random.Random(seed * 1000003 + 61)   # atomics written as acc[j] += v
         self.counter = 0
         self.scopes: list = []          # list of dict name -> type
         self.loop_index = {}            # grid axis -> index expression currently usable
@@ -1015,6 +1016,18 @@ class _Gen:
             index = "(" + ", ".join(idx) + ("," if len(idx) == 1 else "") + ")"
         args = f"{t.name}, {index}, " + (f"{compare}, " if compare else "") + value.text
         call = f"lo.atomic_{op}({args})"
+        if not serial and op in ("add", "sub") and "atomic_wider_value" not in self.flags \
+                and t.dtype not in ("int8", "int16", "uint8") and self.ar.random() < 0.4:
+            # the same update written as Python: an array reduction (or, at the
+            # iteration's own point, a plain update)
+            element = f"{t.name}[{', '.join(idx)}]"
+            sign = "+" if op == "add" else "-"
+            self.emit(depth, self.ar.choice([f"{element} {sign}= {value.text}",
+                                             f"{element} = {element} {sign} ({value.text})"]))
+            self.flags.add("array_reduction")
+            self.flags.add("atomic")
+            self.flags.add("atomic_" + ("int" if t.dtype in INT_TYPES else "float"))
+            return
         if op in ("exchange", "cas") and not serial and r.random() < 0.5:
             name = self.fresh("old")                # deterministic: a local to read later
             self.emit(depth, f"{name} = {call}")

@@ -221,6 +221,8 @@ class Atomic(Stmt):
     op: str = "add"
     compare: Expr = None
     target: str = ""
+    reduction: bool = False     # the user's acc[j] += v across grid iterations (an
+    #                             array reduction, passes/array_reductions.py)
 
 
 #: ``lo.atomic_<op>`` -> the Python meaning of the new element from ``old`` and

@@ -39,6 +39,7 @@ from ..frontend import get_source, intrinsic_table
 _ACC_HOOK = "__langone_accumulator__"
 _MADE_HOOK = "__langone_made__"
 _LOCAL_HOOK = "__langone_local__"
+_PYLANG = "__langone_pylang__"
 
 
 def accumulators(k: ir.Kernel) -> set[str]:
@@ -165,6 +166,42 @@ def _resolve(node: ast.expr, ns: dict) -> Any:
     return None
 
 
+class _ArrayReductions(ast.NodeTransformer):
+    """``acc[j] += v`` that the kernel sums as an array reduction
+    (``passes/array_reductions``) -> ``lo.atomic_add(acc, j, v)``, which emulates
+    how every backend sums it (a half in fp32 until the grid ends)."""
+
+    def __init__(self, info, k: ir.Kernel):
+        self.info = info
+        self.at = {(n.loc.line, n.loc.col): n.op for n in ir.walk(k)
+                   if isinstance(n, ir.Atomic) and n.reduction}
+
+    def update(self, node, target: ast.Subscript, value: ast.expr, op: str) -> ast.AST:
+        fn = ast.Attribute(ast.Name(_PYLANG, ast.Load()), f"atomic_{op}", ast.Load())
+        index = target.slice
+        call = ast.Call(fn, [target.value, index, value], [])
+        return ast.copy_location(ast.Expr(call), node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        op = self.at.get(self._where(node))
+        if op is None or not isinstance(node.target, ast.Subscript):
+            return node
+        return self.update(node, node.target, node.value, op)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        op = self.at.get(self._where(node))
+        if op is None or not isinstance(node.value, ast.BinOp):
+            return node
+        target, v = node.targets[0], node.value
+        own = ast.dump(target, annotate_fields=False).replace("Store()", "Load()")
+        term = v.right if ast.dump(v.left, annotate_fields=False) == own else v.left
+        return self.update(node, target, term, op)
+
+    def _where(self, node) -> tuple:
+        loc = self.info.loc(node)
+        return (loc.line, loc.col)
+
+
 def _local_array(name: str, value: Any) -> pylang.Array:
     arr = np.array(value._data if hasattr(value, "_data") else value)   # a copy of its own
     return pylang.Array(arr, name, None)
@@ -186,6 +223,7 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool, made_ho
         node = _WrapMade({m.name for m in k.made}).visit(node)
     ns = _namespace(fn)
     node = _WrapLocal(ns).visit(node)
+    node = _ArrayReductions(info, k).visit(node)
     node.body[:0] = [ast.parse(f"{a.arg} = {_ACC_HOOK}({a.arg!r}, {a.arg})").body[0]
                      for a in node.args.args if a.arg in widened and not kernel]
     _SiteCalls(ns, info, k, path, inline.ast_assigned(node)).visit(node)
@@ -195,6 +233,7 @@ def _compile(fn, k: ir.Kernel, widened: dict, path: tuple, kernel: bool, made_ho
     ns[_ACC_HOOK] = lambda name, v: pylang.convert(v, widened[name]) if name in widened else v
     ns[_MADE_HOOK] = made_hook
     ns[_LOCAL_HOOK] = _local_array
+    ns[_PYLANG] = pylang
     code = compile(module, info.filename, "exec")
     exec(code, ns)                               # defines the function in ns only
     _OWN_CODE.add(ns[node.name].__code__)

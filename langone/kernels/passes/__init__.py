@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 from ... import config
 from .. import ir
-from . import (definite, guards, hoist_loads, lower_boolops, lower_casts, lower_half_casts,
-               lower_index, lower_pow, lower_range, lower_rint, lower_wrap, made, races,
-               resources, simplify, specialize, types, verify)
+from . import (array_reductions, definite, guards, hoist_loads, lower_boolops, lower_casts,
+               lower_half_casts, lower_index, lower_pow, lower_range, lower_rint, lower_wrap,
+               made, races, resources, simplify, specialize, types, verify)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,12 @@ def _lower_casts(k, ctx):
     return lower_casts.lower_casts(k)
 
 
+def _array_reductions(k, ctx):
+    return array_reductions.array_reductions(k)
+
+
 PIPELINE: tuple[Pass, ...] = (
+    Pass("array_reductions", _array_reductions),
     Pass("definite_assignment", _definite, analysis_only=True),
     Pass("grid_races", _races, analysis_only=True),
     Pass("bind_params", _bind),
@@ -177,6 +182,7 @@ def run_pipeline(untyped: ir.Kernel, signature: tuple, info,
             continue
         k = result
         outputs[p.name] = k
-        if check_all and p.name not in ("bind_params", "bind_made", "lower_elementwise"):
+        if check_all and p.name not in ("array_reductions", "bind_params", "bind_made",
+                                        "lower_elementwise"):
             verify.verify(k, p.name)
     return Stages(outputs, k, ctx.findings)

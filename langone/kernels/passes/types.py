@@ -381,7 +381,9 @@ class TypeInference:
             if isinstance(s, ir.Atomic) and dt.is_bool:
                 raise self.err(s.loc, f"lo.atomic_{s.op} needs a numeric tensor, not bool "
                                       f"({s.tensor!r})")
-            if isinstance(s, ir.Atomic) and s.op in ("add", "sub"):
+            if isinstance(s, ir.Atomic) and s.reduction:
+                pass                                # an array reduction's terms convert
+            elif isinstance(s, ir.Atomic) and s.op in ("add", "sub"):
                 self.check_atomic_sum_type(s, dt)
             elif isinstance(s, ir.Atomic) and s.op != "exchange":
                 self.check_atomic_exact_type(s, dt)
