@@ -5,40 +5,20 @@ backend, as the python backend computes it."""
 
 from __future__ import annotations
 
-import copy
-import warnings
-
 import numpy as np
 import pytest
+from backend_helpers import same_everywhere
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import langone as lo
 from langone.errors import KernelCompileError
-from langone.kernels import backends
 
 pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWarning")
 
-EVERY = backends.usable()
-
 
 def run_everywhere(kern, *args, rtol=0.0):
-    ref_args = copy.deepcopy(list(args))
-    kern.on("python")(*ref_args)
-    for b in EVERY:
-        got = copy.deepcopy(list(args))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            kern.on(b)(*got)
-        for have, want in zip(got, ref_args):
-            if isinstance(want, np.ndarray):
-                assert have.dtype == want.dtype
-                if rtol:
-                    np.testing.assert_allclose(have.astype(np.float64), want.astype(np.float64),
-                                               rtol=rtol, err_msg=b)
-                else:
-                    np.testing.assert_array_equal(have, want, err_msg=b)
-    return ref_args
+    return same_everywhere(kern, *args, rtol=rtol)[0]
 
 
 @lo.kernel

@@ -5,11 +5,11 @@ and misuse is a clear error at the user's line."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 
 import numpy as np
 import pytest
+from backend_helpers import same_everywhere
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,23 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:no CUDA GPU was found:RuntimeWar
 
 EVERY = backends.usable()
 BINS = 4
-
-
-def same_everywhere(kern, *args):
-    ref_args = copy.deepcopy(list(args))
-    ref = kern.on("python")(*ref_args)
-    for b in EVERY:
-        got_args = copy.deepcopy(list(args))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            got = kern.on(b)(*got_args)
-        for have, want in zip(got_args, ref_args):
-            if isinstance(want, np.ndarray):
-                assert have.dtype == want.dtype
-                np.testing.assert_array_equal(have, want, err_msg=f"{kern.__name__} on {b}")
-        if ref is not None:
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(ref), err_msg=b)
-    return ref_args, ref
 
 
 @lo.kernel
