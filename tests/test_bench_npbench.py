@@ -145,3 +145,15 @@ def test_importing_the_peers_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+
+
+def test_without_the_peers_langone_bench_leaves_the_npbench_cases_out(monkeypatch):
+    """An installed langone has no third_party/: ``langone bench`` still runs."""
+    def missing():
+        raise FileNotFoundError("not a source checkout")
+    seen = []
+    monkeypatch.setattr(bench, "npbench", missing)
+    monkeypatch.setattr(bench, "run", lambda cases, preset: seen.extend(cases) or {})
+    monkeypatch.setattr(bench, "format_table", lambda result: "")
+    assert bench.main([]) == 0
+    assert seen and not set(seen) & set(bench.NPBENCH_CASES)
