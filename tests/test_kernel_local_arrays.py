@@ -147,3 +147,16 @@ def test_local_array_errors():
     assert "a local array of fp16 is not supported" in _error(half)
     assert "inside a loop or an if in lo.grid" in _error(in_loop)
     assert "'w' already has a value; a local array needs a new name" in _error(reassigned)
+
+
+@lo.kernel
+def bins_only_updated(x, out):
+    for i in lo.grid(x.shape[0]):
+        h = lo.zeros(3, lo.int64)
+        h[int(x[i]) % 3] += 1                 # each iteration's own array: no reduction
+        out[i] = 1
+
+
+def test_a_local_array_update_from_data_is_no_array_reduction():
+    args, _ = same_everywhere(bins_only_updated, np.arange(4.0), np.zeros(4))
+    assert args[1].tolist() == [1.0] * 4

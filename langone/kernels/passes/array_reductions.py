@@ -37,8 +37,11 @@ def _in_grid(g: ir.Grid) -> dict:
     iterations may share, because their index misses a grid variable, or depends on
     data (a histogram's ``h[bin(x[i])] += 1``: iterations may hit one bin)."""
     deps, from_data = races._local_deps(g), _data_dependent(g)
+    private = {n.name for n in ir.walk_stmts(g.body) if isinstance(n, ir.NewTensor)}
     updates: dict = {}
     for st, guard in races._stores(g.body, deps, set()):
+        if st.tensor in private:            # a local array: each iteration's own
+            continue
         pinned = set().union(*(races._depends(ix, deps) for ix in st.index)) | guard
         shared = any(v not in pinned for v in g.vars) or any(
             isinstance(n, ir.Load) or isinstance(n, ir.Name) and n.id in from_data
