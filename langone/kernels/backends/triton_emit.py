@@ -397,7 +397,7 @@ class DeviceEmitter:
         if fn in ("log1p", "expm1", "atan2", "hypot", "copysign", "fmod"):
             helper = fn if fn != "fmod" else "fmod" if t.is_floating else "fmod_i"
             self.helpers.add(helper)
-            name = "_lo_fmod_f" if helper == "fmod" else f"_lo_{helper}"
+            name = f"_lo_{helper}"
             return f"{name}({', '.join(self.ex(a, mask) for a in e.args)})"
         x = self.ex(e.args[0], mask)
         if fn in ("exp", "log", "sin", "cos", "tanh"):     # libdevice on a GPU

@@ -152,15 +152,6 @@ def _lo_mod_i(a, b):
     return tl.where(zero, 0, r)
 ''',
     "divmod_f": '''
-@triton.jit
-def _lo_fmod(a, b):
-    # C's fmod, exact. Not Triton's float %: on NVIDIA GPUs it is a - trunc(a / b) * b,
-    # wrong for large quotients (1e30 % 7.0 gave 5.3e13); the interpreter's is numpy's.
-    if _INTERP:
-        return a % b
-    else:
-        return libdevice.fmod(a, b)
-
 
 @triton.jit
 def _lo_floordiv_f(a, b):
@@ -486,8 +477,11 @@ def _lo_fmod_i(a, b):
 
 HELPERS["fmod"] = '''
 @triton.jit
-def _lo_fmod_f(a, b):
-    # C's fmod (exact; the dividend's sign; fmod(x, 0) and fmod(inf, y) are NaN).
+def _lo_fmod(a, b):
+    # C's fmod, exact (the dividend's sign; fmod(x, 0) and fmod(inf, y) are NaN). Not
+    # Triton's float %: on NVIDIA GPUs it is a - trunc(a / b) * b, wrong for large
+    # quotients (1e30 % 7.0 gave 5.3e13); the interpreter's is numpy's. lo.fmod, and
+    # the first step of // and % (divmod_f).
     if _INTERP:
         return a % b
     else:
@@ -519,7 +513,7 @@ def _lo_{_fn}(x):
     else:
         return libdevice.{_fn}(x)
 """
-HELPER_DEPS = {"divmod_f": ("div",), "tanh": ("div",), "check": ("reduce",), "fpow": ("copysign",),
+HELPER_DEPS = {"divmod_f": ("div", "fmod"), "tanh": ("div",), "check": ("reduce",), "fpow": ("copysign",),
                "atomic_loop": ("reduce",),
                **{fn: ("math64", "copysign") for fn in ("log1p", "expm1", "atan2", "hypot")}}
 
