@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 from . import errors, events  # noqa: E402  (leaves: cheap)
 from .dtypes import (  # noqa: E402
     DataPrecision, DType, dtype, result_type, can_cast, finfo, iinfo,
-    fp16, bf16, fp32, fp64, int8, int16, int32, int64, uint8, bool_,
+    fp16, bf16, fp32, fp64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+    complex64, complex128, bool_,
     float16, bfloat16, float32, float64,
 )
 from .errors import (  # noqa: E402

@@ -1,7 +1,8 @@
 """LangOne's data types: the precisions of the design and their NumPy 2 rules.
 
-``lo.fp16 lo.bf16 lo.fp32 lo.fp64 lo.int8 lo.int16 lo.int32 lo.int64 lo.uint8
-lo.bool_`` are :class:`DType` singletons. They convert to numpy dtypes (bf16
+``lo.fp16 lo.bf16 lo.fp32 lo.fp64 lo.complex64 lo.complex128 lo.int8 lo.int16
+lo.int32 lo.int64 lo.uint8 lo.uint16 lo.uint32 lo.uint64 lo.bool_`` are
+:class:`DType` singletons. They convert to numpy dtypes (bf16
 through ``ml_dtypes``, loaded on first use), promote like NumPy 2 (NEP 50:
 Python scalars are *weak* and take the other operand's type) and, called on a
 value, cast it (inside a kernel ``lo.fp16(v)`` is a cast too).
@@ -39,6 +40,11 @@ class DataPrecision(enum.Enum):
     INT32 = "int32"
     INT64 = "int64"
     UINT8 = "uint8"
+    UINT16 = "uint16"
+    UINT32 = "uint32"
+    UINT64 = "uint64"
+    COMPLEX64 = "complex64"
+    COMPLEX128 = "complex128"
     BOOL = "bool"
 
     @property
@@ -54,7 +60,7 @@ class DType:
     def __init__(self, name: str, itemsize: int, kind: str, np_name: str):
         self.name = name            # canonical LangOne name: "fp16", "int32", ...
         self.itemsize = itemsize
-        self.kind = kind            # "b" bool, "i" signed, "u" unsigned, "f" float
+        self.kind = kind            # "b" bool, "i" signed, "u" unsigned, "f" float, "c" complex
         self.bits = itemsize * 8
         self._np_name = np_name
         self._np = None
@@ -89,8 +95,17 @@ class DType:
         return self.kind in "iu"
 
     @property
+    def is_complex(self) -> bool:
+        return self.kind == "c"
+
+    @property
     def is_signed(self) -> bool:
-        return self.kind in "if"
+        return self.kind in "ifc"
+
+    @property
+    def real(self) -> "DType":
+        """The type of a part: fp32 for complex64, fp64 for complex128, else itself."""
+        return {"complex64": fp32, "complex128": fp64}.get(self.name, self)
 
     @property
     def is_bool(self) -> bool:
@@ -134,12 +149,18 @@ int16 = DType("int16", 2, "i", "int16")
 int32 = DType("int32", 4, "i", "int32")
 int64 = DType("int64", 8, "i", "int64")
 uint8 = DType("uint8", 1, "u", "uint8")
+uint16 = DType("uint16", 2, "u", "uint16")
+uint32 = DType("uint32", 4, "u", "uint32")
+uint64 = DType("uint64", 8, "u", "uint64")
+complex64 = DType("complex64", 8, "c", "complex64")
+complex128 = DType("complex128", 16, "c", "complex128")
 bool_ = DType("bool", 1, "b", "bool")
 
-ALL_DTYPES: tuple[DType, ...] = (bool_, uint8, int8, int16, int32, int64,
-                                 fp16, bf16, fp32, fp64)
+ALL_DTYPES: tuple[DType, ...] = (bool_, uint8, uint16, uint32, uint64, int8, int16, int32,
+                                 int64, fp16, bf16, fp32, fp64, complex64, complex128)
 FLOAT_DTYPES = tuple(d for d in ALL_DTYPES if d.is_floating)
 INT_DTYPES = tuple(d for d in ALL_DTYPES if d.is_integer)
+COMPLEX_DTYPES = (complex64, complex128)
 
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _ALIASES = {
@@ -152,9 +173,15 @@ _ALIASES = {
     "int32": int32, "i32": int32, "i4": int32,
     "int64": int64, "i64": int64, "int": int64, "i": int64, "l": int64,
     "uint8": uint8, "u8": uint8, "u1": uint8, "B": uint8,
+    "uint16": uint16, "u16": uint16, "u2": uint16, "H": uint16,
+    "uint32": uint32, "u32": uint32, "u4": uint32, "I": uint32,
+    "uint64": uint64, "u64": uint64, "L": uint64,
+    "complex64": complex64, "c64": complex64, "c8": complex64, "F": complex64,
+    "complex128": complex128, "c128": complex128, "c16": complex128, "D": complex128,
+    "complex": complex128,
     "bool": bool_, "bool_": bool_, "?": bool_,
 }
-_PY_TYPES = {bool: bool_, int: int64, float: fp64}
+_PY_TYPES = {bool: bool_, int: int64, float: fp64, complex: complex128}
 
 
 def dtype(obj: Any) -> DType:
@@ -230,9 +257,11 @@ def _join(a: DType, b: DType) -> DType:
             return bf16
         if other in (fp16, int16):
             return fp32
-        if other in (int32, int64):
+        if other in (int32, int64, uint32, uint64):
             return fp64
-        return other if other.is_floating else fp64     # fp32, fp64
+        if other is uint16:
+            return fp32
+        return other if other.kind in "fc" else fp64    # fp32, fp64, complex
     return _from_numpy(np.promote_types(a.numpy, b.numpy))
 
 
@@ -241,17 +270,21 @@ def _weak_join(strong: DType, value: Any) -> DType:
     if isinstance(value, bool):
         return strong
     if isinstance(value, int):
-        return strong if strong.kind in "iuf" else int64
+        return strong if strong.kind in "iufc" else int64
     if isinstance(value, float):
-        return strong if strong.is_floating else fp64
+        return strong if strong.kind in "fc" else fp64
+    if isinstance(value, complex):
+        if strong.is_complex:
+            return strong
+        return complex64 if strong in (fp16, bf16, fp32) else complex128
     raise UnsupportedPrecision(
         f"cannot promote {type(value).__name__} {value!r}: LangOne scalars are "
-        f"bool, int or float")
+        f"bool, int, float or complex")
 
 
 def is_weak_scalar(x: Any) -> bool:
-    """Python ``bool``/``int``/``float`` (not numpy scalars) are weakly typed."""
-    return type(x) in (bool, int, float)
+    """Python ``bool``/``int``/``float``/``complex`` (not numpy scalars) are weakly typed."""
+    return type(x) in (bool, int, float, complex)
 
 
 def result_type(*args: Any) -> DType:
@@ -276,8 +309,8 @@ def result_type(*args: Any) -> DType:
         if not weak:
             raise UnsupportedPrecision("result_type() needs at least one argument")
         kinds = {type(w) for w in weak}
-        strong = fp64 if float in kinds else int64 if int in kinds else bool_
-        return strong
+        return (complex128 if complex in kinds else fp64 if float in kinds
+                else int64 if int in kinds else bool_)
     for w in weak:
         strong = _weak_join(strong, w)
     return strong
@@ -292,8 +325,11 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
 
 
 def accumulator_type(d: Any) -> DType:
-    """The type a reduction over ``d`` accumulates in: floats >= fp32, ints int64."""
+    """The type a reduction over ``d`` accumulates in: floats >= fp32, ints int64,
+    complex as it is."""
     d = dtype(d)
+    if d.is_complex:
+        return d
     if d.is_floating:
         return fp64 if d is fp64 else fp32
     return int64
@@ -302,8 +338,9 @@ def accumulator_type(d: Any) -> DType:
 # --- finfo / iinfo --------------------------------------------------------------
 
 def finfo(d: Any):
-    """Machine limits of a float dtype (``bits eps max min smallest_normal``)."""
-    d = dtype(d)
+    """Machine limits of a float dtype, or of a complex dtype's parts
+    (``bits eps max min smallest_normal``)."""
+    d = dtype(d).real
     if not d.is_floating:
         raise UnsupportedPrecision(f"finfo needs a floating dtype, got {d.name}; "
                                    f"use lo.iinfo for integers")
@@ -328,5 +365,6 @@ float16, bfloat16, float32, float64 = fp16, bf16, fp32, fp64
 __all__ = ["DataPrecision", "DType", "dtype", "result_type", "can_cast",
            "accumulator_type", "finfo", "iinfo", "is_weak_scalar",
            "fp16", "bf16", "fp32", "fp64", "int8", "int16", "int32", "int64",
-           "uint8", "bool_", "float16", "bfloat16", "float32", "float64",
-           "ALL_DTYPES", "FLOAT_DTYPES", "INT_DTYPES"]
+           "uint8", "uint16", "uint32", "uint64", "complex64", "complex128",
+           "bool_", "float16", "bfloat16", "float32", "float64",
+           "ALL_DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "COMPLEX_DTYPES"]

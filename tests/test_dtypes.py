@@ -18,7 +18,9 @@ NUMPY_NATIVE = [d for d in dtypes.ALL_DTYPES if d is not lo.bf16]
     ("i16", lo.int16), ("int32", lo.int32), ("int64", lo.int64), ("uint8", lo.uint8),
     ("bool", lo.bool_), ("torch.float16", lo.fp16), (np.float32, lo.fp32),
     (np.dtype("int16"), lo.int16), (float, lo.fp64), (int, lo.int64), (bool, lo.bool_),
-    (lo.DataPrecision.BF16, lo.bf16), (lo.fp16, lo.fp16),
+    (lo.DataPrecision.BF16, lo.bf16), (lo.fp16, lo.fp16), ("uint16", lo.uint16),
+    ("u32", lo.uint32), (np.uint64, lo.uint64), ("complex64", lo.complex64), ("c128", lo.complex128),
+    (complex, lo.complex128), (np.dtype("complex64"), lo.complex64),
 ])
 def test_parse(spelling, expected):
     assert lo.dtype(spelling) is expected
@@ -31,7 +33,7 @@ def test_bf16_maps_through_ml_dtypes():
     assert lo.dtype(np.zeros(2, ml_dtypes.bfloat16).dtype) is lo.bf16
 
 
-@pytest.mark.parametrize("bad", ["float8", "complex64", np.complex128, object, 3.5, "int4"])
+@pytest.mark.parametrize("bad", ["float8", "complex32", np.str_, object, 3.5, "int4"])
 def test_parse_rejects_with_the_supported_list(bad):
     with pytest.raises(UnsupportedPrecision, match=r"unsupported dtype .*supports bool.*fp16.*bf16"):
         lo.dtype(bad)
@@ -63,7 +65,8 @@ def test_cast_by_calling():
 
 
 strong = st.sampled_from(NUMPY_NATIVE)
-weak = st.one_of(st.booleans(), st.integers(-100, 100), st.floats(-1e3, 1e3, allow_nan=False))
+weak = st.one_of(st.booleans(), st.integers(-100, 100), st.floats(-1e3, 1e3, allow_nan=False),
+                 st.complex_numbers(max_magnitude=1e3, allow_nan=False))
 
 
 @given(strong, strong)
@@ -88,7 +91,9 @@ def test_result_type_of_many_matches_numpy(args):
 def test_bf16_promotion_follows_ml_dtypes():
     import ml_dtypes
     bf = ml_dtypes.bfloat16
-    for other in (lo.fp16, lo.fp32, lo.fp64, lo.int8, lo.uint8, lo.bool_, lo.int16):
+    for other in (lo.fp16, lo.fp32, lo.fp64, lo.int8, lo.uint8, lo.bool_, lo.int16,
+                  lo.uint16, lo.uint32, lo.uint64, lo.int32, lo.int64, lo.complex64,
+                  lo.complex128):
         got = lo.result_type(lo.bf16, other)
         expected = (np.zeros(1, bf) + np.zeros(1, other.numpy)).dtype
         assert got.numpy == expected, other
@@ -105,6 +110,15 @@ def test_accumulator_types():
     assert dtypes.accumulator_type(lo.bf16) is lo.fp32
     assert dtypes.accumulator_type(lo.fp64) is lo.fp64
     assert dtypes.accumulator_type(lo.int8) is lo.int64
+    assert dtypes.accumulator_type(lo.complex64) is lo.complex64
+
+
+def test_complex_parts_and_kinds():
+    assert lo.complex64.real is lo.fp32 and lo.complex128.real is lo.fp64
+    assert lo.fp16.real is lo.fp16 and lo.complex64.is_complex and not lo.fp32.is_complex
+    assert lo.finfo(lo.complex64).bits == 32 and lo.result_type(lo.fp32, 1j) is lo.complex64
+    assert lo.result_type(lo.int8, 1j) is lo.complex128 and lo.result_type(1j, 2.0) is lo.complex128
+    assert lo.uint16.is_integer and not lo.uint64.is_signed
 
 
 def test_finfo_iinfo():

@@ -214,7 +214,8 @@ def test_astype_copy_and_to():
     assert t.to("cpu", copy=True) is not t
     assert t.to("fp32").dtype is dtypes.fp32 and t.to(dtype="bf16").dtype is dtypes.bf16
     with pytest.raises(UnsupportedPrecision):
-        t.astype("complex64")
+        t.astype("complex32")
+    assert t.astype("complex64").dtype is dtypes.complex64
 
 
 def test_to_cuda_without_a_gpu_raises_device_not_found():

@@ -28,7 +28,7 @@ _KINDS = {
     "unsigned integer": lambda d: d.kind == "u",
     "integral": lambda d: d.is_integer,
     "real floating": lambda d: d.is_floating,
-    "complex floating": lambda d: False,        # LangOne has no complex types
+    "complex floating": lambda d: d.is_complex,
     "numeric": lambda d: not d.is_bool,
 }
 
@@ -63,7 +63,7 @@ class ArrayNamespaceInfo:
         return device("cpu")
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, DType | None]:
-        return {"real floating": _dtypes.fp64, "complex floating": None,
+        return {"real floating": _dtypes.fp64, "complex floating": _dtypes.complex128,
                 "integral": _dtypes.int64, "indexing": _dtypes.int64}
 
     def devices(self) -> list:

@@ -85,16 +85,18 @@ def _sum_types(x: Tensor, dtype: Any) -> tuple[DType, DType]:
     """(result type, accumulator type) of sum/prod/cumulative_sum."""
     if dtype is not None:
         dt = _dtypes.dtype(dtype)
-    elif x.dtype.is_floating:
+    elif x.dtype.kind in "fc":
         dt = x.dtype
+    elif x.dtype.kind == "u":
+        dt = _dtypes.uint64          # the Array API's default unsigned integer
     else:
-        dt = _dtypes.int64           # bool/ints (uint8 too: LangOne has no uint64)
+        dt = _dtypes.int64           # bool and signed ints
     return dt, _dtypes.accumulator_type(dt) if dt.is_floating else dt
 
 
 def _mean_types(x: Tensor, dtype: Any) -> tuple[DType, DType]:
     dt = _dtypes.dtype(dtype) if dtype is not None else (
-        x.dtype if x.dtype.is_floating else _dtypes.fp64)
+        x.dtype if x.dtype.kind in "fc" else _dtypes.fp64)
     return dt, _dtypes.accumulator_type(dt) if dt.is_floating else dt
 
 
