@@ -31,7 +31,8 @@ from .errors import (  # noqa: E402
 )
 
 from .kernels.language import (grid, atomic_add, atomic_sub, atomic_max,  # noqa: E402
-                               atomic_min, atomic_exchange, atomic_cas, erf, fmod)
+                               atomic_min, atomic_exchange, atomic_cas, erf, fmod,
+                               conj, real, imag)
 from .kernels.language import range  # noqa: E402,A004  (lo.range: a sequential loop)
 from .kernels.inline import func  # noqa: E402  (@lo.func device functions)
 # The Tensor namespace (Array API names; numpy-only, so imported eagerly). Binding

@@ -22,7 +22,8 @@ def assert_same(got, want, rtol=0.0):
     got, want = np.asarray(got), np.asarray(want)
     assert got.dtype == want.dtype, (got.dtype, want.dtype)
     if rtol:
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
+        wide = np.complex128 if want.dtype.kind == "c" else np.float64
+        np.testing.assert_allclose(got.astype(wide), want.astype(wide),
                                    rtol=rtol, atol=1e-30, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, want)

@@ -1011,3 +1011,53 @@ def median_of_five_local_window(x, out):
 
 def _median5(x, i):
     return np.float32(np.median(x[np.arange(i, i + _TAPS) % x.shape[0]]))
+
+
+# --- complex values -----------------------------------------------------------------
+
+def c64(rng, *shape):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+
+@case(lambda r: (c64(r, 300), c64(r, 300)), lambda z, w: np.vdot(w, z), rtol=1e-4, atol=1e-4)
+def complex_dot_conj(z, w):
+    acc = 0j
+    for i in lo.grid(z.shape[0]):
+        acc += z[i] * w[i].conjugate()
+    return acc
+
+
+@case(lambda r: (c64(r, 64), 0.3, np.zeros(64, np.complex64), np.zeros(64, np.float32)),
+      lambda z, t, out, mag: {"out": np.conj(z * np.exp(1j * t)) / (1 + 1j),
+                              "mag": np.abs(z * np.exp(1j * t)) + (z * np.exp(1j * t)).real})
+def complex_rotate_parts(z, angle, out, mag):
+    for i in lo.grid(z.shape[0]):
+        w = z[i] * lo.exp(1j * angle)
+        out[i] = w.conjugate() / (1 + 1j)
+        mag[i] = abs(w) + w.real
+
+
+@case(lambda r: (c64(r, 6).astype(np.complex128), c64(r, 50).astype(np.complex128),
+                 np.zeros(50, np.complex128)),
+      lambda c, z, out: {"out": np.polyval(c, z)}, rtol=1e-9, atol=1e-9)
+def complex_horner_sequential(coef, z, out):
+    for i in lo.grid(z.shape[0]):
+        v = 0j
+        for k in range(coef.shape[0]):
+            v = v * z[i] + coef[k]
+        out[i] = v
+
+
+@case(lambda r: (c64(r, 40), np.zeros(40, np.int64)),
+      lambda z, n: {"n": np.array([(a.real > 0) + 2 * (a == a.conjugate()) + 4 * (abs(a) < 1)
+                                    for a in z])})
+def complex_compare_and_branch(z, n):
+    for i in lo.grid(z.shape[0]):
+        v = 0
+        if z[i].real > 0:
+            v += 1
+        if z[i] == lo.conj(z[i]):
+            v += 2
+        if abs(z[i]) < 1:
+            v += 4
+        n[i] = v

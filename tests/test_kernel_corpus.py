@@ -44,7 +44,8 @@ def _close(got, want, case, what):
     if got.dtype.kind in "biu" and want.dtype.kind in "biu":
         np.testing.assert_array_equal(got, want, err_msg=what)
     else:
-        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
+        wide = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
+        np.testing.assert_allclose(got.astype(wide), want.astype(wide),
                                    rtol=case.rtol, atol=case.atol, err_msg=what)
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import config
+from ..errors import KernelCompileError
 from . import cache, ir
 from .backends import numba_lower
 
@@ -335,7 +336,13 @@ class AotStatus:
 
 def _entry(kernel, args: tuple) -> tuple[ir.Kernel, dict, str, str]:
     from .backends import numba_cpu
+    from .passes.lower_complex import has_complex
     final = kernel.stages(*args).final
+    if has_complex(final):          # the compiled module would take the parts apart
+        raise KernelCompileError(
+            f"ahead-of-time modules of kernels with complex values are not supported "
+            f"({kernel.__name__!r}); call the kernel itself (it compiles on first use)",
+            kernel=kernel.__name__)
     source, key = numba_cpu.module_key(final, kernel.options)
     return final, kernel.options, source, key
 

@@ -115,7 +115,7 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
         if nm in ("exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "floor",
                   "ceil", "isnan", "isinf", *_TWO_SPELLINGS):
             add(getattr(math, nm), ("mathcall", nm))
-    for np_name, nm in (("arctan2", "atan2"), ("power", "pow")):
+    for np_name, nm in (("arctan2", "atan2"), ("power", "pow"), ("conjugate", "conj")):
         add(getattr(np, np_name), ("intrinsic", nm))
     for nm, kinds in (("isfinite", "isfinite"), ("sign", "sign"), ("clip", "clip"),
                       ("round", "rint"), ("rint", "rint")):
@@ -148,7 +148,7 @@ def _intrinsic_table() -> dict[int, tuple[str, Any]]:
     for d in dtypes.ALL_DTYPES:
         add(d, ("cast", d))
     for nm in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
-               "uint8", "bool_"):
+               "uint8", "uint16", "uint32", "uint64", "complex64", "complex128", "bool_"):
         add(getattr(np, nm), ("cast", dtypes.dtype(nm)))
     return table
 
@@ -577,6 +577,8 @@ class _Frontend(inline.Calls):
                 return self.int_const(v, e)
             if isinstance(v, float):
                 return ir.Const(loc, ir.Weak("f"), v)
+            if isinstance(v, complex):
+                return ir.Const(loc, ir.Weak("c"), v)
             raise self.err(e, f"{type(v).__name__} constants are not supported in kernels",
                            hint="kernels compute on numbers only")
         if isinstance(e, ast.Name):
@@ -637,7 +639,9 @@ class _Frontend(inline.Calls):
             return self.int_const(obj, node)
         if isinstance(obj, float):
             return ir.Const(loc, ir.Weak("f"), obj)
-        if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        if isinstance(obj, complex):
+            return ir.Const(loc, ir.Weak("c"), obj)
+        if isinstance(obj, np.generic) and obj.dtype.kind in "biufc":
             return ir.Const(loc, dtypes.dtype(obj.dtype), obj.item())
         name = ast.unparse(node)
         raise self.err(node, f"{name!r} ({type(obj).__name__}) cannot be used as a value "
@@ -646,6 +650,8 @@ class _Frontend(inline.Calls):
                             "global numbers are captured as constants")
 
     def attribute(self, e: ast.Attribute) -> ir.Expr:
+        if e.attr in ("real", "imag") and self.resolve(e.value) in (_LOCAL, _UNKNOWN):
+            return ir.Call(self.loc(e), None, e.attr, (self.expr(e.value),))   # z.real
         if isinstance(e.value, ast.Name) and e.value.id in self.params:
             if e.attr == "ndim":
                 return ir.Shape(self.loc(e), None, e.value.id, None)
@@ -687,6 +693,11 @@ class _Frontend(inline.Calls):
 
     def call(self, e: ast.Call) -> ir.Expr:
         loc = self.loc(e)
+        if isinstance(e.func, ast.Attribute) and e.func.attr == "conjugate" and \
+                self.resolve(e.func.value) in (_LOCAL, _UNKNOWN):
+            if e.args or e.keywords:
+                raise self.err(e, "conjugate() takes no arguments")
+            return ir.Call(loc, None, "conj", (self.expr(e.func.value),))   # z.conjugate()
         obj = self.resolve(e.func)
         fn = inline.callee(obj)
         if fn is not None:

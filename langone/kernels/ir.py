@@ -72,12 +72,12 @@ class TensorType:
 # (Python literals) are typed ``Weak(kind)`` until promotion fixes them.
 @dataclass(frozen=True)
 class Weak:
-    """The type of a Python literal before promotion: kind "b", "i" or "f"."""
+    """The type of a Python literal before promotion: kind "b", "i", "f" or "c"."""
 
     kind: str
 
     def __str__(self) -> str:
-        return {"b": "bool", "i": "int", "f": "float"}[self.kind] + "?"
+        return {"b": "bool", "i": "int", "f": "float", "c": "complex"}[self.kind] + "?"
 
 
 # --- expressions ---------------------------------------------------------------
@@ -417,7 +417,12 @@ INTRINSICS: dict[str, tuple[int, str]] = {
     "hypot": (2, "float"), "copysign": (2, "float"),
     "fmod": (2, "numpy"),       # C's fmod: the dividend's sign; integer fmod by 0 is 0
     "pow": (2, "numpy"),        # np.power: becomes `**` when typed (passes/types)
+    "real": (1, "part"), "imag": (1, "part"),     # a complex value's parts (a real's: it, 0)
+    "conj": (1, "numpy"),
 }
+
+#: What complex values support in kernels (passes/lower_complex writes them out).
+COMPLEX_INTRINSICS = frozenset({"exp", "abs", "real", "imag", "conj", "isnan", "isinf"})
 
 #: Intrinsics computed by a math library (libm, polynomials): the ones a
 #: tolerance applies to, and the work that pays for vectorizing a loop.

@@ -31,7 +31,7 @@ from ..tensor.devices import device as parse_device
 from ..tensor.tensor import wrap
 from . import backends, ir, launch_checks, launch_made
 from .frontend import SourceInfo, get_source, parse_kernel
-from .passes import Stages, run_pipeline
+from .passes import Stages, lower_complex, run_pipeline
 from .signature import array_of, arg_key, device_of, host_array, param_type, unwrap
 
 _DEVICE_BACKENDS = {"cpu": ("numba", "numpy"), "cuda": ("triton",)}
@@ -52,6 +52,12 @@ def _returning_tensor(fn, dtype, dev):
     return run
 
 
+def _expanding(fn, expand):
+    def run(args):
+        return fn(expand(args))
+    return run
+
+
 class Specialization:
     """One compiled (signature, backend) pair and how to launch it."""
 
@@ -63,14 +69,19 @@ class Specialization:
         self.stages = stages
         self.backend = backend_name
         b = backends.get(backend_name)
-        final = stages.final
         options = kernel.options
         if getattr(b, "wants_function", False):      # the python backend runs the function
             options = {**options, "function": kernel.py_func}
+            final, expand = stages.final, None
+        else:
+            final, expand = stages.for_backends(), lower_complex.split_args(stages.final)
         self.source = b.render(final, options)
-        self.fn = launch_checks.wrap(b.compile(final, options), stages, kernel.__name__)
-        self.elementwise = final.kind == "elementwise"
-        self.out_dtype = final.params[-1].type.dtype if self.elementwise else None
+        fn = b.compile(final, options)
+        if expand is not None:                       # complex arguments as their parts
+            fn = _expanding(fn, expand)
+        self.fn = launch_checks.wrap(fn, stages, kernel.__name__)
+        self.elementwise = stages.final.kind == "elementwise"
+        self.out_dtype = stages.final.params[-1].type.dtype if self.elementwise else None
         self.device = None               # set by place() (the key fixes it)
         self._out = None                 # (numpy dtype, Device) of an elementwise result
 
@@ -339,7 +350,9 @@ class Kernel:
                               f"signature; pass example arguments: "
                               f"{self.__name__}.source({name!r}, *args)")
         stages = sh["typed"][sh["last"]]
-        return backends.get(name).render(stages.final, self.options)
+        b = backends.get(name)
+        plain = getattr(b, "wants_function", False)
+        return b.render(stages.final if plain else stages.for_backends(), self.options)
 
     def __repr__(self) -> str:
         return f"<langone kernel {self.__name__}" + \

@@ -220,10 +220,31 @@ def fmod(x, y):
     return np.fmod(x, y)
 
 
+def conj(z):
+    """The complex conjugate (a real value's is itself), numpy's ``conj``.
+
+    Example:
+        >>> import langone as lo
+        >>> complex(lo.conj(1 + 2j))
+        (1-2j)
+    """
+    return np.conj(z)
+
+
+def real(z):
+    """A complex value's real part (a real value itself), numpy's ``real``."""
+    return np.real(z)
+
+
+def imag(z):
+    """A complex value's imaginary part (0 for a real value), numpy's ``imag``."""
+    return np.imag(z)
+
+
 # Elementwise math for use outside kernels when the Tensor namespace lacks them.
 exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
 floor, ceil, minimum, maximum, where = np.floor, np.ceil, np.minimum, np.maximum, np.where
 isnan, isinf = np.isnan, np.isinf
 
 __all__ = ["grid", "range", "atomic_add", "atomic_sub", "atomic_max", "atomic_min",
-           "atomic_exchange", "atomic_cas", "sigmoid", "erf", "fmod", "inf", "nan", "pi"]
+           "atomic_exchange", "atomic_cas", "sigmoid", "erf", "fmod", "conj", "real", "imag", "inf", "nan", "pi"]

@@ -228,6 +228,18 @@ def pow(a, b):  # noqa: A001  (lo.pow)
     return hold(np.power(a, b))
 
 
+def real(z):
+    return hold(np.real(z))
+
+
+def imag(z):
+    return hold(np.imag(z))
+
+
+def conj(z):
+    return hold(np.conj(z))
+
+
 def clip(x, low, high):
     return hold(np.clip(x, low, high))
 abs = _unary(np.abs)   # noqa: A001  (lo.abs)
@@ -250,9 +262,9 @@ def _float_of(x):
     """``x`` as the float type numpy's ufuncs compute it in (ints -> the smallest
     float holding them safely, Python numbers -> fp64)."""
     if not isinstance(x, (np.ndarray, np.generic)):
-        return np.float64(x)                     # numpy: exp(2) is a float64
+        return np.complex128(x) if isinstance(x, complex) else np.float64(x)  # exp(2): fp64
     dt = x.dtype
-    if dt.kind == "f":
+    if dt.kind in "fc":
         return x
     ft = np.result_type(dt, np.float16)
     return np.asarray(x).astype(ft)[()] if not isinstance(x, np.ndarray) else x.astype(ft)

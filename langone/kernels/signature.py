@@ -15,7 +15,7 @@ from .. import dtypes
 from ..errors import KernelArgumentError
 from .ir import TensorType, Weak
 
-_WEAK = {bool: Weak("b"), int: Weak("i"), float: Weak("f")}
+_WEAK = {bool: Weak("b"), int: Weak("i"), float: Weak("f"), complex: Weak("c")}
 
 from ..tensor.tensor import Tensor as _Tensor
 
@@ -53,10 +53,10 @@ def param_type(a: Any, name: str, kernel: str) -> Any:
                           bool(arr.flags.c_contiguous))
     raise KernelArgumentError(
         f"argument {name!r} of kernel {kernel!r} is a {t.__name__}; pass a langone "
-        f"Tensor, a numpy array, or a number (bool, int, float)")
+        f"Tensor, a numpy array, or a number (bool, int, float, complex)")
 
 
-_NOT_IN_KERNELS = frozenset(("uint16", "uint32", "uint64", "complex64", "complex128"))
+_NOT_IN_KERNELS = frozenset(("uint16", "uint32", "uint64"))
 
 
 def _dtype(npd: np.dtype, name: str, kernel: str):

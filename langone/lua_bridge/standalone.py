@@ -143,6 +143,12 @@ def typed_kernel(kernel, signature, options: dict | None = None) -> ir.Kernel:
             f"to allocate tensors or collect several results",
             hint="pass the outputs as arguments and store the values into them",
             kernel=k.__name__)
+    from ..kernels.passes.lower_complex import has_complex
+    if has_complex(final):           # the module would take each part as an argument
+        raise KernelCompileError(
+            f"export(): kernel {k.__name__!r} computes with complex values, which "
+            f"standalone modules do not take",
+            hint="pass the real and imaginary parts as real tensors", kernel=k.__name__)
     return final
 
 

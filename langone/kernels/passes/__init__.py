@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ... import config
 from .. import ir
 from . import (array_reductions, definite, guards, hoist_loads, lower_boolops, lower_casts,
-               lower_half_casts, lower_index, lower_pow, lower_range, lower_rint, lower_wrap,
+               lower_complex, lower_half_casts, lower_index, lower_pow, lower_range, lower_rint, lower_wrap,
                made, races, resources, simplify, specialize, types, verify)
 
 
@@ -166,6 +166,17 @@ class Stages:
 
     def __getitem__(self, name: str):
         return self.outputs[name]
+
+    def for_backends(self) -> ir.Kernel:
+        """The final IR as the backends that render it take it: complex values as
+        pairs of reals (``lower_complex``; the python backend runs the function on
+        ``final`` itself). Kept as the stage ``lower_complex``."""
+        k = self.outputs.get("lower_complex")
+        if k is None:
+            k = self.outputs["lower_complex"] = lower_complex.lower_complex(self.final)
+            if k is not self.final and config.verify_ir():
+                verify.verify(k, "lower_complex")
+        return k
 
 
 def run_pipeline(untyped: ir.Kernel, signature: tuple, info,

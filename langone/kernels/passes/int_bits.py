@@ -91,7 +91,7 @@ class IntRanges:
 
     def bits(self, e: ir.Expr) -> int:
         t = e.type
-        if not isinstance(t, dtypes.DType) or t.is_floating:
+        if not isinstance(t, dtypes.DType) or not t.is_integer and not t.is_bool:
             return WIDE
         if t.name in _WIDTH and not isinstance(e, ir.Const):
             return _WIDTH[t.name]

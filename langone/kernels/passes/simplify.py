@@ -16,7 +16,14 @@ def _value(e: ir.Const, arr: np.ndarray):
     return bool(v) if e.type.is_bool else int(v) if e.type.is_integer else float(v)
 
 
+def _complex(e: ir.Expr) -> bool:
+    return any(getattr(getattr(n, "type", None), "is_complex", False)
+               for n in (e, *ir.children(e)))
+
+
 def fold(e: ir.Expr) -> ir.Expr:
+    if _complex(e):       # numpy's arrays and scalars differ on complex (FMA, order):
+        return e          # passes/lower_complex writes them out, as the scalars compute
     consts = [c for c in ir.children(e)]
     if not consts or not all(isinstance(c, ir.Const) for c in consts):
         return _identities(e)

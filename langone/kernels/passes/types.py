@@ -47,7 +47,7 @@ def _index_example(ndim: int) -> str:
 
 def _default(t: Any) -> DType:
     if isinstance(t, Weak):
-        return {"b": bool_, "i": int64, "f": fp64}[t.kind]
+        return {"b": bool_, "i": int64, "f": fp64, "c": dtypes.complex128}[t.kind]
     return t
 
 
@@ -58,19 +58,19 @@ def join(a: Any, b: Any) -> Any:
     if b is None:
         return a
     if isinstance(a, Weak) and isinstance(b, Weak):
-        order = "bif"
+        order = "bifc"
         return a if order.index(a.kind) >= order.index(b.kind) else b
     if isinstance(a, Weak):
         a, b = b, a
     if isinstance(b, Weak):
-        return dtypes.result_type(a, {"b": True, "i": 0, "f": 0.0}[b.kind])
+        return dtypes.result_type(a, {"b": True, "i": 0, "f": 0.0, "c": 0j}[b.kind])
     return dtypes.result_type(a, b)
 
 
 def float_for(t: DType) -> DType:
     """The float type numpy computes ``exp(x)`` or ``x / y`` in for a non-float ``t``:
     the smallest float that holds it safely (int8 -> fp16, int16 -> fp32, ...)."""
-    if t.is_floating:
+    if t.is_floating or t.is_complex:
         return t
     for f in (dtypes.fp16, fp32, fp64):
         if dtypes.can_cast(t, f):
@@ -86,7 +86,7 @@ def _negative_const(e: ir.Expr) -> bool:
 
 def _rank(kind: str) -> int:
     """bool < int < float, for Python-number operands of ``and``/``or``."""
-    return {"b": 0, "i": 1, "u": 1, "f": 2}.get(kind, 3)
+    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}.get(kind, 4)
 
 
 def kind_of(t: Any) -> str:
@@ -130,7 +130,9 @@ class TypeInference:
                 if t is None:
                     continue
                 t = _default(t)
-                if t.is_floating:
+                if t.is_complex:
+                    pass                             # complex sums keep their type
+                elif t.is_floating:
                     t = dtypes.result_type(t, fp32)
                 elif op in ("sum", "prod"):
                     t = int64
@@ -200,6 +202,8 @@ class TypeInference:
         lt, rt = self.typeof(e.left), self.typeof(e.right)
         if lt is None or rt is None:
             return lt or rt
+        if "c" in (kind_of(lt), kind_of(rt)):
+            return self.complex_binop_type(e, lt, rt)
         if e.op in _BITS:
             for side, t in (("left", lt), ("right", rt)):
                 if kind_of(t) == "f":
@@ -225,6 +229,17 @@ class TypeInference:
             return Weak("f") if isinstance(t, Weak) else fp64   # numpy: int / int -> fp64
         return t
 
+    def complex_binop_type(self, e, lt, rt) -> Any:
+        """Complex operands take ``+ - * /`` (what passes/lower_complex writes out)."""
+        if e.op in ("+", "-", "*", "/"):
+            t = join(lt, rt)
+            return t
+        what = {"//": "floor division", "%": "remainder", "**": "powers"}.get(e.op, "bit operations")
+        raise self.err(e.loc, f"complex values support + - * / in kernels, not {what} "
+                              f"(operator {e.op})",
+                       hint="multiply powers out (z * z), or work on z.real and z.imag"
+                       if e.op == "**" else "work on z.real and z.imag")
+
     def numpy_bool_arithmetic(self, e) -> Any:
         """numpy's loops for arithmetic on a numpy bool: ``+`` is logical or and
         ``*`` logical and (bool results), ``//``, ``%`` and ``**`` compute in
@@ -245,12 +260,16 @@ class TypeInference:
             return None
         if e.op == "-" and kind_of(t) == "b":
             raise self.err(e.loc, "cannot negate a bool", hint="use `not v`")
-        if e.op == "~" and kind_of(t) == "f":
+        if e.op == "~" and kind_of(t) in "fc":
             raise self.err(e.loc, f"operator ~ needs an integer, got {_default(t).name}")
         return t
 
     def t_Compare(self, e):
         lt, rt = self.typeof(e.left), self.typeof(e.right)
+        if e.op not in ("==", "!=") and isinstance(lt, Weak) and isinstance(rt, Weak) \
+                and "c" in (lt.kind, rt.kind):
+            raise self.err(e.loc, f"Python complex numbers have no order ({e.op})",
+                           hint="compare their abs() or .real")
         # Comparing two Python numbers gives a Python bool: weak (True + True == 2)
         return Weak("b") if isinstance(lt, Weak) and isinstance(rt, Weak) else bool_
 
@@ -305,8 +324,12 @@ class TypeInference:
         if any(t is None for t in ts):
             return next((t for t in ts if t is not None), None)
         rule = ir.INTRINSICS[e.fn][1]
+        if any(kind_of(t) == "c" for t in ts):
+            return self.complex_call_type(e, ts[0])
         if rule == "bool":
             return bool_
+        if rule == "part":
+            return ts[0]                         # a real value's real part: itself
         t = ts[0]
         for other in ts[1:]:
             t = join(t, other)
@@ -321,6 +344,17 @@ class TypeInference:
         if e.fn == "abs" and kind_of(t) == "b":
             return int64
         return t
+
+    def complex_call_type(self, e, t) -> Any:
+        if e.fn not in ir.COMPLEX_INTRINSICS:
+            raise self.err(e.loc, f"{e.fn}() of a complex value is not supported in kernels",
+                           hint="complex values support + - * /, abs, lo.exp, .real, .imag, "
+                                "lo.conj, lo.isnan and lo.isinf")
+        if e.fn in ("isnan", "isinf"):
+            return bool_
+        if e.fn in ("abs", "real", "imag"):
+            return Weak("f") if isinstance(t, Weak) else t.real
+        return _default(t)                       # exp, conj: numpy's strong complex
 
     def numpy_function_type(self, e, t) -> DType:
         """``np.fmod``/``np.power`` of operands promoted to ``t``: Python numbers
@@ -378,6 +412,11 @@ class TypeInference:
         if isinstance(s, (ir.Store, ir.Atomic)):
             dt = self.tensors[s.tensor].dtype
             self.typeof(ir.Load(s.loc, None, s.tensor, s.index))
+            if isinstance(s, ir.Atomic) and dt.is_complex and not s.reduction:
+                raise self.err(s.loc, f"lo.atomic_{s.op} on a complex tensor ({s.tensor!r}) "
+                                      f"is not supported",
+                               hint="accumulate into it with acc[j] += v in the grid, or "
+                                    "update the real and imaginary parts as real tensors")
             if isinstance(s, ir.Atomic) and dt.is_bool:
                 raise self.err(s.loc, f"lo.atomic_{s.op} needs a numeric tensor, not bool "
                                       f"({s.tensor!r})")
@@ -403,6 +442,12 @@ class TypeInference:
             return replace(s, start=self.expr(s.start, int64), stop=self.expr(s.stop, int64),
                            step=self.expr(s.step, int64), body=self.stmts(s.body))
         if isinstance(s, ir.Grid):
+            for r in s.reductions:
+                t = self.locals.get(r.var)
+                if t is not None and kind_of(t) == "c" and r.op != "sum":
+                    raise self.err(s.loc, f"a complex grid reduction must be a sum; "
+                                          f"{r.var!r} is reduced by {r.op}",
+                                   hint="sum into it (acc += v), or reduce its parts")
             return replace(s, extents=tuple(self.expr(x, int64) for x in s.extents),
                            body=self.stmts(s.body))
         if isinstance(s, ir.Return):
@@ -511,11 +556,18 @@ class TypeInference:
     def r_Call(self, e):
         t = _default(self.typeof(e))
         rule = ir.INTRINSICS[e.fn][1]
-        if rule == "bool":
-            at = _default(self.typeof(e.args[0]))
-            return replace(e, type=t, args=(self.expr(e.args[0], at),))
+        if rule in ("bool", "part") or e.fn == "abs" and t.is_floating:
+            at = _default(self.typeof(e.args[0]))       # a complex argument stays complex
+            if not (rule == "bool" or at.is_complex):
+                at = t
+            arg = self.expr(e.args[0], at)
+            if rule == "part" and not at.is_complex:    # a real value's parts: it, 0
+                return arg if e.fn == "real" else ir.Const(e.loc, t, 0)
+            return replace(e, type=t, args=(arg,))
         argt = t if rule != "same" or e.fn != "abs" or t is not int64 else t
         args = tuple(self.expr(a, argt) for a in e.args)
+        if e.fn == "conj" and not t.is_complex:      # a real value's conjugate: itself
+            return args[0]
         if e.fn == "pow":                   # np.power is `**` on operands of its type
             return ir.BinOp(e.loc, t, "**", *args)
         return replace(e, type=t, args=args)
@@ -524,6 +576,8 @@ class TypeInference:
         inner = self.expr(e.value)
         if isinstance(e.type, Weak):         # int(v), math.exp(v): a Python number, whose
             return inner                     # weakness only mattered for promotion
+        if inner.type.is_complex and not e.type.is_complex:
+            return to_type(inner, e.type)
         return replace(e, value=inner)
 
     def r_Load(self, e):
@@ -545,8 +599,12 @@ def to_type(e: ir.Expr, t: DType) -> ir.Expr:
     if isinstance(e, ir.Const):
         return ir.Const(e.loc, t, _convert_const(e.value, t))
     if t is bool_ and e.type is not bool_:
-        zero = ir.Const(e.loc, e.type, 0)
+        zero = ir.Const(e.loc, e.type, 0j if e.type.is_complex else 0)
         return ir.Compare(e.loc, bool_, "!=", e, zero)
+    if e.type.is_complex and not t.is_complex:        # numpy's astype: the real part
+        e = ir.Call(e.loc, e.type.real, "real", (e,))
+        if t is e.type:
+            return e
     return ir.Cast(e.loc, t, e)
 
 
@@ -555,6 +613,10 @@ def _convert_const(v: Any, t: DType) -> Any:
     import numpy as np
     if t.is_bool:
         return bool(v)
+    if t.is_complex:
+        return complex(np.array(v).astype(t.numpy))
+    if isinstance(v, complex):                # numpy's astype: the real part
+        v = v.real
     if t.is_integer:
         if isinstance(v, float):              # the one float-to-int rule (any host)
             return lower_casts.convert_const(v, t)
