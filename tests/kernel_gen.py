@@ -36,6 +36,11 @@ leaves unspecified:
   and their values have a type whose sum with (max/min: whose maximum with) the element
   Python computes in the element's type (or, rarely and on purpose, a wider one for add:
   then every backend must refuse the kernel);
+* about 15% of kernels (a stream of their own) end with a grid of complex arithmetic over a
+  complex input ``zin`` and real inputs: ``+ - * /``, conjugates in three spellings, complex
+  literals, ``lo.exp`` (inexact), a complex local updated under a condition on exact values,
+  stored into a complex output and, perhaps, its real part, imaginary part or ``abs`` into a
+  real one; flags complex, complex_exp;
 * integer ``//`` and ``%`` divide by a positive value; ``**`` takes a small
   non-negative literal exponent; float-to-int conversions see bounded values;
 * values that may differ by ulps between backends (transcendental results) never
@@ -157,6 +162,7 @@ def skipped(gk, backend: str, known: set | None = None) -> list:
 FLOAT_TYPES = ["float16", "bfloat16", "float32", "float64"]
 INT_TYPES = ["int8", "int16", "int32", "int64", "uint8"]
 ALL_TYPES = INT_TYPES + FLOAT_TYPES
+COMPLEX_TYPES = ["complex64", "complex128"]
 CAST_NAME = {"int8": "lo.int8", "int16": "lo.int16", "int32": "lo.int32", "int64": "lo.int64",
              "uint8": "lo.uint8", "float16": "lo.float16", "bfloat16": "lo.bf16",
              "float32": "lo.float32", "float64": "lo.float64"}
@@ -319,6 +325,10 @@ class DevFunc:
 
 def _values(rng, dtype: str, n: int, edge_p: float, int64_extremes: bool = True) -> np.ndarray:
     dt = np_dtype(dtype)
+    if dt.kind == "c":                  # parts drawn as the floats are
+        part = "float32" if dtype == "complex64" else "float64"
+        re = _values(rng, part, n, edge_p)
+        return (re + 1j * _values(rng, part, n, edge_p)).astype(dt)
     if dtype in INT_TYPES:
         info = np.iinfo(np.int32 if dtype == "int64" and not int64_extremes else dt)
         lo_, hi_ = (0, 40) if dtype == "uint8" else (-20, 21)
@@ -1785,8 +1795,9 @@ class _Gen:
                 self.flags.add("seq_builtin_minmax")
         self.def_funcs()
         self.scopes = [{}]
+        self.complex_tensors = self.complex_args(layouts, edge_p)
         params = [t.name for t in self.tensors + later_outputs if t not in self.made] + \
-            [s[0] for s in scalars]
+            [t.name for t in self.complex_tensors] + [s[0] for s in scalars]
         name = f"fuzz_{self.seed}"
         self.emit(0, f"def {name}({', '.join(params)}):")
         for t in self.made:
@@ -1828,6 +1839,9 @@ class _Gen:
         self.tensors += later_outputs
         for _ in range(n_later):
             self.later_grid(mr)
+        if self.complex_tensors:
+            self.complex_grid()
+            self.tensors += self.complex_tensors
         returns = self.returns()
         if returns:
             self.emit(1, f"return {', '.join(text for _, text in returns)}")
@@ -1844,6 +1858,82 @@ class _Gen:
         return GenKernel(self.seed, name, source, shape,
                          [t for t in self.tensors if t not in self.made], scalars, params,
                          self.flags, atomic_float, tuple(n for n, _ in returns))
+
+    # --- complex values (a stream of their own: kernels without them are drawn as before) -----
+    def complex_args(self, layouts, edge_p) -> list:
+        """``zin`` (complex input), ``zout`` (complex output) and perhaps ``zre`` (a real
+        output), for a last grid of complex arithmetic (:meth:`complex_grid`)."""
+        self.cr = cr = random.Random(self.seed * 1000003 + 73)
+        if cr.random() >= 0.15:
+            return []
+        no = len(self.outputs) + len(self.atomics) + 2
+        ts = [TensorArg("zin", cr.choice(COMPLEX_TYPES), cr.choice(layouts), False, edge_p),
+              TensorArg(f"out{no}", cr.choice(COMPLEX_TYPES), cr.choice(layouts), True, edge_p,
+                        cr.choice(["zeros", "random"]))]
+        if cr.random() < 0.6:
+            ts.append(TensorArg(f"out{no + 1}", cr.choice(["float32", "float64"]),
+                                cr.choice(layouts), True, edge_p))
+        for t in ts:
+            self.flags.add("dtype_" + t.dtype)
+        self.flags.add("complex")
+        return ts
+
+    def complex_grid(self) -> None:
+        """A grid of complex arithmetic over the kernel's shape, storing at its own point:
+        ``+ - * /``, conj, parts, abs and exp (inexact), complex literals, real tensors of
+        any type, comparisons (of exact values only) and a complex local updated in an if."""
+        cr, g = self.cr, self.grid_vars
+        here = ", ".join(g)
+        zin, zout = self.complex_tensors[0].name, self.complex_tensors[1].name
+        self.emit(1, f"for {here} in lo.grid({', '.join(f'{zin}.shape[{a}]' for a in range(len(g)))}):")
+        c1 = self.cexpr(cr, here, 3)
+        self.emit(2, f"c1 = {c1.text}")
+        if cr.random() < 0.5:
+            cond = self.ccond(cr, here, c1)
+            if cond:
+                self.emit(2, f"if {cond}:")
+                c2 = self.cexpr(cr, here, 2)
+                self.emit(3, f"c1 = c1 {cr.choice(['*', '+', '/', '-'])} ({c2.text})")
+                c1 = E("c1", c1.t, c1.inexact or c2.inexact)
+        self.emit(2, f"{zout}[{here}] = {cr.choice(['c1', 'lo.conj(c1)', 'c1 * 0.5j'])}")
+        inexact = c1.inexact
+        if len(self.complex_tensors) == 3:
+            part = cr.choice([f"c1.real", f"c1.imag", f"abs(c1)", f"lo.real(c1) - {zin}[{here}].imag"])
+            inexact |= part.startswith("abs")
+            self.emit(2, f"{self.complex_tensors[2].name}[{here}] = {part}")
+        if inexact:
+            self.flags.add("inexact")
+
+    def cexpr(self, cr, here: str, depth: int) -> E:
+        zin = self.complex_tensors[0].name
+        if depth == 0 or cr.random() < 0.3:
+            kind = cr.choice(["z", "z", "x", "lit", "lit"])
+            if kind == "z" or not self.base_inputs:
+                return E(f"{zin}[{here}]", "c")
+            if kind == "x":
+                return E(f"{cr.choice(self.base_inputs).name}[{here}]", "c")
+            return E(cr.choice(["2j", "(1.5-0.5j)", "0.25", "3", "(-1+2j)"]), "c")
+        kind = cr.choice(["bin", "bin", "bin", "conj", "neg", "exp"])
+        if kind == "bin":
+            a, b = self.cexpr(cr, here, depth - 1), self.cexpr(cr, here, depth - 1)
+            op = cr.choice(["+", "-", "*", "/"])
+            return E(f"({a.text} {op} {b.text})", "c", a.inexact or b.inexact)
+        a = self.cexpr(cr, here, depth - 1)
+        if kind == "conj":
+            return E(cr.choice([f"lo.conj({a.text})", f"({a.text}).conjugate()",
+                                f"np.conj({a.text})"]), "c", a.inexact)
+        if kind == "neg":
+            return E(f"(-{a.text})", "c", a.inexact)
+        self.flags.add("complex_exp")
+        return E(f"lo.exp({zin}[{here}] * 0.125)", "c", True)
+
+    def ccond(self, cr, here: str, c1: E) -> str:
+        """A condition on exact values only (a ulp would flip it)."""
+        if c1.inexact:
+            return ""
+        zin = self.complex_tensors[0].name
+        return cr.choice([f"c1.real > {zin}[{here}].imag", f"c1 == {zin}[{here}]",
+                          f"c1 != 0", f"c1.imag < 0 or c1.real >= 1.5"])
 
     def local_array(self, depth, la) -> None:
         """``la0 = lo.zeros((K,), "int32")`` at the top of the grid's body, a few stores
@@ -2045,7 +2135,7 @@ def tolerance(gk: GenKernel, what: str) -> float:
         return 0.0
     for t in ("bfloat16", "float16", "float32"):
         # lo.float16(v) casts compute in fp32 (exception 3) even where every tensor is fp64
-        if f"dtype_{t}" in f or (t == "float32" and f & {"reduction", "half"}):
+        if f"dtype_{t}" in f or (t == "float32" and f & {"reduction", "half", "dtype_complex64"}):
             return TOLERANCE[t]
     return TOLERANCE["float64"]
 
@@ -2056,6 +2146,9 @@ def _diff(got, want, rtol, zero_sign=True) -> str | None:
         return f"dtype {got.dtype} != {want.dtype}"
     if got.shape != want.shape:
         return f"shape {got.shape} != {want.shape}"
+    if want.dtype.kind == "c":                     # each part as a float
+        return _diff(got.real, want.real, rtol, zero_sign) or \
+            _diff(got.imag, want.imag, rtol, zero_sign)
     if want.dtype.kind not in "fV" and want.dtype != np.dtype(BF16):
         bad = got != want
     else:

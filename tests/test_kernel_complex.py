@@ -270,3 +270,30 @@ def test_exports_refuse_complex_kernels_clearly():
         aot.build(divide, z, z, z)
     with pytest.raises(KernelCompileError, match="computes with complex values"):
         standalone.export(divide, "complex64[:], complex64[:], complex64[:]")
+
+
+@lo.kernel
+def exp_only(z, out):
+    for i in lo.grid(z.shape[0]):
+        out[i] = lo.exp(z[i])
+
+
+@pytest.mark.parametrize("dt", CTYPES)
+def test_exp_gives_c99s_special_values_as_numpy_does(dt):
+    special = [0.0, -0.0, 1.0, -2.0, 800.0, np.inf, -np.inf, np.nan]
+    z = np.array([complex(a, b) for a in special for b in special], dt)
+    rt = np.dtype(dt).type(0).real.dtype
+    ref_args, _ = same_everywhere(exp_only, z, np.zeros(len(z), dt), rtol=8 * np.finfo(rt).eps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = np.exp(z)
+    for got in (ref_args[1], _numba_exp(z)):
+        np.testing.assert_allclose(got, want, rtol=8 * np.finfo(rt).eps)
+        assert (np.signbit(got.real) == np.signbit(want.real))[want.real == 0].all()
+        assert (np.signbit(got.imag) == np.signbit(want.imag))[want.imag == 0].all()
+
+
+def _numba_exp(z):
+    out = np.zeros_like(z)
+    exp_only.on("numba")(z, out)
+    return out

@@ -120,8 +120,10 @@ def test_generator_is_deterministic_and_covers_the_language():
               # into a tensor, in lazy operands (and/or, conditional expressions); tuple swaps
               # and shape unpacking
               "device_func", "func_tuple", "func_procedure", "func_lazy", "tuple_swap",
-              "shape_unpack"}
-    wanted |= {f"dtype_{t}" for t in kg.ALL_TYPES}
+              "shape_unpack",
+              # a grid of complex arithmetic (exp, parts, literals, real tensors mixed in)
+              "complex", "complex_exp"}
+    wanted |= {f"dtype_{t}" for t in kg.ALL_TYPES + kg.COMPLEX_TYPES}
     assert wanted <= set(seen), sorted(wanted - set(seen))
 
 

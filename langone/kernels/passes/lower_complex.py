@@ -351,16 +351,32 @@ class _Splitter:
         return sel(real_big, re1, re2), sel(real_big, im1, im2)
 
     def exp(self, e: ir.Call, part: DType) -> tuple:
-        """``exp(x) * (cos y, sin y)``; C99's cexp gives ``exp(x) + 0j`` exactly
-        (sign of the zero kept) where ``y`` is zero, which numpy returns."""
+        """``exp(x) * (cos y, sin y)`` with C99's special values, which numpy returns:
+        ``exp(x + 0j)`` is ``exp(x)`` with the zero kept; an infinite ``x`` with a
+        ``y`` that is not finite gives ``inf + nan j`` (``x = +inf``) or
+        ``0 + copysign(0, y) j`` (``x = -inf``)."""
         loc = e.loc
         x, y = self.atom(loc, self.cx(e.args[0]))
+
+        def c(v):
+            return ir.Const(loc, part, v)
+
+        def cmp(op, a, b):
+            return ir.Compare(loc, bool_, op, a, b)
+
+        def sel(cond, a, b):
+            return ir.Select(loc, part, cond, a, b, True)
         ex = self.temp(loc, ir.Call(loc, part, "exp", (x,)))
-        flat = self.temp(loc, ir.Compare(loc, bool_, "==", y, ir.Const(loc, part, 0.0)))
+        flat = self.temp(loc, cmp("==", y, c(0.0)))
+        y_finite = cmp("==", ir.BinOp(loc, part, "-", y, y), c(0.0))
+        special = self.temp(loc, ir.BinOp(loc, bool_, "&", ir.UnaryOp(loc, bool_, "not", y_finite),
+                                          ir.Call(loc, bool_, "isinf", (x,))))
         re = ir.BinOp(loc, part, "*", ex, ir.Call(loc, part, "cos", (y,)))
         im = ir.BinOp(loc, part, "*", ex, ir.Call(loc, part, "sin", (y,)))
-        return (ir.Select(loc, part, flat, ex, re, True),
-                ir.Select(loc, part, flat, y, im, True))
+        re = sel(special, sel(cmp(">", x, c(0.0)), c(float("inf")), c(0.0)), re)
+        below = ir.BinOp(loc, bool_, "&", special, cmp("<", x, c(0.0)))
+        im = sel(below, ir.Call(loc, part, "copysign", (c(0.0), y)), im)
+        return sel(flat, ex, re), sel(flat, y, im)
 
 
 def _part(v: float, part: DType) -> float:
