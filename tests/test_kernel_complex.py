@@ -297,3 +297,22 @@ def _numba_exp(z):
     out = np.zeros_like(z)
     exp_only.on("numba")(z, out)
     return out
+
+
+@lo.func
+def _polar(z):
+    return abs(z), z / (abs(z) + 1e-30)
+
+
+def test_device_functions_take_and_return_complex_values():
+    @lo.kernel
+    def normalize(z, mag, unit):
+        for i in lo.grid(z.shape[0]):
+            m, u = _polar(z[i])
+            mag[i] = m
+            unit[i] = u
+
+    z = _c(np.random.default_rng(9), 16, np.complex128)
+    ref_args, _ = same_everywhere(normalize, z, np.zeros(16), np.zeros(16, np.complex128),
+                                  rtol=1e-14)
+    np.testing.assert_allclose(ref_args[2], z / np.abs(z), rtol=1e-14)
