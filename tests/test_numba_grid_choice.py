@@ -1,6 +1,7 @@
 """The numba backend's per-grid choice between a ``prange`` and serial loops
-(backends/numba_lower.py: ``grid``, ``grid_work``). The decision is pinned on the
-generated code and on the work expression evaluated for given sizes, never on timings."""
+(backends/numba_lower.py: ``grid``, ``grid_work``), and its allocations hoisted out
+of loops (``hoist_allocs``). The decision is pinned on the generated code and on the
+work expression evaluated for given sizes, never on timings."""
 
 from __future__ import annotations
 
@@ -129,6 +130,34 @@ def test_every_grid_counts_for_the_estimate_also_inside_a_step_loop():
     est = resources.estimate(relax_steps.stages(x, x, 2).final)
     assert len(est.grids) == 2 and all(g.in_loop for g in est.grids)
     assert numba_cpu.parallel_threshold(relax_steps.stages(x, x, 2).final) >= 1024
+
+
+def test_scratch_rows_grow_once_instead_of_one_allocation_per_iteration():
+    m, pos, vel, nt = bench.npbench().nbody_initialize(5, 0.1, 0.05)
+    src = bench.nbody.source("numba", m, pos, vel, nt, 0.05, 1.0, 0.1)
+    serial = src[src.index("def nbody_serial"):src.index("def nbody_parallel")]
+    head = serial.split("\n")[1]
+    assert head.strip().startswith("_k_terms") and "np.empty((0,)" in head
+    assert "np.empty((_k_trip" in serial                      # grows where it was made
+    lines = serial.splitlines()
+    for i, line in enumerate(lines):
+        if "np.empty((_k_trip" in line:
+            assert ".shape[0] < _k_trip" in lines[i - 1], line
+    parallel = src[src.index("def nbody_parallel"):]
+    prange_part = parallel[parallel.index("prange"):]
+    assert "np.empty((_k_trip" in prange_part                # each iteration its own
+
+
+def test_local_arrays_are_made_once_per_call_outside_prange():
+    x, out = np.ones(8, np.float32), np.ones(8, np.float32)
+    src = local_window.source("numba", x, out, 2)
+    serial = src[src.index("def local_window_serial"):src.index("def local_window_parallel")]
+    assert serial.splitlines()[1].strip().startswith("w = np.empty((3,), np.float32)")
+    assert serial.count("np.empty(") == 1
+    parallel = src[src.index("def local_window_parallel"):]
+    body = parallel.splitlines()
+    assert body[1].strip().startswith("_ks")        # the serial copy's, at the top
+    assert "w = np.empty((3,), np.float32)" in parallel[parallel.index("prange"):]
 
 
 CASES = [

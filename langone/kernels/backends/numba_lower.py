@@ -10,7 +10,12 @@ meaning or speed is made here, on IR, in this order:
    inside its grid, a per-iteration lane ``_k_<var>_lane``.
 2. **Grids.** The parallel function runs the outermost grid dimension as a
    ``prange`` (an IR :class:`~langone.kernels.ir.Grid` of one variable); every
-   other loop is a plain ``For``. Grids with reductions are split into
+   other loop is a plain ``For``. Each grid there is a run-time choice: the
+   ``prange`` when the launch's estimated work (:func:`grid_work`: iterations
+   times one iteration's cost, inner trip counts evaluated before the grid)
+   reaches the ``_k_pwork`` argument, else the serial function's loops (their
+   names renamed), so a small grid inside a time-step loop pays no parallel
+   region per step. Grids with reductions are split into
    :data:`REDUCTION_CHUNKS` chunks whose partials land in a small array and are
    combined in order afterwards (:mod:`..passes.lower_reductions`): numba's own
    prange reduction inference is not relied on. Row accumulations get the loop
@@ -29,6 +34,10 @@ meaning or speed is made here, on IR, in this order:
    (``np.int32(a + b)`` truncates = wraps like numpy); fp16/bf16 tensors
    arrive as uint16 bits, so loads convert to fp32 and stores and casts round
    (``numba_math``); intrinsics become their numba functions.
+
+6. **Allocations** inside loops but outside any ``prange`` are made once per
+   call (:func:`hoist_allocs`): local arrays at the function's top, scratch
+   rows there too, grown where they were allocated.
 
 After this, a ``Call``'s ``fn`` is the Python callable to print, casts are
 calls, and no node carries an implicit rule.
@@ -345,6 +354,62 @@ def grid_work(g: ir.Grid, ext: list, arrays: dict) -> ir.Expr:
     return work
 
 
+# --- allocations out of loops ------------------------------------------------------------------
+
+def hoist_allocs(body: tuple) -> tuple:
+    """Allocations inside loops (but not inside a ``prange``, where each iteration
+    needs its own) made once per call, at the top of the function:
+
+    * a local array (``w = lo.zeros(4)`` in a grid: constant shape) is allocated
+      there, when every allocation of its name has the same dtype and shape; its
+      fill loop stays where it was, so each iteration starts from the same values
+      (and an ``lo.empty`` one from unspecified ones, as before);
+    * a 1-D scratch row (a fission's terms, an interchange's accumulator row:
+      written before read, never asked its shape) starts empty there and grows
+      where it was allocated: ``if buf.shape[0] < n: buf = np.empty(n)``.
+
+    ``np.empty`` per grid iteration inside a time-step loop cost more than the
+    loops it fed (nbody)."""
+    in_prange = {n.name for g in ir.walk_stmts(body) if isinstance(g, ir.Grid)
+                 for n in ir.walk_stmts(g.body) if isinstance(n, ir.Alloc)}
+    allocs: dict = {}
+    for n in ir.walk_stmts(body):
+        if isinstance(n, ir.Alloc):
+            allocs.setdefault(n.name, set()).add((n.dtype, n.shape, n.local))
+    asked = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.Shape)}
+    top: dict = {}
+
+    def movable(a: ir.Alloc) -> bool:
+        if a.name in in_prange or len(allocs[a.name]) != 1:
+            return False
+        if a.local:
+            return all(isinstance(x, ir.Const) for x in a.shape)
+        return len(a.shape) == 1 and a.name not in asked
+
+    def visit(stmts: tuple, in_loop: bool) -> tuple:
+        out: list = []
+        for st in stmts:
+            if isinstance(st, ir.Alloc) and in_loop and movable(st):
+                if st.local:
+                    top[st.name] = st
+                    continue
+                top[st.name] = replace(st, shape=(_int(0),))
+                size = ir.Shape(st.loc, int64, st.name, 0)
+                out.append(ir.If(st.loc, ir.Compare(st.loc, bool_, "<", size, st.shape[0]),
+                                 (st,), ()))
+                continue
+            if isinstance(st, ir.Grid):
+                out.append(st)
+                continue
+            loop = in_loop or isinstance(st, (ir.For, ir.While))
+            out.append(replace(st, **{f: visit(getattr(st, f), loop)
+                                      for f in ("body", "orelse") if hasattr(st, f)}))
+        return tuple(out)
+
+    body = visit(body, False)
+    return (*top.values(), *body)
+
+
 # --- the lowering ---------------------------------------------------------------------------
 
 class _Lowering:
@@ -370,6 +435,7 @@ class _Lowering:
 
     def run(self) -> tuple[ir.Kernel, tuple]:
         body = map_body(tuple(self.host(self.k.body, itertools.count())), self.select_stmt)
+        body = hoist_allocs(body)
         params = self.k.params
         if self.parallel:
             params += (ir.Param(PWORK),)
