@@ -328,18 +328,18 @@ def _vector_work(s: ir.Stmt) -> bool:
 def work_ns(w: resources.Work) -> ir.Expr:
     """An fp64 expression: the estimated time (ns, one thread) of the statements
     whose work is ``w``, their inner loops' trip counts evaluated at run time."""
-    own = NS_PER_BYTE * w.bytes + NS_PER_TRANSCENDENTAL * w.transcendentals + \
-        NS_PER_FLOP * w.flops + NS_PER_ITERATION
+    own = round(NS_PER_BYTE * w.bytes + NS_PER_TRANSCENDENTAL * w.transcendentals +
+                NS_PER_FLOP * w.flops + NS_PER_ITERATION, 6)
     total: ir.Expr = ir.Const(ir.NOLOC, fp64, own)
     for trip, body in w.loops:
         inner = work_ns(body)
         n = trip if trip is not None else _int(resources.UNKNOWN_TRIP)
         if isinstance(n, ir.Const) and isinstance(inner, ir.Const):
-            term: ir.Expr = ir.Const(ir.NOLOC, fp64, n.value * inner.value)
+            term: ir.Expr = ir.Const(ir.NOLOC, fp64, round(n.value * inner.value, 6))
         else:
             term = ir.BinOp(ir.NOLOC, fp64, "*", n, inner)
         if isinstance(term, ir.Const) and isinstance(total, ir.Const):
-            total = ir.Const(ir.NOLOC, fp64, total.value + term.value)
+            total = ir.Const(ir.NOLOC, fp64, round(total.value + term.value, 6))
         else:
             total = ir.BinOp(ir.NOLOC, fp64, "+", total, term)
     return total
