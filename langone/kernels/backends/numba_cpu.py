@@ -10,7 +10,12 @@ generated file, so a new process with a warm cache skips compilation.
 The launcher picks the serial function for small inputs (a parallel region
 costs microseconds to enter) and the ``parallel=True`` one otherwise: by one
 comparison of the largest tensor argument's size with
-:data:`PARALLEL_THRESHOLD`. Kernels with atomics (``lo.atomic_add``...) always run
+:func:`parallel_threshold`. In the parallel function each grid launch then
+decides for itself (also a grid inside a time-step loop, launched once per
+step): it runs as a ``prange`` when its estimated work, from the run-time
+extents and inner-loop trip counts (:func:`.numba_lower.grid_work`), reaches
+:data:`PARALLEL_WORK_NS`, which the launcher passes as an argument, and as the
+serial loops otherwise. Kernels with atomics (``lo.atomic_add``...) always run
 serially (numba's ``prange`` has no atomics), where an atomic is its Python meaning, a
 load and a store; ``debug=True`` kernels too.
 
@@ -55,11 +60,24 @@ from .. import aot, cache, ir  # noqa: E402
 from . import numba_lower, numba_render  # noqa: E402
 from .numba_lower import is_half  # noqa: E402
 
-#: Estimated serial work (ns) below which a launch stays on one thread. With
-#: passive waiting, entering a parallel region cost 20-50 us here.
+#: Estimated serial work (ns) below which a launch, or one grid launch of the
+#: parallel function, stays on one thread. With passive waiting, entering a
+#: parallel region cost 20-50 us here.
 PARALLEL_WORK_NS = 40_000.0
-#: Only for tests: force a fixed element threshold instead of the cost model.
+#: Only for tests: force a fixed element threshold instead of the cost model; the
+#: parallel function then runs every grid as a ``prange`` (unless ``GRID_WORK_NS``).
 PARALLEL_THRESHOLD: int | None = None
+#: Only for tests: the work from which the parallel function's grids run as a
+#: ``prange`` (``math.inf``: each grid as its serial loops).
+GRID_WORK_NS: float | None = None
+
+
+def parallel_work_ns() -> float:
+    """The work (ns) from which the parallel function runs a grid launch as a ``prange``
+    (read when a launcher is made, like :func:`parallel_threshold`)."""
+    if GRID_WORK_NS is not None:
+        return float(GRID_WORK_NS)
+    return PARALLEL_WORK_NS if PARALLEL_THRESHOLD is None else 0.0
 
 
 def parallel_threshold(k: ir.Kernel) -> int:
@@ -192,12 +210,13 @@ def make_launcher(k: ir.Kernel, serial, parallel, options: dict):
     f32 = np.float32
     first = tensors[0] if tensors else None
     threshold = parallel_threshold(k)
+    pwork = parallel_work_ns()
 
     choose = None
     if parallel is not None and not tensors:
         if not numba_lower.uses_checks(k):   # a checked prange needs its error record:
-            serial = parallel                # there, the serial function raises itself
-        # no tensors: the grid size is unknown, use threads
+            serial = _with_work(parallel, pwork)   # there, the serial function raises itself
+        # no tensors: the grid size is unknown, use threads (each grid decides)
     elif parallel is not None and len(tensors) == 1:
         def choose(args):
             return args[first].size >= threshold
@@ -205,10 +224,18 @@ def make_launcher(k: ir.Kernel, serial, parallel, options: dict):
         def choose(args):
             return max([args[i].size for i in tensors]) >= threshold
     if parallel is not None and choose is not None and numba_lower.uses_checks(k):
-        parallel, choose = _checked_parallel(k, parallel, choose, tensors, options)
+        parallel, choose = _checked_parallel(k, parallel, choose, tensors, options, pwork)
+    elif parallel is not None:
+        if not halves and not half_scalars and ret is None and choose is not None:
+            def launch(args):          # the common case, kept minimal
+                if choose(args):
+                    return parallel(*args, pwork)
+                return serial(*args)
+            return launch
+        parallel = _with_work(parallel, pwork)
 
     if not halves and not half_scalars and ret is None and choose is not None:
-        def launch(args):              # the common case, kept minimal
+        def launch(args):
             if choose(args):
                 return parallel(*args)
             return serial(*args)
@@ -225,15 +252,25 @@ def make_launcher(k: ir.Kernel, serial, parallel, options: dict):
     return launch
 
 
-def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list, options: dict):
-    """The parallel function with its error record (see ``numba_math.check_index_p``)."""
+def _with_work(parallel, pwork: float):
+    """The parallel function with its ``_k_pwork`` argument (see :data:`.numba_lower.PWORK`)."""
+    def run(*args):
+        return parallel(*args, pwork)
+    run.__wrapped__ = parallel
+    return run
+
+
+def _checked_parallel(k: ir.Kernel, parallel, choose, tensors: list, options: dict,
+                      pwork: float):
+    """The parallel function with its ``_k_pwork`` argument and its error record
+    (see ``numba_math.check_index_p``)."""
     from .numba_math import raise_recorded     # numba_math imports numba: only now
     sites = numba_lower.parallel_sites(k, options)
     zeros, i64 = np.zeros, np.int64
 
     def checked(*args):
         err = zeros(3, i64)
-        r = parallel(*args, err)
+        r = parallel(*args, pwork, err)
         if err[0]:
             raise_recorded(err, sites)
         return r

@@ -10,7 +10,12 @@ meaning or speed is made here, on IR, in this order:
    inside its grid, a per-iteration lane ``_k_<var>_lane``.
 2. **Grids.** The parallel function runs the outermost grid dimension as a
    ``prange`` (an IR :class:`~langone.kernels.ir.Grid` of one variable); every
-   other loop is a plain ``For``. Grids with reductions are split into
+   other loop is a plain ``For``. Each grid there is a run-time choice: the
+   ``prange`` when the launch's estimated work (:func:`grid_work`: iterations
+   times one iteration's cost, inner trip counts evaluated before the grid)
+   reaches the ``_k_pwork`` argument, else the serial function's loops (their
+   names renamed), so a small grid inside a time-step loop pays no parallel
+   region per step. Grids with reductions are split into
    :data:`REDUCTION_CHUNKS` chunks whose partials land in a small array and are
    combined in order afterwards (:mod:`..passes.lower_reductions`): numba's own
    prange reduction inference is not relied on. Row accumulations get the loop
@@ -30,6 +35,10 @@ meaning or speed is made here, on IR, in this order:
    arrive as uint16 bits, so loads convert to fp32 and stores and casts round
    (``numba_math``); intrinsics become their numba functions.
 
+6. **Allocations** inside loops but outside any ``prange`` are made once per
+   call (:func:`hoist_allocs`): local arrays at the function's top, scratch
+   rows there too, grown where they were allocated.
+
 After this, a ``Call``'s ``fn`` is the Python callable to print, casts are
 calls, and no node carries an implicit rule.
 """
@@ -42,7 +51,7 @@ from typing import Any, Callable
 
 from ...dtypes import DType, bool_, fp32, fp64, int64
 from .. import ir
-from ..passes import lower_atomics, lower_pow, lower_range, lower_reductions as red
+from ..passes import lower_atomics, lower_pow, lower_range, lower_reductions as red, resources
 from . import interchange, row_jam
 
 #: Names the generated module defines; kernel names colliding with them are renamed.
@@ -57,6 +66,14 @@ _WRAPPING = {"+": "_m.wadd", "-": "_m.wsub", "*": "_m.wmul"}
 
 #: The error record argument of a parallel function with checked accesses.
 ERR = "_k_err"
+
+#: The parallel function's argument that says how much estimated work (ns on one
+#: thread) a grid launch needs to run as a ``prange``: each grid decides at run time.
+PWORK = "_k_pwork"
+
+#: One thread's time per unit of work (ns, vectorized loops, fitted here): per byte
+#: moved, per transcendental, per flop or call, per loop iteration.
+NS_PER_BYTE, NS_PER_TRANSCENDENTAL, NS_PER_FLOP, NS_PER_ITERATION = 0.01, 0.6, 0.05, 0.05
 
 
 def is_half(t: Any) -> bool:
@@ -306,6 +323,93 @@ def _vector_work(s: ir.Stmt) -> bool:
 
 
 
+# --- the work of a grid launch -----------------------------------------------------------------
+
+def work_ns(w: resources.Work) -> ir.Expr:
+    """An fp64 expression: the estimated time (ns, one thread) of the statements
+    whose work is ``w``, their inner loops' trip counts evaluated at run time."""
+    own = round(NS_PER_BYTE * w.bytes + NS_PER_TRANSCENDENTAL * w.transcendentals +
+                NS_PER_FLOP * w.flops + NS_PER_ITERATION, 6)
+    total: ir.Expr = ir.Const(ir.NOLOC, fp64, own)
+    for trip, body in w.loops:
+        inner = work_ns(body)
+        n = trip if trip is not None else _int(resources.UNKNOWN_TRIP)
+        if isinstance(n, ir.Const) and isinstance(inner, ir.Const):
+            term: ir.Expr = ir.Const(ir.NOLOC, fp64, round(n.value * inner.value, 6))
+        else:
+            term = ir.BinOp(ir.NOLOC, fp64, "*", n, inner)
+        if isinstance(term, ir.Const) and isinstance(total, ir.Const):
+            total = ir.Const(ir.NOLOC, fp64, round(total.value + term.value, 6))
+        else:
+            total = ir.BinOp(ir.NOLOC, fp64, "+", total, term)
+    return total
+
+
+def grid_work(g: ir.Grid, ext: list, arrays: dict) -> ir.Expr:
+    """The estimated time (ns, one thread) of one launch of grid ``g``: its
+    iterations (``ext``: the names of its extents) times one iteration's work."""
+    work = work_ns(resources.iteration_work(g, arrays))
+    for n in ext:
+        work = ir.BinOp(ir.NOLOC, fp64, "*", work, _name(n))
+    return work
+
+
+# --- allocations out of loops ------------------------------------------------------------------
+
+def hoist_allocs(body: tuple) -> tuple:
+    """Allocations inside loops (but not inside a ``prange``, where each iteration
+    needs its own) made once per call, at the top of the function:
+
+    * a local array (``w = lo.zeros(4)`` in a grid: constant shape) is allocated
+      there, when every allocation of its name has the same dtype and shape; its
+      fill loop stays where it was, so each iteration starts from the same values
+      (and an ``lo.empty`` one from unspecified ones, as before);
+    * a 1-D scratch row (a fission's terms, an interchange's accumulator row:
+      written before read, never asked its shape) starts empty there and grows
+      where it was allocated: ``if buf.shape[0] < n: buf = np.empty(n)``.
+
+    ``np.empty`` per grid iteration inside a time-step loop cost more than the
+    loops it fed (nbody)."""
+    in_prange = {n.name for g in ir.walk_stmts(body) if isinstance(g, ir.Grid)
+                 for n in ir.walk_stmts(g.body) if isinstance(n, ir.Alloc)}
+    allocs: dict = {}
+    for n in ir.walk_stmts(body):
+        if isinstance(n, ir.Alloc):
+            allocs.setdefault(n.name, set()).add((n.dtype, n.shape, n.local))
+    asked = {n.tensor for n in ir.walk_stmts(body) if isinstance(n, ir.Shape)}
+    top: dict = {}
+
+    def movable(a: ir.Alloc) -> bool:
+        if a.name in in_prange or len(allocs[a.name]) != 1:
+            return False
+        if a.local:
+            return all(isinstance(x, ir.Const) for x in a.shape)
+        return len(a.shape) == 1 and a.name not in asked
+
+    def visit(stmts: tuple, in_loop: bool) -> tuple:
+        out: list = []
+        for st in stmts:
+            if isinstance(st, ir.Alloc) and in_loop and movable(st):
+                if st.local:
+                    top[st.name] = st
+                    continue
+                top[st.name] = replace(st, shape=(_int(0),))
+                size = ir.Shape(st.loc, int64, st.name, 0)
+                out.append(ir.If(st.loc, ir.Compare(st.loc, bool_, "<", size, st.shape[0]),
+                                 (st,), ()))
+                continue
+            if isinstance(st, ir.Grid):
+                out.append(st)
+                continue
+            loop = in_loop or isinstance(st, (ir.For, ir.While))
+            out.append(replace(st, **{f: visit(getattr(st, f), loop)
+                                      for f in ("body", "orelse") if hasattr(st, f)}))
+        return tuple(out)
+
+    body = visit(body, False)
+    return (*top.values(), *body)
+
+
 # --- the lowering ---------------------------------------------------------------------------
 
 class _Lowering:
@@ -327,10 +431,14 @@ class _Lowering:
         self.temp = itertools.count()
         self.sum_loops: dict = {}      # id(a fission's in-order sum loop) -> row_jam.SumLoop
         self.jam_loops: set = set()    # loops (loc, var) whose sums row_jam will interleave
+        self.in_prange = False         # lowering the body of a prange
 
     def run(self) -> tuple[ir.Kernel, tuple]:
         body = map_body(tuple(self.host(self.k.body, itertools.count())), self.select_stmt)
+        body = hoist_allocs(body)
         params = self.k.params
+        if self.parallel:
+            params += (ir.Param(PWORK),)
         if self.parallel and uses_checks(self.k):
             params += (ir.Param(ERR),)
         return replace(self.k, params=params, body=body), tuple(self.sites)
@@ -351,28 +459,63 @@ class _Lowering:
 
     # -- 1-2. grids ------------------------------------------------------------------------
     def grid(self, g: ir.Grid, g_no: int) -> list:
+        """A grid: in the serial function its loops; in the parallel one a run-time
+        choice between a ``prange`` and the serial loops, by the launch's
+        estimated work (:func:`grid_work`) against :data:`PWORK`."""
         self.g_no = g_no
         g = self.privatize(g, g_no)
         ext = [f"_k_n{i}" for i in range(len(g.vars))]
         out: list = [ir.Comment(g.loc, self.describe(g))]
         out += [ir.Assign(g.loc, n, x) for n, x in zip(ext, g.extents)]
-        rows = interchange.match(g, self.types)
         opened, closed = self.shadows(g)
+        if not self.parallel:
+            return out + opened + self.grid_loops(g, ext) + closed
+        work = grid_work(g, ext, {t: self.arrays[t] for t in self.tensors})
+        threads = self.grid_loops(g, ext)
+        self.parallel = False
+        try:
+            alone = self.one_thread(self.grid_loops(g, ext), g)
+        finally:
+            self.parallel = True
+        worth = ir.Compare(g.loc, bool_, ">=", work, _name(PWORK, fp64))
+        note = ir.Comment(g.loc, "threads when the launch's estimated work (ns) pays "
+                                 "for a parallel region")
+        return out + opened + [note, ir.If(g.loc, worth, tuple(threads), tuple(alone))] + closed
+
+    def grid_loops(self, g: ir.Grid, ext: list) -> list:
+        """The loops of grid ``g`` (a ``prange`` when ``self.parallel``)."""
+        rows = interchange.match(g, self.types)
         if self.parallel and not g.reductions and rows is None:
             self.jam_loops = row_jam.candidates(g)
-        g = replace(g, body=self.accumulate(map_body(g.body, self.to_shadow)))
+        self.in_prange = self.parallel
+        try:
+            g = replace(g, body=self.accumulate(map_body(g.body, self.to_shadow)))
+        finally:
+            self.in_prange = False
         self.jam_loops = set()
         if g.reductions:
-            body = self.reduction(g, ext)
-        elif rows is not None:       # short rows: the k loop vectorizes better as it is
+            return self.reduction(g, ext)
+        if rows is not None:         # short rows: the k loop vectorizes better as it is
             longer = ir.Compare(g.loc, bool_, ">=", _name(ext[-1]), _int(interchange.MIN_ROW))
-            body = [ir.If(g.loc, longer, tuple(self.interchanged(g, rows, ext)),
+            return [ir.If(g.loc, longer, tuple(self.interchanged(g, rows, ext)),
                           tuple(self.loops(g, ext, g.body, self.parallel)))]
-        elif self.parallel and (jp := row_jam.plan(g, self.sum_loops, self.types)) is not None:
-            body = row_jam.jam(g, jp, ext[0], self.types, _held)
-        else:
-            body = self.loops(g, ext, g.body, self.parallel)
-        return out + opened + body + closed
+        if self.parallel and (jp := row_jam.plan(g, self.sum_loops, self.types)) is not None:
+            return row_jam.jam(g, jp, ext[0], self.types, _held)
+        return self.loops(g, ext, g.body, self.parallel)
+
+    def one_thread(self, stmts: list, g: ir.Grid) -> list:
+        """The serial loops of grid ``g`` beside its ``prange``: their names renamed
+        (``_ks<grid>_<name>``), as numba takes a name assigned in a ``prange`` and
+        used elsewhere for a reduction; reduction variables keep theirs."""
+        keep = {r.var for r in g.reductions}
+        names = (ir.assigned_names(stmts) | ir.bound_names(stmts) |
+                 {n.name for n in ir.walk_stmts(stmts) if isinstance(n, ir.Alloc)}) - keep
+        scope = {n: f"_ks{self.g_no}_{n}" for n in names}
+        self.types.update({new: self.types[old] for old, new in scope.items()
+                           if old in self.types})
+        self.local_shapes.update({new: self.local_shapes[old] for old, new in scope.items()
+                                  if old in self.local_shapes})
+        return list(ir.rename(tuple(stmts), scope))
 
     def privatize(self, g: ir.Grid, g_no: int) -> ir.Grid:
         """Per-grid names for the grid's locals used elsewhere, and lanes."""
