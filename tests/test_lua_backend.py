@@ -785,3 +785,43 @@ def test_an_index_whose_sign_only_the_shapes_decide_is_one_operand():
     _last_column_and_back.on("python")(*want)
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(got[2], want[2])
+
+
+# --- NaN payloads -------------------------------------------------------------------
+# LuaJIT keeps type tags in NaN payloads, and its FFI loads do not canonicalize NaNs:
+# a NaN read from a tensor with certain payloads was taken for an object ("cannot
+# convert 'proto'", "attempt to perform arithmetic on a function value") or, worse,
+# compared as one (x != x was False).
+
+@lo.kernel
+def _nan_probe(x, out, isnan):
+    for i in lo.grid(x.shape[0]):
+        out[i] = -x[i] + 1.0
+        isnan[i] = x[i] != x[i]
+
+
+_PAYLOAD_NANS = {
+    np.float64: [0xfffc000000000000, 0xffffffffffffffff, 0xfff8000000000001,
+                 0x7fffffffffffffff, 0x7ff4000000000000, 0x7ff0000000000001],
+    np.float32: [0x7fffffff, 0xffffffff, 0xff800001, 0x7fc40000, 0x7fa00000],
+}
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_nan_payloads_read_from_tensors_are_nans(dt):
+    ints = np.uint64 if dt is np.float64 else np.uint32
+    bits = np.array(_PAYLOAD_NANS[dt] * 50, ints)      # enough for LuaJIT to compile a trace
+    x = np.concatenate([bits.view(dt), np.array([1.5, -0.0, np.inf], dt)])
+    out, isnan = np.zeros_like(x), np.zeros(len(x), bool)
+    _nan_probe.on("lua")(x, out, isnan)
+    np.testing.assert_array_equal(isnan, np.isnan(x))
+    np.testing.assert_array_equal(out, -x + dt(1.0))   # NaNs equal whatever their payload
+
+
+def test_bf16_nan_payloads_are_nans():
+    import ml_dtypes
+    x = np.array([0x7fff, 0xffff, 0xffc1, 0x3fc0], np.uint16).view(ml_dtypes.bfloat16)
+    out, isnan = np.zeros(4, np.float32), np.zeros(4, bool)
+    _nan_probe.on("lua")(x, out, isnan)
+    np.testing.assert_array_equal(isnan, [True, True, True, False])
+    assert out[3] == -1.5 + 1.0 and np.isnan(out[:3]).all()

@@ -351,7 +351,29 @@ local function f2h(d)
   return bor(rshift(a - 0x38000000 + 0xfff + band(rshift(a, 13), 1), 13), sign)
 end"""),
     "bf2f": (("bits32",), """\
-local function bf2f(h) HU.i = lshift(h, 16); return HU.f end"""),
+-- bfloat16 bits -> number; a NaN as LuaJIT's own (see ld64).
+local function bf2f(h)
+  if band(h, 0x7fff) > 0x7f80 then return band(h, 0x8000) ~= 0 and -abs(0/0) or abs(0/0) end
+  HU.i = lshift(h, 16); return HU.f
+end"""),
+    "ld64": ((), """\
+-- A double read from a tensor (p[k]; h[2 * k]: its high word), a NaN read as LuaJIT's own.
+-- LuaJIT keeps type tags in NaN payloads: a NaN read with its payload could be taken
+-- for an object, or become one when negated. The high word, a plain number, is tested
+-- first (LuaJIT's FFI loads do not canonicalize NaNs).
+local function ld64(p, h, k)
+  local hi = h[2 * k]
+  if band(hi, 0x7fffffff) > 0x7ff00000 then return hi < 0 and -abs(0/0) or abs(0/0) end
+  return p[k]
+end"""),
+    "ld32": ((), """\
+-- A float read from a tensor (p[k]; b[k]: its bits), any NaN read as LuaJIT's own (ld64:
+-- converting a signaling NaN to a double quiets it, which may make it a tag).
+local function ld32(p, b, k)
+  local w = b[k]
+  if band(w, 0x7fffffff) > 0x7f800000 then return w < 0 and -abs(0/0) or abs(0/0) end
+  return p[k]
+end"""),
     "f2bf": (("bits32",), """\
 -- number -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN).
 local function f2bf(d)

@@ -53,6 +53,7 @@ class TensorInfo:
         n = t.ndim - 1 if t.contiguous else t.ndim
         self.strides = [names.fresh(f"{self.ptr}_s{d}") for d in range(n)] + \
             (["1"] if t.contiguous and t.ndim else [])
+        self.bits = None        # a parameter's fp32/fp64 data as int32 words (lualib.ld64)
 
     @property
     def run_args(self) -> list[str]:
@@ -95,6 +96,9 @@ class Emitter(Expressions):
         self.names = Names(k)
         self.tensors = {p.name: TensorInfo(p.name, p.type, self.names)
                         for p in k.params if p.is_tensor}
+        for info in self.tensors.values():
+            if info.dtype.name in ("fp32", "fp64"):
+                info.bits = self.names.fresh(f"{info.ptr}_bits")
         self.helpers: set[str] = set()
         self.ctypes: dict[str, str] = {}          # C type -> Lua name of its ctype
         self.sites: list[tuple] = []
@@ -128,9 +132,10 @@ class Emitter(Expressions):
         self.put(d, f"{self.tensors[s.tensor].ptr}[{self.index(s)}] = {_strip(self.ex(s.value))}")
 
     def s_Atomic(self, s: ir.Atomic, d: int) -> None:
-        old = f"{self.tensors[s.tensor].ptr}[{self.tmp}]"
+        info = self.tensors[s.tensor]
+        old = f"{info.ptr}[{self.tmp}]"
         k = self.index(s)
-        self.element = ((s.tensor, s.index), old)
+        self.element = ((s.tensor, s.index), self.read(info, self.tmp))
         try:
             new = _strip(self.ex(s.value))
         finally:
@@ -249,6 +254,10 @@ class Emitter(Expressions):
                 info = self.tensors[p.name]
                 ct = self.ctype(luasrc.CTYPE[info.dtype.name] + "*")
                 head.append(f"  {info.ptr} = ffi.cast({ct}, {info.ptr})")
+                if info.bits:        # an fp64's high words (lualib.ld64): + 1 little-endian
+                    high = " + (ffi.abi('le') and 1 or 0)" if info.dtype.itemsize == 8 else ""
+                    head.append(f"  local {info.bits} = ffi.cast("
+                                f"{self.ctype('int32_t*')}, {info.ptr}){high}")
                 head += ["  " + line for line in info.stride_locals()]
         grid_vars = {v for n in ir.walk(self.k) if isinstance(n, ir.Grid) for v in n.vars}
         local_names = [self.names(n) for n, _ in self.k.locals

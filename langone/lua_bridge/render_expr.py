@@ -42,7 +42,15 @@ class Expressions:
     def e_Load(self, e: ir.Load) -> str:
         if self.element is not None and self.element[0] == (e.tensor, e.index):
             return self.element[1]
-        return f"{self.tensors[e.tensor].ptr}[{self.index(e)}]"
+        return self.read(self.tensors[e.tensor], self.index(e))
+
+    def read(self, info, k: str) -> str:
+        """Element ``k`` of a tensor; a parameter's floats through ld32/ld64, so that
+        no NaN payload reaches LuaJIT (a local array holds only computed values)."""
+        if info.bits is None:
+            return f"{info.ptr}[{k}]"
+        fn = self.use("ld64" if info.dtype.itemsize == 8 else "ld32")
+        return f"{fn}({info.ptr}, {info.bits}, {k})"
 
     def index(self, access, strides=None) -> str:
         """The element offset of a Load/Store/Atomic; its ``checks`` axes are
