@@ -47,8 +47,8 @@ leaves unspecified:
   reach a discontinuous operation (comparisons, ``floor``/``ceil``, ``//``, ``%``,
   int casts), so a kernel either compares bitwise or within a tolerance.
 
-Integer overflow wraps (defined); float edge values (NaN, +-inf, -0.0) and the
-integer extremes appear in the data.
+Integer overflow wraps (defined); float edge values (NaN, a NaN with a payload, +-inf,
+-0.0) and the integer extremes appear in the data.
 
 ``generate(seed)`` is deterministic: it returns a :class:`GenKernel` with the
 source text, the feature flags it used and ``make_args()`` that rebuilds fresh,
@@ -323,6 +323,10 @@ class DevFunc:
     assigns_param: bool = False  # assigns one of its (scalar) parameters
 
 
+# a negative NaN with a payload (LuaJIT once read such NaNs from tensors as objects)
+_PAYLOAD_NAN = np.array([0xfffc000000000123], np.uint64).view(np.float64)[0]
+
+
 def _values(rng, dtype: str, n: int, edge_p: float, int64_extremes: bool = True) -> np.ndarray:
     dt = np_dtype(dtype)
     if dt.kind == "c":                  # parts drawn as the floats are
@@ -340,7 +344,7 @@ def _values(rng, dtype: str, n: int, edge_p: float, int64_extremes: bool = True)
         return vals.astype(dt)
     # dyadic values k/8 in [-8, 8]: exact in every float type, sums exact in any order
     vals = rng.integers(-64, 65, n).astype(np.float64) / 8.0
-    edges = np.array([0.0, -0.0, np.nan, np.inf, -np.inf])
+    edges = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, _PAYLOAD_NAN])
     mask = rng.random(n) < edge_p
     vals[mask] = edges[rng.integers(0, len(edges), int(mask.sum()))]
     return vals.astype(dt)
