@@ -498,7 +498,7 @@ def test_lua_keywords_and_helper_names_are_renamed():
 def scatter(idx, v, h8, h32, hf, hh):
     for i in lo.grid(idx.shape[0]):
         lo.atomic_add(h8, idx[i], v[i])
-        lo.atomic_add(h32, idx[i], v[i] * 100000)
+        lo.atomic_add(h32, idx[i], lo.int32(v[i]) * 100000)   # int8 * 100000: OverflowError
         lo.atomic_add(hf, idx[i], 0.1)
         lo.atomic_add(hh, idx[i], 1.0)
 
