@@ -82,17 +82,20 @@ class Array:
     def __getitem__(self, idx):
         try:
             v = self.a[idx]
-        except IndexError as exc:
-            raise self._index_error(exc) from None
+        except (IndexError, OverflowError) as exc:    # a uint64 index past int64's range
+            raise self._index_error(exc, idx) from None
         return np.float32(v) if self.half else v
 
     def __setitem__(self, idx, v) -> None:
         try:
             self.a[idx] = store_convert(v, self.a.dtype)
-        except IndexError as exc:
-            raise self._index_error(exc) from None
+        except (IndexError, OverflowError) as exc:
+            raise self._index_error(exc, idx) from None
 
-    def _index_error(self, exc: IndexError) -> IndexError:
+    def _index_error(self, exc: Exception, idx) -> IndexError:
+        if isinstance(exc, OverflowError):
+            return IndexError(f"index {idx} is out of bounds for tensor {self.name!r} "
+                              f"with shape {self.shape}")
         # numpy: "index 10 is out of bounds for axis 0 with size 10": name the tensor.
         msg = re.sub(r"(for axis \d+) with", rf"\1 of {self.name!r} with", str(exc))
         return IndexError(msg if msg != str(exc) else f"{exc} (tensor {self.name!r})")
@@ -152,8 +155,8 @@ def _atomic(op: str, tensor: Array, index, value, compare=None):
         old = tensor.shadow[index]
         if op != "cas" or old == compare:
             tensor.shadow[index] = np.float32(language.atomic_update(op, old, value))
-    except IndexError as exc:
-        raise tensor._index_error(exc) from None
+    except (IndexError, OverflowError) as exc:
+        raise tensor._index_error(exc, index) from None
     return old
 
 
