@@ -56,7 +56,7 @@ def param_type(a: Any, name: str, kernel: str) -> Any:
         f"Tensor, a numpy array, or a number (bool, int, float)")
 
 
-_NOT_IN_KERNELS = frozenset(("uint16", "uint32", "uint64", "complex64", "complex128"))
+_NOT_IN_KERNELS = frozenset(("complex64", "complex128"))
 
 
 def _dtype(npd: np.dtype, name: str, kernel: str):
