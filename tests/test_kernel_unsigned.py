@@ -245,6 +245,38 @@ def test_float_to_unsigned_is_x86_astype(src):
     same_everywhere(k_casts, f, *(np.zeros(len(f), dt) for dt in UNSIGNED))
 
 
+@lo.kernel
+def k_to_uint16(f):
+    return lo.uint16(f)
+
+
+@lo.kernel
+def k_to_uint32(f):
+    return lo.uint32(f)
+
+
+@lo.kernel
+def k_to_uint64(f):
+    return lo.uint64(f)
+
+
+@lo.kernel
+def k_to_int8(f):
+    return lo.int8(f)
+
+
+def test_elementwise_casts_follow_the_scalar_rule():
+    # numpy's contiguous-array loops convert out-of-range floats with SIMD instructions
+    # (5e9 -> uint32 is 0 there); the rule is its scalars' (705032704), on arrays too
+    f = np.array(SPECIAL * 3, np.float64)
+    for kern, dt in ((k_to_uint16, np.uint16), (k_to_uint32, np.uint32),
+                     (k_to_uint64, np.uint64), (k_to_int8, np.int8)):
+        _, got = same_everywhere(kern, f)
+        with np.errstate(all="ignore"):
+            want = [np.asarray(v).astype(dt)[()] for v in f]
+        np.testing.assert_array_equal(np.asarray(got), want)
+
+
 @pytest.mark.parametrize("src", [np.uint16, np.uint32, np.uint64, np.int64, np.int8],
                          ids=lambda d: d.__name__)
 def test_integer_stores_narrow_and_widen(src):

@@ -49,8 +49,26 @@ def hold_array(a: np.ndarray) -> np.ndarray:
 def store_convert(v: Any, dt: np.dtype) -> Any:
     """``v`` converted for a store into an array of ``dt``: numpy's unsafe
     ``astype`` (exception 5), which rounds halves to nearest-even."""
+    a = np.asarray(v)
     with np.errstate(all="ignore"):
-        return np.asarray(v).astype(dt)
+        if a.dtype.kind == "f" and dt.kind in "iu" and a.ndim:
+            return _float_to_int(a.astype(np.float64), dt)
+        return a.astype(dt)
+
+
+def _float_to_int(a: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """x86-64's conversion (passes/lower_casts), element by element as numpy's scalars
+    do it: numpy's contiguous-array loops may use SIMD conversions that give other
+    results out of range (5e9 -> uint32 is 0 there, 705032704 for a scalar)."""
+    def signed(v, bits):
+        ok = (v >= -2.0 ** (bits - 1)) & (v < 2.0 ** (bits - 1))    # NaN fails both
+        return np.where(ok, np.trunc(np.where(ok, v, 0.0)), -2.0 ** (bits - 1)).astype(np.int64)
+    if dt == np.uint64:
+        top = np.uint64(2 ** 63)
+        high = signed(a - 2.0 ** 63, 64).astype(np.uint64) ^ top
+        return np.where(a >= 2.0 ** 63, high, signed(a, 64).astype(np.uint64))
+    wide = 64 if dt.itemsize == 8 or dt == np.uint32 else 32
+    return signed(a, wide).astype(dt)
 
 
 def convert(v: Any, t: DType, hold_halves: bool = True, *, hold: bool | None = None) -> Any:
