@@ -87,7 +87,7 @@ def _int64_result(r) -> np.int64:
 
 
 def _uint64_result(r) -> np.uint64:
-    """A uint64 result crosses as its int64 bits (see lower.s_Return)."""
+    """A uint64 result crosses as its int64 bits (see runtime's split_int64)."""
     return np.uint64(int(_int64_result(r)) % (1 << 64))
 
 

@@ -624,8 +624,6 @@ class LuaLowering(Expressions):
         return [*(self.tails[-1] or ()), s]       # a grid iteration folds its lanes first
 
     def s_Return(self, s: ir.Return) -> list:
-        if s.value is not None and s.value.type is uint64:   # crosses as int64 bits
-            return [replace(s, value=call("S64", int64, self.ex(s.value)))]
         return [s if s.value is None else replace(s, value=self.ex(s.value))]
 
     def s_Alloc(self, s) -> list:               # a local array: rendered as a tensor
