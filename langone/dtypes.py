@@ -326,9 +326,10 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
 
 def accumulator_type(d: Any) -> DType:
     """The type a reduction over ``d`` accumulates in: floats >= fp32, ints int64,
-    complex as it is."""
+    complex as it is. uint64 stays uint64: int64 cannot hold it, and NumPy 2
+    computes ``int64 + uint64`` in fp64 (its own ``sum`` of uint64 is uint64)."""
     d = dtype(d)
-    if d.is_complex:
+    if d.is_complex or d is uint64:
         return d
     if d.is_floating:
         return fp64 if d is fp64 else fp32

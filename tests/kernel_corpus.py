@@ -1061,3 +1061,83 @@ def complex_compare_and_branch(z, n):
         if abs(z[i]) < 1:
             v += 4
         n[i] = v
+
+
+# --- unsigned values -------------------------------------------------------------
+
+def _u64_edges(r, n):
+    """uint64 values, a third of them near the wrap boundaries (0, 2**63, 2**64 - 1)."""
+    x = r.integers(0, 2 ** 64, n, dtype=np.uint64)
+    x[::3] = np.array([0, 1, 2 ** 63, 2 ** 63 - 1, 2 ** 64 - 1, 2 ** 64 - 2],
+                      np.uint64)[np.arange(len(x[::3])) % 6]
+    return x
+
+
+def _hash_expect(x, out):
+    with np.errstate(all="ignore"):
+        h = x * np.uint64(0x5851F42D4C957F2D)
+        h = h ^ (h >> np.uint64(31))
+        return {"out": (h % np.uint64(1000003)).astype(np.uint32)}
+
+
+@case(lambda r: (_u64_edges(r, 600), np.zeros(600, np.uint32)), _hash_expect)
+def uint64_hash_wraps(x, out):
+    for i in lo.grid(x.shape[0]):
+        h = x[i] * 0x5851F42D4C957F2D          # wraps modulo 2**64, as numpy's
+        h = h ^ (h >> 31)
+        out[i] = h % 1000003                   # a narrowing store into uint32
+
+
+@case(lambda r: (r.integers(0, 2 ** 32, 500, dtype=np.uint32),
+                 r.integers(-2 ** 31, 2 ** 31, 500, dtype=np.int32),
+                 np.zeros(500, np.int64), np.zeros(500, bool)),
+      lambda u, s, out, lt: {"out": u.astype(np.int64) + s, "lt": u < s})
+def uint32_int32_promote_to_int64(u, s, out, lt):
+    for i in lo.grid(u.shape[0]):
+        out[i] = u[i] + s[i]                   # NEP 50: int64
+        lt[i] = u[i] < s[i]
+
+
+@case(lambda r: (_u64_edges(r, 300), r.integers(-2 ** 63, 2 ** 63, 300, dtype=np.int64),
+                 np.zeros(300, bool), np.zeros(300, np.float64)),
+      lambda u, s, gt, f: {"gt": u > s, "f": u + s})
+def uint64_int64_compare_exactly(u, s, gt, f):
+    for i in lo.grid(u.shape[0]):
+        gt[i] = u[i] > s[i]                    # by value, not through fp64
+        f[i] = u[i] + s[i]                     # fp64, numpy's promotion
+
+
+@case(lambda r: (r.integers(0, 2 ** 16, 400, dtype=np.uint16), np.zeros(400, np.uint16)),
+      lambda x, out: {"out": ((x - np.uint16(1)) * np.uint16(3)) ^ ~x})
+def uint16_literals_stay_uint16(x, out):
+    for i in lo.grid(x.shape[0]):
+        out[i] = ((x[i] - 1) * 3) ^ ~x[i]      # weak literals: uint16, wrapping
+
+
+@case(lambda r: (_u64_edges(r, 2000),),
+      lambda x: np.add.reduce(x, dtype=np.uint64))
+def uint64_sum_accumulates_in_uint64(x):
+    acc = 0
+    for i in lo.grid(x.shape[0]):
+        acc += x[i]
+    return acc
+
+
+@case(lambda r: (np.array([-1.5, 0.0, 3.7, 7e4, 5e9, 2.0 ** 63, 2.0 ** 64, 1e30, -np.inf,
+                           np.nan] * 20),
+                 np.zeros(200, np.uint16), np.zeros(200, np.uint32), np.zeros(200, np.uint64)),
+      lambda f, a, b, c: {n: np.array([np.asarray(v).astype(t)[()] for v in f], t)
+                          for n, t in (("a", np.uint16), ("b", np.uint32), ("c", np.uint64))})
+def float_to_unsigned_stores(f, a, b, c):
+    for i in lo.grid(f.shape[0]):
+        a[i] = f[i]                            # numpy's astype on x86-64 (exception 5)
+        b[i] = f[i]
+        c[i] = f[i]
+
+
+@case(lambda r: (r.standard_normal(64).astype(np.float32),
+                 r.integers(0, 64, 300, dtype=np.uint32), np.zeros(300, np.float32)),
+      lambda x, u, out: {"out": x[u]})
+def uint32_gather(x, u, out):
+    for i in lo.grid(u.shape[0]):
+        out[i] = x[u[i]]

@@ -160,11 +160,17 @@ def skipped(gk, backend: str, known: set | None = None) -> list:
     return [bug for bug, hit in SKIP_BACKEND.get(backend, []) if bug in known and hit(gk)]
 
 FLOAT_TYPES = ["float16", "bfloat16", "float32", "float64"]
-INT_TYPES = ["int8", "int16", "int32", "int64", "uint8"]
+# The types drawn from (kernels that use no wider unsigned type are drawn as before);
+# uint16/32/64 come from a stream of their own (_Gen.ur), in about a quarter of the kernels.
+BASE_INT_TYPES = ["int8", "int16", "int32", "int64", "uint8"]
+UNSIGNED_TYPES = ["uint16", "uint32", "uint64"]
+INT_TYPES = BASE_INT_TYPES + UNSIGNED_TYPES
+BASE_TYPES = BASE_INT_TYPES + FLOAT_TYPES
 ALL_TYPES = INT_TYPES + FLOAT_TYPES
 COMPLEX_TYPES = ["complex64", "complex128"]
 CAST_NAME = {"int8": "lo.int8", "int16": "lo.int16", "int32": "lo.int32", "int64": "lo.int64",
-             "uint8": "lo.uint8", "float16": "lo.float16", "bfloat16": "lo.bf16",
+             "uint8": "lo.uint8", "uint16": "lo.uint16", "uint32": "lo.uint32",
+             "uint64": "lo.uint64", "float16": "lo.float16", "bfloat16": "lo.bf16",
              "float32": "lo.float32", "float64": "lo.float64"}
 TRANSCENDENTAL = ["lo.exp", "lo.log", "lo.sqrt", "lo.sin", "lo.cos", "lo.tanh", "lo.log1p",
                   "lo.expm1"]
@@ -216,7 +222,11 @@ def result_type(template: str, *types: str) -> str:
             env[f"_a{n}"] = _sample(t)
             names.append(f"_a{n}")
         with np.errstate(all="ignore"):
-            v = eval(template.format(*names), env)
+            try:
+                v = eval(template.format(*names), env)
+            except TypeError:          # no numpy loop (uint64 | int64): no type
+                _TYPE_CACHE[key] = "none"
+                return "none"
         if isinstance(v, (bool, np.bool_)) or (isinstance(v, np.ndarray) and v.dtype == bool):
             out = "bool"
         elif isinstance(v, int):
@@ -231,7 +241,9 @@ def result_type(template: str, *types: str) -> str:
 
 
 def widen(t: str) -> str:
-    """Declared exception 4: loop accumulators are int64 / at least float32."""
+    """Declared exception 4: loop accumulators are int64 (uint64 stays) / at least float32."""
+    if t == "uint64":
+        return t
     if is_int(t) or t == "bool":
         return "int64"
     if t in ("float16", "bfloat16"):
@@ -333,9 +345,15 @@ def _values(rng, dtype: str, n: int, edge_p: float, int64_extremes: bool = True)
         part = "float32" if dtype == "complex64" else "float64"
         re = _values(rng, part, n, edge_p)
         return (re + 1j * _values(rng, part, n, edge_p)).astype(dt)
+    if dtype == "uint64":          # its maximum does not fit the int64 staging below
+        vals = rng.integers(0, 40, n).astype(np.uint64)
+        edges = np.array([0, 1, 2 ** 63, 2 ** 64 - 1], np.uint64)
+        mask = rng.random(n) < edge_p
+        vals[mask] = edges[rng.integers(0, len(edges), int(mask.sum()))]
+        return vals
     if dtype in INT_TYPES:
         info = np.iinfo(np.int32 if dtype == "int64" and not int64_extremes else dt)
-        lo_, hi_ = (0, 40) if dtype == "uint8" else (-20, 21)
+        lo_, hi_ = (0, 40) if dtype.startswith("uint") else (-20, 21)
         vals = rng.integers(lo_, hi_, n).astype(np.int64)
         edges = np.array(sorted({0, 1, int(info.min), int(info.max), max(int(info.min), -1)}),
                          dtype=np.int64)
@@ -384,6 +402,8 @@ class _Gen:
         self.lines: list = []
         self.local_arrays: list = []      # (name, dtype, size) readable in the first grid
         self.ar = random.Random(seed * 1000003 + 61)   # atomics written as acc[j] += v
+        self.ur = random.Random(seed * 1000003 + 67)   # uint16/32/64 values
+        self.unsigned = self.ur.random() < 0.25
         self.counter = 0
         self.scopes: list = []          # list of dict name -> type
         self.loop_index = {}            # grid axis -> index expression currently usable
@@ -597,6 +617,8 @@ class _Gen:
             else:
                 op = r.choice(["&", "|", "^"])
                 b = self.expr(depth + 1, "int", True)
+                if not is_int(result_type("{} | {}", a.t, b.t)):
+                    b = self.cast(b, a.t)      # uint64 with a signed int: numpy has no loop
             if r.random() < 0.2:
                 return E(f"(~{a.text})", a.t)
             t = result_type("{} %s {}" % op, a.t, b.t)
@@ -648,11 +670,13 @@ class _Gen:
         if kind == "cast":
             a = self.expr(depth + 1, "num", exact)
             if want == "int":
-                to = r.choice(INT_TYPES)
+                to = r.choice(BASE_INT_TYPES)
             elif want == "float":
                 to = r.choice(FLOAT_TYPES)
             else:
-                to = r.choice(ALL_TYPES)
+                to = r.choice(BASE_TYPES)
+            if self.unsigned and to in INT_TYPES and self.ur.random() < 0.4:
+                to = self.ur.choice(UNSIGNED_TYPES)
             if to in ("float16", "bfloat16"):
                 self.flags.add("half")
             return self.cast(a, to)
@@ -1722,7 +1746,10 @@ class _Gen:
         self.max_depth = r.choice([2, 3, 3])
         layouts = ["contiguous", "strided", "reversed"] + (["transposed"] if nd >= 2 else [])
         edge_p = r.choice([0.0, 0.1, 0.25])
-        types_pool = r.sample(ALL_TYPES, r.randint(2, 4))
+        types_pool = r.sample(BASE_TYPES, r.randint(2, 4))
+        if self.unsigned:              # one unsigned type in place of one drawn (its own stream)
+            types_pool[self.ur.randrange(len(types_pool))] = self.ur.choice(UNSIGNED_TYPES)
+            self.flags.add("unsigned")
         self.inputs = [TensorArg(f"x{n}", r.choice(types_pool), r.choice(layouts), False,
                                  edge_p) for n in range(r.randint(1, 3))]
         self.outputs = [TensorArg(f"out{n}", r.choice(types_pool), r.choice(layouts), True,

@@ -110,6 +110,8 @@ def test_accumulator_types():
     assert dtypes.accumulator_type(lo.bf16) is lo.fp32
     assert dtypes.accumulator_type(lo.fp64) is lo.fp64
     assert dtypes.accumulator_type(lo.int8) is lo.int64
+    assert dtypes.accumulator_type(lo.uint32) is lo.int64
+    assert dtypes.accumulator_type(lo.uint64) is lo.uint64    # int64 + uint64 is fp64
     assert dtypes.accumulator_type(lo.complex64) is lo.complex64
 
 

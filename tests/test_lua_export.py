@@ -121,7 +121,8 @@ DRIVER = textwrap.dedent("""\
 """)
 
 CTYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "int16": "int16_t",
-          "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "bool": "uint8_t",
+          "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "uint16": "uint16_t",
+          "uint32": "uint32_t", "uint64": "uint64_t", "bool": "uint8_t",
           "float16": "uint16_t", "bfloat16": "uint16_t"}
 
 
@@ -209,8 +210,8 @@ def _parse_result(text: str):
         return None
     if text in ("true", "false"):
         return text == "true"
-    if text.endswith("LL"):
-        return int(text[:-2])
+    if text.endswith("LL"):                # int64_t 5LL, uint64_t 5ULL
+        return int(text.rstrip("UL"))
     return float(text)
 
 

@@ -49,8 +49,26 @@ def hold_array(a: np.ndarray) -> np.ndarray:
 def store_convert(v: Any, dt: np.dtype) -> Any:
     """``v`` converted for a store into an array of ``dt``: numpy's unsafe
     ``astype`` (exception 5), which rounds halves to nearest-even."""
+    a = np.asarray(v)
     with np.errstate(all="ignore"):
-        return np.asarray(v).astype(dt)
+        if a.dtype.kind == "f" and dt.kind in "iu" and a.ndim:
+            return _float_to_int(a.astype(np.float64), dt)
+        return a.astype(dt)
+
+
+def _float_to_int(a: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """x86-64's conversion (passes/lower_casts), element by element as numpy's scalars
+    do it: numpy's contiguous-array loops may use SIMD conversions that give other
+    results out of range (5e9 -> uint32 is 0 there, 705032704 for a scalar)."""
+    def signed(v, bits):
+        ok = (v >= -2.0 ** (bits - 1)) & (v < 2.0 ** (bits - 1))    # NaN fails both
+        return np.where(ok, np.trunc(np.where(ok, v, 0.0)), -2.0 ** (bits - 1)).astype(np.int64)
+    if dt == np.uint64:
+        top = np.uint64(2 ** 63)
+        high = signed(a - 2.0 ** 63, 64).astype(np.uint64) ^ top
+        return np.where(a >= 2.0 ** 63, high, signed(a, 64).astype(np.uint64))
+    wide = 64 if dt.itemsize == 8 or dt == np.uint32 else 32
+    return signed(a, wide).astype(dt)
 
 
 def convert(v: Any, t: DType, hold_halves: bool = True, *, hold: bool | None = None) -> Any:
@@ -82,17 +100,20 @@ class Array:
     def __getitem__(self, idx):
         try:
             v = self.a[idx]
-        except IndexError as exc:
-            raise self._index_error(exc) from None
+        except (IndexError, OverflowError) as exc:    # a uint64 index past int64's range
+            raise self._index_error(exc, idx) from None
         return np.float32(v) if self.half else v
 
     def __setitem__(self, idx, v) -> None:
         try:
             self.a[idx] = store_convert(v, self.a.dtype)
-        except IndexError as exc:
-            raise self._index_error(exc) from None
+        except (IndexError, OverflowError) as exc:
+            raise self._index_error(exc, idx) from None
 
-    def _index_error(self, exc: IndexError) -> IndexError:
+    def _index_error(self, exc: Exception, idx) -> IndexError:
+        if isinstance(exc, OverflowError):
+            return IndexError(f"index {idx} is out of bounds for tensor {self.name!r} "
+                              f"with shape {self.shape}")
         # numpy: "index 10 is out of bounds for axis 0 with size 10": name the tensor.
         msg = re.sub(r"(for axis \d+) with", rf"\1 of {self.name!r} with", str(exc))
         return IndexError(msg if msg != str(exc) else f"{exc} (tensor {self.name!r})")
@@ -152,8 +173,8 @@ def _atomic(op: str, tensor: Array, index, value, compare=None):
         old = tensor.shadow[index]
         if op != "cas" or old == compare:
             tensor.shadow[index] = np.float32(language.atomic_update(op, old, value))
-    except IndexError as exc:
-        raise tensor._index_error(exc) from None
+    except (IndexError, OverflowError) as exc:
+        raise tensor._index_error(exc, index) from None
     return old
 
 

@@ -56,19 +56,11 @@ def param_type(a: Any, name: str, kernel: str) -> Any:
         f"Tensor, a numpy array, or a number (bool, int, float, complex)")
 
 
-_NOT_IN_KERNELS = frozenset(("uint16", "uint32", "uint64"))
-
-
 def _dtype(npd: np.dtype, name: str, kernel: str):
     try:
-        d = dtypes.dtype(npd)
+        return dtypes.dtype(npd)
     except Exception as exc:       # UnsupportedPrecision, with the supported list
         raise KernelArgumentError(f"argument {name!r} of kernel {kernel!r}: {exc}") from None
-    if d.name in _NOT_IN_KERNELS:
-        raise KernelArgumentError(
-            f"argument {name!r} of kernel {kernel!r} is {d.name}, which kernels do not "
-            f"take yet; convert it (x.astype(...)) before the call")
-    return d
 
 
 def unwrap(a: Any) -> Any:

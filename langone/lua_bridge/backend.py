@@ -57,14 +57,18 @@ _ADDRESS, FAST_ADDRESSES = _address_reader()
 _INT_LIMIT = 1 << NUM_BITS
 
 
-def _int64_arg(v) -> int:
+def _int64_arg(v, kind: str = "int64") -> int:
     v = int(v)
     if -_INT_LIMIT < v < _INT_LIMIT:
         return v
     raise KernelArgumentError(
-        f"int64 argument {v} is too large for the lua backend: Lua numbers hold integers "
-        f"exactly below 2^{NUM_BITS} ({_INT_LIMIT}); pass it as a one-element int64 "
+        f"{kind} argument {v} is too large for the lua backend: Lua numbers hold integers "
+        f"exactly below 2^{NUM_BITS} ({_INT_LIMIT}); pass it as a one-element {kind} "
         f"tensor, or use another backend")
+
+
+def _uint64_arg(v) -> int:
+    return _int64_arg(v, "uint64")
 
 
 def _elem_strides(a: np.ndarray, itemsize: int) -> tuple:
@@ -80,6 +84,11 @@ def _int64_result(r) -> np.int64:
     if type(r) is tuple:                    # (signed high word, low word) from Lua
         return np.int64((r[0] << 32) + r[1])
     return np.int64(r)
+
+
+def _uint64_result(r) -> np.uint64:
+    """A uint64 result crosses as its int64 bits (see runtime's split_int64)."""
+    return np.uint64(int(_int64_result(r)) % (1 << 64))
 
 
 def _translate(exc, name: str) -> Exception:
@@ -133,6 +142,8 @@ def launcher_source(k: ir.Kernel) -> str:
             call.append(f"float({a})")
         elif t.name == "int64":
             call.append(f"_int64({a})")
+        elif t.name == "uint64":
+            call.append(f"_uint64({a})")
         else:
             call.append(f"int({a})")
     lines += ["    try:",
@@ -144,6 +155,8 @@ def launcher_source(k: ir.Kernel) -> str:
         lines.append("    return None")
     elif ret.name == "int64":
         lines.append("    return _int64_result(r)")
+    elif ret.name == "uint64":
+        lines.append("    return _uint64_result(r)")
     elif ret.is_floating:
         lines.append("    return _ret(-0.0) if r.__class__ is tuple else _ret(r)")
     else:
@@ -155,7 +168,7 @@ def _result_kind(ret) -> str | None:
     """How a kernel's result crosses from Lua (see :meth:`runtime.Sandbox.entry`)."""
     if ret is None:
         return None
-    if ret.name == "int64":
+    if ret.name in ("int64", "uint64"):
         return "int64"
     return "float" if ret.is_floating else None
 
@@ -165,6 +178,7 @@ def make_launcher(k: ir.Kernel, run, lua_error):
     scope = {"_run": run, "_LuaError": lua_error, "_translate": _translate,
              "_name": k.name, "_addr": _ADDRESS, "_strides": _elem_strides,
              "_int64": _int64_arg, "_int64_result": _int64_result, "_read_only": _read_only,
+             "_uint64": _uint64_arg, "_uint64_result": _uint64_result,
              "_ret": k.return_type.numpy.type if k.return_type is not None else None}
     exec(compile(launcher_source(k), f"<langone lua launcher {k.name}>", "exec"), scope)
     return scope["launch"]

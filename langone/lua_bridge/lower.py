@@ -15,9 +15,13 @@ the IR's numpy semantics (:mod:`langone.kernels.ir`) map onto LuaJIT:
   variables and comparisons (pure double).
 * **fp16/bf16** compute as fp32; tensors are ``uint16_t`` bits converted on
   load and rounded to nearest even on store (``h2f``/``f2h``, ``bf2f``/``f2bf``).
-* **int8/16/32, uint8** are Lua numbers wrapped after every operation
-  (``bit.tobit``, sign-extending shifts, masks); int32 products that could
-  exceed 2^52 use an exact split multiply (``imul32``).
+* **int8/16/32, uint8/16/32** are Lua numbers wrapped after every operation
+  (``bit.tobit``, sign-extending shifts, masks, ``u32``: modulo 2^32); int32
+  and uint32 products that could exceed 2^52 use an exact split multiply
+  (``imul32``); uint32 ``>>`` is logical (``ushr32``).
+* **uint64** is always a ``uint64_t`` cdata (``U64``): LuaJIT's 64-bit unsigned
+  arithmetic wraps like numpy; ``//``, ``%`` and shifts go through helpers with
+  numpy's results for zero divisors and wide shifts (``udiv64`` ...).
 * **int64** is a Lua number where :mod:`.intrange` proves the value stays
   below 2^52 (indices, shapes, loop counters bounded by them) and an
   ``int64_t`` cdata elsewhere (int64 data, accumulators), whose arithmetic
@@ -65,7 +69,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..dtypes import DType, bf16, bool_, fp16, fp32, fp64, int32, int64, uint8
+from ..dtypes import DType, bf16, bool_, fp16, fp32, fp64, int32, int64, uint8, uint64
 from ..kernels import ir
 from ..kernels.passes import lower_atomics, lower_pow
 from .intrange import NUM_BITS, WIDE, IntRanges
@@ -152,7 +156,7 @@ class Expressions:
         if isinstance(e, ir.Cast):
             s = e.value.type
             return computes_in_fp32(e.type) or s.is_bool or s.name in ("int8", "uint8",
-                                                                        "int16")
+                                                                        "int16", "uint16")
         return False
 
     def rounded(self, e: ir.Expr, always: bool = False) -> ir.Expr:
@@ -165,10 +169,11 @@ class Expressions:
     @staticmethod
     def wrap(t: DType, e: ir.Expr) -> ir.Expr:
         """An integer result wrapped to ``t``'s width (numbers)."""
-        fn = {"int32": "tobit", "int16": "wrap16", "int8": "wrap8"}.get(t.name)
+        fn = {"int32": "tobit", "int16": "wrap16", "int8": "wrap8", "uint32": "u32"}.get(t.name)
         if fn:
             return call(fn, t, e)
-        return call("band", t, e, const(int32, 255)) if t is uint8 else e
+        mask = {"uint8": 255, "uint16": 65535}.get(t.name)
+        return call("band", t, e, const(int32, mask)) if mask else e
 
     def may_be_negative_zero(self, e: ir.Expr) -> bool:
         """Whether an int64 held in a Lua number may be -0.0 (``0 * -3``, ``-0``,
@@ -183,9 +188,13 @@ class Expressions:
         return getattr(self, "e_" + type(e).__name__)(e)
 
     def e_Const(self, e: ir.Const) -> ir.Expr:
+        if e.type is uint64:
+            return call("U64", uint64, e)
         return call("I64", int64, e) if e.type is int64 and self.wide(e) else e
 
     def e_Name(self, e: ir.Name) -> ir.Expr:
+        if e.type is uint64 and e.id in self.u64_params:   # arrives as a number
+            return call("U64", uint64, e)
         return e
 
     e_Shape = e_Name
@@ -230,7 +239,20 @@ class Expressions:
             return ir.Compare(e.loc, t, "!=", a, b)
         if t is int64:
             return self.int64_binop(e)
+        if t is uint64:
+            return self.uint64_binop(e)
         return self.narrow_binop(e)
+
+    def uint64_binop(self, e: ir.BinOp) -> ir.Expr:
+        """uint64 arithmetic on uint64_t cdata: + - * ** wrap in LuaJIT itself."""
+        a, b = self.ex(e.left), self.ex(e.right)
+        if e.op in ("+", "-", "*"):
+            return replace(e, left=a, right=b)
+        if e.op == "**":
+            return replace(e, left=a, right=self.exponent(e, b))
+        fn = {"//": "udiv64", "%": "umod64", "<<": "ushl64", ">>": "ushr64",
+              "&": "band", "|": "bor", "^": "bxor"}[e.op]
+        return call(fn, uint64, a, b)
 
     def float_binop(self, e: ir.BinOp) -> ir.Expr:
         if e.op in ("//", "%"):
@@ -271,8 +293,9 @@ class Expressions:
             return self.wrap(t, replace(e, left=a, right=b))
         if op == "*":
             exact = self.ranges.bits(e.left) + self.ranges.bits(e.right) <= 52
-            if t is int32 and not exact:
-                return call("imul32", t, a, b)
+            if t.bits == 32 and not exact:           # int32 and uint32
+                out = call("imul32", t, a, b)
+                return out if t is int32 else self.wrap(t, out)
             return self.wrap(t, replace(e, left=a, right=b))
         if op == "//":
             return self.wrap(t, call("idiv", t, a, b))
@@ -281,8 +304,9 @@ class Expressions:
                 call("shl", t, a, b, bits)
             return out if t is int32 else self.wrap(t, out)
         if op == ">>":
-            return call("shr", t, a, b, bits)
-        return call({"%": "imod", "&": "band", "|": "bor", "^": "bxor"}[op], t, a, b)
+            return call("ushr32" if t.kind == "u" else "shr", t, a, b, bits)
+        out = call({"%": "imod", "&": "band", "|": "bor", "^": "bxor"}[op], t, a, b)
+        return self.wrap(t, out) if t.name == "uint32" and op != "%" else out
 
     def exponent(self, e: ir.BinOp, b: ir.Expr) -> ir.Expr:
         """``b``, the exponent of ``e``; of a checked power (passes/lower_pow)
@@ -301,12 +325,15 @@ class Expressions:
         if t is int64 and (self.wide(e) or e.op == "~"):
             a = self.as_wide(e.operand)
             return replace(e, operand=a) if e.op == "-" else call("bnot", t, a)
+        if t is uint64:                                # cdata: wraps
+            a = self.ex(e.operand)
+            return replace(e, operand=a) if e.op == "-" else call("bnot", t, a)
         a = self.ex(e.operand)
         if e.op == "-":
             neg = replace(e, operand=a)
             return neg if t.is_floating or t is int64 else self.wrap(t, neg)
-        out = call("bnot", t, a)                       # ~ on int8/16/32, uint8
-        return self.wrap(t, out) if t is uint8 else out
+        out = call("bnot", t, a)                       # ~ on int8/16/32, uint8/16/32
+        return self.wrap(t, out) if t.kind == "u" else out
 
     def e_Compare(self, e: ir.Compare) -> ir.Expr:
         ct = e.left.type
@@ -365,6 +392,8 @@ class Expressions:
 
     def integer_fmod(self, e: ir.Call) -> ir.Expr:
         a, b = e.args
+        if e.type is uint64:                          # unsigned: C's remainder is %
+            return call("umod64", uint64, self.ex(a), self.ex(b))
         if e.type is int64 and any(self.wide(v) for v in (e, a, b)):
             out = call("ifmod64", int64, self.as_wide(a), self.as_wide(b))
             return out if self.wide(e) else call("tonumber", int64, out)
@@ -378,6 +407,8 @@ class Expressions:
             if self.wide(e):
                 return call("abs64", t, self.as_wide(arg))
             return call("abs", t, self.num(arg))
+        if t.kind == "u":
+            return self.ex(arg)                       # unsigned: abs is the value
         out = call("abs", t, self.ex(arg))
         return out if t is uint8 else self.wrap(t, out)
 
@@ -402,7 +433,8 @@ class Expressions:
             return self.ex(e.value) if s.is_bool else \
                 ir.Compare(e.loc, bool_, "!=", self.ex(e.value), const(int32, 0))
         if s.is_bool:
-            return self.bool_number(e.value)
+            out = self.bool_number(e.value)
+            return call("U64", t, out) if t is uint64 else out
         if t.is_integer:
             return self.cast_to_int(e)
         return self.cast_to_float(e)
@@ -415,10 +447,14 @@ class Expressions:
                 return call("I64", t, x)
             out = call("f2i32", int32, x)
             return out if t is int32 else self.wrap(t, out)
+        if t is uint64:                                   # numbers and int64_t wrap
+            return self.ex(e.value) if s is uint64 else call("U64", t, self.ex(e.value))
+        if s is uint64 and t is int64:
+            return call("S64", t, self.ex(e.value))
         if t is int64:
             return self.ex(e.value)                       # from a narrower integer
         v = self.ex(e.value)
-        if s is int64:                                    # tobit wraps numbers and cdata
+        if s in (int64, uint64):                          # tobit wraps numbers and cdata
             v = call("tobit", int32, v)
             return v if t is int32 else self.wrap(t, v)
         return self.wrap(t, v)
@@ -433,6 +469,8 @@ class Expressions:
             v = self.ex(e.value)
             if s is int64 and self.ranges.wide(e.value):    # int64_t: rounded once
                 v = call("tonumber" if t is fp64 else "i64num", int64, v)
+            elif s is uint64:
+                v = call("tonumber" if t is fp64 else "u64num", fp64, v)
             elif s is int64 and self.may_be_negative_zero(e.value):
                 v = ir.BinOp(e.loc, int64, "+", v, const(int64, 0))   # -0.0 + 0 is 0
             if t is fp64 or (s.is_integer and s.bits <= 16 and t is fp32):
@@ -456,6 +494,7 @@ class LuaLowering(Expressions):
         self.tensor_types.update({n.name: n.dtype for n in ir.walk(k)     # local arrays
                                   if isinstance(n, ir.Alloc)})
         self.grid_vars = {v for n in ir.walk(k) if isinstance(n, ir.Grid) for v in n.vars}
+        self.u64_params = {p.name for p in k.params if not p.is_tensor and p.type is uint64}
         self.taken = {p.name for p in k.params} | set(self.types) | ir.bound_names(k.body)
         self.new_locals: list[tuple] = []
         self.folds: dict[str, tuple] = {}         # reduction var -> (op, total name)
@@ -532,7 +571,7 @@ class LuaLowering(Expressions):
         tensor = self.shadows.get(s.tensor, s.tensor)   # a half tensor's fp32 shadow
         index = self.indices(s.index)
         old = ir.Load(s.loc, t, tensor, index)
-        if tensor != s.tensor or (t.is_floating and not is_half(t)) or t is int64:
+        if tensor != s.tensor or (t.is_floating and not is_half(t)) or t in (int64, uint64):
             new = ir.BinOp(s.loc, t, "+", old, v)      # floats round on store; cdata wraps
         elif is_half(t):
             wide = ir.BinOp(s.loc, fp32, "+", call("h2f" if t is fp16 else "bf2f", fp32, old), v)
@@ -628,6 +667,8 @@ class LuaLowering(Expressions):
     def identity(self, r: ir.Reduction) -> ir.Expr:
         t = self.types[r.var]
         v = const(t, ir.reduction_identity(r.op, t))
+        if t is uint64:
+            return call("U64", t, v)
         return call("I64", t, v) if t is int64 and self.red_wide(r) else v
 
     def can_fold(self, g: ir.Grid, r: ir.Reduction) -> bool:

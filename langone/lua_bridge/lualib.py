@@ -44,6 +44,32 @@ local F32 = ffi.typeof("float")
 local function r32(x) return tonumber(F32(x)) end"""),
     "I64": ((), """\
 local I64 = ffi.typeof("int64_t")"""),
+    "U64": ((), """\
+-- uint64_t values are cdata (their arithmetic wraps modulo 2^64 like numpy's);
+-- a number or int64_t converts through int64_t (a negative number wraps).
+local function U64(x) return ffi.cast("uint64_t", ffi.cast("int64_t", x)) end
+local function S64(x) return ffi.cast("int64_t", x) end"""),
+    "u32": ((), """\
+-- uint32 values are numbers in [0, 2^32): results wrap with a floor modulo.
+local function u32(x) return x % 4294967296 end
+local function ushr32(a, b, bits)
+  if b < 0 or b >= bits then return 0 end
+  return rshift(a, b) % 4294967296
+end"""),
+    "u64ops": ((), """\
+-- uint64_t division, modulo and shifts with numpy's results: x // 0 == x % 0 == 0,
+-- shifts by the width or more give 0 (LuaJIT's own x / 0ULL is 2^63).
+local function udiv64(a, b) if b == 0 then return 0ULL end return a / b end
+local function umod64(a, b) if b == 0 then return 0ULL end return a % b end
+local function ushl64(a, b) if b >= 64 then return 0ULL end return lshift(a, tonumber(b)) end
+local function ushr64(a, b) if b >= 64 then return 0ULL end return rshift(a, tonumber(b)) end
+-- uint64_t -> a number rounding to fp32 as the integer does (see i64num).
+local function u64num(v)
+  if v < 9007199254740992ULL then return tonumber(v) end
+  local lo = band(v, 0x7FF)
+  if lo == 0 then return tonumber(v) end
+  return tonumber(v - lo + 1024)
+end"""),
     "i64num": (("I64",), """\
 -- int64_t -> a number that rounds to fp32/fp16/bf16 as the integer does (numpy
 -- converts int64 to those in one step; via the nearest double would round twice):

@@ -18,7 +18,8 @@ local nil not or repeat return then true until while""".split())
 
 #: numpy-compatible C element types of tensor pointers (halves travel as bits).
 CTYPE = {"fp32": "float", "fp64": "double", "int8": "int8_t", "int16": "int16_t",
-         "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "bool": "uint8_t",
+         "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "uint16": "uint16_t",
+         "uint32": "uint32_t", "uint64": "uint64_t", "bool": "uint8_t",
          "fp16": "uint16_t", "bf16": "uint16_t"}
 
 

@@ -88,6 +88,8 @@ class Expressions:
     def e_Call(self, e: ir.Call) -> str:
         if e.fn == "I64" and isinstance(e.args[0], ir.Const):
             return luasrc.lua_int(e.args[0].value, True)
+        if e.fn == "U64" and isinstance(e.args[0], ir.Const):
+            return f"{int(e.args[0].value) % 2 ** 64}ULL"
         if e.fn in DEFINED_BY:
             self.use(DEFINED_BY[e.fn])
         return f"{e.fn}({', '.join(_strip(self.ex(a)) for a in e.args)})"

@@ -103,11 +103,14 @@ local function load_sandboxed(source, name)
   return chunk()
 end
 
--- int64_t results cross into Python as (signed high word, low word).
+-- int64_t results cross into Python as (signed high word, low word); uint64_t ones
+-- as the same bits (the launcher takes them modulo 2^64).
+local U64_CT = ffi.typeof("uint64_t")
 local function split_int64(fn)
   return function(...)
     local r = fn(...)
     if type(r) == "cdata" then
+      if ffi.istype(U64_CT, r) then r = ffi.cast("int64_t", r) end
       return tonumber(bit.arshift(r, 32)), tonumber(bit.band(r, 0xffffffff))
     end
     return r

@@ -49,7 +49,7 @@ import itertools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
-from ...dtypes import DType, bool_, fp32, fp64, int64
+from ...dtypes import DType, bool_, fp32, fp64, int64, uint64
 from .. import ir
 from ..passes import lower_atomics, lower_pow, lower_range, lower_reductions as red, resources
 from . import interchange, row_jam
@@ -821,11 +821,11 @@ class _Lowering:
         if t.is_bool:                                    # & | ^ on booleans
             return e
         if op in ("<<", ">>"):
-            if t is not int64:
+            if t is not int64 and t is not uint64:     # uint64 shifts stay logical
                 a, b = _call("np.int64", int64, a), _call("np.int64", int64, b)
             if isinstance(e.right, ir.Const) and 0 <= e.right.value < t.bits:
                 return self.wrap(replace(e, left=a, right=b), t)
-            fn = "_m.shl" if op == "<<" else "_m.shr"
+            fn = "_m.shl" if op == "<<" else "_m.ushr" if t is uint64 else "_m.shr"
             return self.wrap(_call(fn, t, a, b, _int(t.bits)), t)
         if op == "**":
             b = _call("np.int64", int64, b)
@@ -858,7 +858,7 @@ class _Lowering:
         if fn == "fmod":
             if t.is_floating:
                 return replace(e, fn="np.fmod")
-            a, b = (_call("np.int64", int64, v) for v in e.args)
+            a, b = e.args if t is uint64 else (_call("np.int64", int64, v) for v in e.args)
             return self.wrap(_call("_m.fmod_i", t, a, b), t)
         if fn == "abs":
             return self.wrap(e, t)

@@ -363,7 +363,7 @@ def erf_f32(x):
 def shl(a, b, bits):
     """``a << b`` with numpy's result for shifts outside [0, bits): 0."""
     ok = b >= 0 and b < bits
-    return a << (b if ok else 0) if ok else a - a
+    return a << (b if ok else b - b) if ok else a - a     # b - b: 0 in b's type
 
 
 @njit(**_JIT)
@@ -371,7 +371,14 @@ def shr(a, b, bits):
     """``a >> b``; shifts outside [0, bits) fill with the sign (-1 or 0)."""
     ok = b >= 0 and b < bits
     fill = a - a - 1 if a < 0 else a - a
-    return a >> (b if ok else 0) if ok else fill
+    return a >> (b if ok else b - b) if ok else fill
+
+
+@njit(**_JIT)
+def ushr(a, b, bits):
+    """uint64 ``a >> b``: logical; shifts of the width or more give 0. (``shr``'s
+    ``a - a - 1`` would make numba compute a uint64 in fp64.)"""
+    return a >> b if b < bits else a - a
 
 
 @njit(**_JIT)

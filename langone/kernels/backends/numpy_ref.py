@@ -63,9 +63,10 @@ def binop(op: str, a: np.ndarray, b: np.ndarray, t: DType) -> np.ndarray:
     if op == "**" and t.is_integer:
         b = np.where(b < 0, 0, b)              # masked-off lanes hold anything: numpy raises
     out = _ARITH[op](a, b)
-    if op in ("<<", ">>"):
-        out = np.where((b < 0) | (b >= t.bits), 0 if op == "<<" else
-                       np.where(a < 0, -1, 0), out)
+    if op in ("<<", ">>"):                     # the fill in out's type: uint64 stays
+        fill = np.zeros((), out.dtype) if op == "<<" or t.kind == "u" else \
+            np.where(a < 0, -1, 0).astype(out.dtype)
+        out = np.where((b < 0) | (b >= t.bits), fill, out)
     return out.astype(compute_np(t), copy=False)
 
 

@@ -219,7 +219,10 @@ class _HostInterpreter(numpy_ref.Interpreter):
 
 def _scalar(value: np.ndarray, t) -> Any:
     v = value[0]
-    return float(v) if t.is_floating else int(v)
+    if t.is_floating:
+        return float(v)
+    # Integer scalars travel as int64: a uint64 as its bits (the kernel converts back).
+    return int(v) - (1 << 64) if int(v) >= 1 << 63 else int(v)
 
 
 class Launcher:

@@ -35,11 +35,13 @@ def is_half(t: Any) -> bool:
 
 
 _TL = {"fp32": "tl.float32", "fp64": "tl.float64", "int8": "tl.int8", "int16": "tl.int16",
-       "int32": "tl.int32", "int64": "tl.int64", "uint8": "tl.uint8", "bool": "tl.int1",
+       "int32": "tl.int32", "int64": "tl.int64", "uint8": "tl.uint8", "uint16": "tl.uint16",
+       "uint32": "tl.uint32", "uint64": "tl.uint64", "bool": "tl.int1",
        "fp16": "tl.float32", "bf16": "tl.float32"}
 STORE_TL = {"fp16": "tl.float16", "bf16": "tl.bfloat16"}
 _SIG = {"fp16": "fp16", "bf16": "bf16", "fp32": "fp32", "fp64": "fp64", "int8": "i8",
-        "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8", "bool": "u1"}
+        "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8", "uint16": "u16",
+        "uint32": "u32", "uint64": "u64", "bool": "u1"}
 
 
 def tl_type(t: DType) -> str:

@@ -140,7 +140,7 @@ def compile_error(k: ir.Kernel, loc: ir.Loc, message: str, hint: str | None = No
                               source_line=line or None, hint=hint, kernel=k.name)
 
 
-_ATOMIC_OK = ("fp16", "bf16", "fp32", "fp64", "int32", "int64")
+_ATOMIC_OK = ("fp16", "bf16", "fp32", "fp64", "int32", "int64", "uint32", "uint64")
 
 
 def check_expressible(k: ir.Kernel) -> None:

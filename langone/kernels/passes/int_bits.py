@@ -31,7 +31,8 @@ from .. import ir
 INDEX_BITS = 48
 WIDE = 64
 
-_WIDTH = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32, "bool": 1}
+_WIDTH = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32,
+          "bool": 1}
 
 
 class IntRanges:
@@ -95,6 +96,8 @@ class IntRanges:
             return WIDE
         if t.name in _WIDTH and not isinstance(e, ir.Const):
             return _WIDTH[t.name]
+        if t is dtypes.uint64 and not isinstance(e, ir.Const):
+            return WIDE                  # wraps modulo 2**64: 0 - 1 is the largest value
         return min(getattr(self, "b_" + type(e).__name__, self._wide)(e), WIDE)
 
     def _wide(self, e) -> int:

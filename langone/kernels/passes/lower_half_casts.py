@@ -8,8 +8,8 @@ This pass rewrites every ``Cast(half, v)`` of an integer or bool ``v`` to
 ``Cast(half, Cast(fp64, w))`` where ``fp64(w)`` is exact, so a renderer only
 converts fp64 to halves (rounding to odd through fp32, then to nearest):
 
-* int8..int32, uint8, bool: ``w = v`` (exact in fp64);
-* int64: ``w = v`` when ``|v| < 2**53``, else ``v`` with its low 11 bits
+* int8..int32, uint8..uint32, bool: ``w = v`` (exact in fp64);
+* int64 and uint64: ``w = v`` when ``|v| < 2**53``, else ``v`` with its low 11 bits
   replaced by one sticky bit at bit 10 (``w`` then has at most 53 significant
   bits and lies strictly between the same two multiples of 2**11 as ``v``, and
   the fp32 and half neighbours of such a large value are multiples of 2**11,
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...dtypes import DType, bool_, fp64, int64
+from ...dtypes import DType, bool_, fp64, int64, uint64
 from .. import ir
 
 _LOW = 2047                        # the 11 low bits that become one sticky bit
@@ -42,23 +42,25 @@ def _lower(e: ir.Expr) -> ir.Expr:
     src = e.value.type
     if not (isinstance(src, DType) and (src.is_integer or src.is_bool)):
         return e
-    v = _sticky(e.value) if src is int64 else e.value
+    v = _sticky(e.value) if src in (int64, uint64) else e.value
     return replace(e, value=ir.Cast(e.loc, fp64, v))
 
 
 def _sticky(v: ir.Expr) -> ir.Expr:
     """An int64 ``w`` with ``fp64(w)`` exact that rounds to any half as ``v`` does."""
-    loc = v.loc
+    loc, t = v.loc, v.type
 
     def const(x: int) -> ir.Const:
-        return ir.Const(loc, int64, x)
+        return ir.Const(loc, t, x % 2 ** 64 if t is uint64 else x)
 
     def binop(op: str, a: ir.Expr, b: ir.Expr) -> ir.BinOp:
-        return ir.BinOp(loc, int64, op, a, b)
+        return ir.BinOp(loc, t, op, a, b)
 
     high = binop("&", v, const(~_LOW))
     low_set = ir.Compare(loc, bool_, "!=", binop("&", v, const(_LOW)), const(0))
-    sticky = binop("|", high, ir.Select(loc, int64, low_set, const(1 << 10), const(0), True))
-    exact = ir.BoolOp(loc, bool_, "and", (ir.Compare(loc, bool_, "<", v, const(_EXACT)),
-                                          ir.Compare(loc, bool_, ">", v, const(-_EXACT))))
-    return ir.Select(loc, int64, exact, v, sticky, True)
+    sticky = binop("|", high, ir.Select(loc, t, low_set, const(1 << 10), const(0), True))
+    exact = ir.Compare(loc, bool_, "<", v, const(_EXACT))
+    if t is int64:
+        exact = ir.BoolOp(loc, bool_, "and", (exact, ir.Compare(loc, bool_, ">", v,
+                                                                 const(-_EXACT))))
+    return ir.Select(loc, t, exact, v, sticky, True)

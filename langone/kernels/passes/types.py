@@ -11,7 +11,8 @@ Rules (the reference backend and every other backend follow them):
   variables and ``x.shape[k]`` are Python ints: weak too.
 * Accumulators (grid reductions, and ``acc = acc op e`` updates directly in a
   sequential loop's body: the one recognizer, :func:`ir.accumulation`) are
-  widened: floats to at least fp32, integer sums and products to int64.
+  widened: floats to at least fp32, integer sums and products to int64 (a
+  uint64 one stays uint64: ``dtypes.accumulator_type``).
 * ``and``/``or`` in a value context give one of their operands, as in Python:
   the operands must share one type after promotion (else a compile error).
 * ``/`` of integers gives fp64. Arithmetic on two Python bools gives a Python
@@ -135,7 +136,7 @@ class TypeInference:
                 elif t.is_floating:
                     t = dtypes.result_type(t, fp32)
                 elif op in ("sum", "prod"):
-                    t = int64
+                    t = dtypes.accumulator_type(t)      # int64; uint64 stays uint64
                 self.locals[name] = t
             if self.locals == before:
                 break
@@ -212,7 +213,13 @@ class TypeInference:
                                    hint="convert with lo.int32(v) first")
             if e.op in ("<<", ">>") and kind_of(lt) == "b" and kind_of(rt) == "b":
                 return int64
-            return join(lt, rt)
+            t = join(lt, rt)
+            if kind_of(t) == "f":            # uint64 with a signed integer: fp64
+                raise self.err(e.loc, f"operator {e.op} on {_default(lt).name} and "
+                                      f"{_default(rt).name}: numpy has no integer type that "
+                                      f"holds both (it raises TypeError)",
+                               hint="convert one operand first: lo.uint64(v) or lo.int64(v)")
+            return t
         t = join(lt, rt)
         if kind_of(t) == "b":
             if isinstance(t, Weak):                  # Python: True + True == 2
@@ -439,8 +446,8 @@ class TypeInference:
         if isinstance(s, ir.While):
             return replace(s, cond=self.cond(s.cond), body=self.stmts(s.body))
         if isinstance(s, ir.For):
-            return replace(s, start=self.expr(s.start, int64), stop=self.expr(s.stop, int64),
-                           step=self.expr(s.step, int64), body=self.stmts(s.body))
+            return replace(s, start=self.index_expr(s.start), stop=self.index_expr(s.stop),
+                           step=self.index_expr(s.step), body=self.stmts(s.body))
         if isinstance(s, ir.Grid):
             for r in s.reductions:
                 t = self.locals.get(r.var)
@@ -448,7 +455,7 @@ class TypeInference:
                     raise self.err(s.loc, f"a complex grid reduction must be a sum; "
                                           f"{r.var!r} is reduced by {r.op}",
                                    hint="sum into it (acc += v), or reduce its parts")
-            return replace(s, extents=tuple(self.expr(x, int64) for x in s.extents),
+            return replace(s, extents=tuple(self.index_expr(x) for x in s.extents),
                            body=self.stmts(s.body))
         if isinstance(s, ir.Return):
             if s.items:
@@ -497,7 +504,19 @@ class TypeInference:
                             f"{joined.name} tensor")
 
     def indices(self, index: tuple) -> tuple:
-        return tuple(self.expr(i, int64) for i in index)
+        return tuple(self.index_expr(i) for i in index)
+
+    def index_expr(self, e: ir.Expr) -> ir.Expr:
+        """An index, range bound or grid extent as int64. A uint64 at or above 2**63
+        would wrap negative (counting from the end): it is clamped to 2**62 instead,
+        still out of bounds of every array, as it is in numpy."""
+        out = self.expr(e)
+        if out.type is not dtypes.uint64:
+            return to_type(out, int64) if out.type is not int64 else out
+        cap = 2 ** 62
+        big = ir.Compare(e.loc, bool_, ">", out, ir.Const(e.loc, dtypes.uint64, cap))
+        return ir.Select(e.loc, int64, big, ir.Const(e.loc, int64, cap),
+                         ir.Cast(e.loc, int64, out), True)
 
     def cond(self, e: ir.Expr) -> ir.Expr:
         if isinstance(e, ir.BoolOp):                   # truth context: operands' truth
@@ -521,9 +540,25 @@ class TypeInference:
     def r_BinOp(self, e):
         t = _default(self.typeof(e))
         op = e.op
+        if op != "/":
+            self.check_literals(e, (e.left, e.right), t)
         if t is bool_ and op in _BOOL_ARITHMETIC:       # numpy: or / and on bools
             op = _BOOL_ARITHMETIC[op]
         return replace(e, type=t, op=op, left=self.expr(e.left, t), right=self.expr(e.right, t))
+
+    def check_literals(self, e, operands, t) -> None:
+        """NumPy 2 raises OverflowError for a Python int literal outside the other
+        operand's integer type (``uint16 + -1``, ``int8 * 300``); backends would wrap it."""
+        if not (isinstance(t, DType) and t.is_integer):
+            return
+        for o in operands:
+            v = weak_int_value(o)
+            if v is not None and not _fits(v, t):
+                what = f"{e.fn}()" if isinstance(e, ir.Call) else f"operator {e.op}"
+                raise self.err(o.loc, f"Python integer {v} is out of bounds for {t.name} in "
+                                      f"{what} (NumPy 2 raises OverflowError)",
+                               hint=f"write a value in {t.name}'s range (x - 1, not "
+                                    f"x + -1), or convert the other operand (lo.int64(x))")
 
     def r_UnaryOp(self, e):
         if e.op == "not":
@@ -532,8 +567,34 @@ class TypeInference:
         return replace(e, type=t, operand=self.expr(e.operand, t))
 
     def r_Compare(self, e):
-        ct = _default(join(self.typeof(e.left), self.typeof(e.right)))
+        lt, rt = self.typeof(e.left), self.typeof(e.right)
+        ct = _default(join(lt, rt))
+        if kind_of(lt) in "iu" and kind_of(rt) in "iu" and not (
+                isinstance(lt, Weak) and isinstance(rt, Weak)):
+            return self.integer_compare(e, lt, rt, ct)
         return replace(e, type=bool_, left=self.expr(e.left, ct), right=self.expr(e.right, ct))
+
+    def integer_compare(self, e, lt, rt, ct):
+        """NumPy 2 compares integers by value: a Python int outside the other
+        operand's range, and uint64 against a signed integer (whose promotion is
+        fp64), compare exactly, not in the promoted (wrapped or rounded) type."""
+        for const, other, ot, flip in ((e.right, e.left, lt, False),
+                                       (e.left, e.right, rt, True)):
+            v = weak_int_value(const)
+            if v is not None and not isinstance(ot, Weak) and not _fits(v, ot):
+                return _outside_compare(e, flip, v, self.expr(other, ot))
+        literal = weak_int_value(e.left) is not None or weak_int_value(e.right) is not None
+        if (isinstance(lt, Weak) or isinstance(rt, Weak)) and not literal:
+            ct = ct if ct is int64 or ct is dtypes.uint64 else int64   # a Python int variable
+        if ct.is_integer and (ct is not dtypes.uint64 or literal):
+            return replace(e, type=bool_, left=self.expr(e.left, ct),
+                           right=self.expr(e.right, ct))
+        left, right = self.expr(e.left), self.expr(e.right)
+        if left.type.kind == right.type.kind:               # both unsigned: uint64
+            return replace(e, type=bool_, left=to_type(left, ct), right=to_type(right, ct))
+        if left.type.kind == "u":
+            return mixed_compare(e.loc, e.op, left, to_type(right, int64))
+        return mixed_compare(e.loc, _FLIPPED[e.op], right, to_type(left, int64))
 
     def r_BoolOp(self, e):
         t = self.boolop_value_type(e)
@@ -556,6 +617,15 @@ class TypeInference:
     def r_Call(self, e):
         t = _default(self.typeof(e))
         rule = ir.INTRINSICS[e.fn][1]
+        if e.fn in ("min", "max", "minimum", "maximum", "fmod", "pow", "clip"):
+            self.check_literals(e, e.args, t)
+        if e.fn in ("min", "max") and t.is_floating and \
+                all(kind_of(self.typeof(a)) in "iu" for a in e.args):
+            names = " and ".join(_default(self.typeof(a)).name for a in e.args)
+            raise self.err(e.loc, f"{e.fn}() of {names} gives one of them, whose type "
+                                  f"depends on which is chosen (numpy promotes the pair to "
+                                  f"fp64)", hint=f"convert first ({e.fn}(lo.int64(a), b)), or "
+                                                 f"use lo.{e.fn}imum for numpy's fp64 result")
         if rule in ("bool", "part") or e.fn == "abs" and t.is_floating:
             at = _default(self.typeof(e.args[0]))       # a complex argument stays complex
             if not (rule == "bool" or at.is_complex):
@@ -586,6 +656,49 @@ class TypeInference:
 
     def r_Shape(self, e):
         return replace(e, type=int64)
+
+
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def weak_int_value(e: ir.Expr) -> int | None:
+    """The value of a Python int literal (``3``, ``-3``), else None."""
+    if isinstance(e, ir.UnaryOp) and e.op == "-":
+        v = weak_int_value(e.operand)
+        return None if v is None else -v
+    if isinstance(e, ir.Const) and e.type == Weak("i"):
+        return int(e.value)
+    return None
+
+
+def _fits(v: int, t: Any) -> bool:
+    if not (isinstance(t, DType) and t.is_integer):
+        return True
+    import numpy as np
+    info = np.iinfo(t.numpy)
+    return int(info.min) <= v <= int(info.max)
+
+
+def _outside_compare(e: ir.Compare, flip: bool, v: int, x: ir.Expr) -> ir.Expr:
+    """``x op v`` for a Python int ``v`` outside ``x``'s type: its truth is known,
+    written as an always-true or always-false test of ``x`` (``x`` is still read)."""
+    import numpy as np
+    op = _FLIPPED[e.op] if flip else e.op
+    info = np.iinfo(x.type.numpy)
+    above = v > int(info.max)
+    true = op == "!=" or (op in ("<", "<=") if above else op in (">", ">="))
+    edge = ir.Const(e.loc, x.type, int(info.max if above else info.min))
+    test = ("<=" if true else ">") if above else (">=" if true else "<")
+    return ir.Compare(e.loc, bool_, test, x, edge)
+
+
+def mixed_compare(loc, op: str, u: ir.Expr, s: ir.Expr) -> ir.Expr:
+    """``u op s`` by value for a uint64 ``u`` and an int64 ``s``: a negative ``s``
+    is below every ``u``; otherwise both compare as uint64."""
+    negative = ir.Compare(loc, bool_, "<", s, ir.Const(loc, int64, 0))
+    as_u = ir.Compare(loc, bool_, op, u, ir.Cast(loc, dtypes.uint64, s))
+    return ir.Select(loc, bool_, negative, ir.Const(loc, bool_, op in (">", ">=", "!=")),
+                     as_u, True)
 
 
 def _atomic_held(dt: DType) -> DType:
