@@ -88,3 +88,37 @@ def test_a_shared_element_also_read_otherwise_is_still_a_race():
             out[i, j] = acc[j]
     with pytest.raises(KernelCompileError, match="a race"):
         reads_too.on("numba")(np.ones((2, 2)), np.zeros(2), np.zeros((2, 2)))
+
+
+# Found by the differential fuzzer (seeds 91022 and 91038): an index that mixes the grid
+# variables, or an update under a guard that reads them, still sends several iterations
+# to one element; SPMD backends (numpy, triton) lost all but one of their terms.
+
+@lo.kernel
+def mixed_index_sums(x, acc):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        for r in range(x.shape[1]):
+            acc[(i * 7 + j) % acc.shape[0], r] = acc[(i * 7 + j) % acc.shape[0], r] + x[i, r]
+
+
+@lo.kernel
+def guarded_sums(x, acc):
+    for i, j in lo.grid(x.shape[0], x.shape[1]):
+        if x[i, j] > 0:
+            acc[i] += x[i, j]
+
+
+def test_updates_whose_index_mixes_grid_variables_are_array_reductions():
+    x = np.arange(8, dtype=np.int64).reshape(4, 2) - 3
+    args = run_everywhere(mixed_index_sums, x, np.zeros((4, 2), np.int64))
+    want = np.zeros((4, 2), np.int64)
+    for i in range(4):
+        for j in range(2):
+            want[(i * 7 + j) % 4] += x[i]
+    np.testing.assert_array_equal(args[1], want)
+
+
+def test_a_guard_does_not_make_an_update_the_iterations_own():
+    x = np.array([[1.5, -2.0, 4.0], [0.25, 8.0, -1.0]])
+    args = run_everywhere(guarded_sums, x, np.zeros(2))
+    np.testing.assert_array_equal(args[1], np.where(x > 0, x, 0).sum(axis=1))

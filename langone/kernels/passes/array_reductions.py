@@ -34,16 +34,19 @@ def array_reductions(k: ir.Kernel) -> ir.Kernel:
 
 def _in_grid(g: ir.Grid) -> dict:
     """{id(store): its atomic} for the grid's array-reduction stores: updates that
-    iterations may share, because their index misses a grid variable, or depends on
-    data (a histogram's ``h[bin(x[i])] += 1``: iterations may hit one bin)."""
+    iterations may share, because their index misses a grid variable, mixes them
+    (``(7 * i + j) % n``), or depends on data (a histogram's ``h[bin(x[i])] += 1``:
+    iterations may hit one bin)."""
     deps, from_data = races._local_deps(g), _data_dependent(g)
     private = {n.name for n in ir.walk_stmts(g.body) if isinstance(n, ir.NewTensor)}
     updates: dict = {}
-    for st, guard in races._stores(g.body, deps, set()):
+    for st, _guard in races._stores(g.body, deps, set()):
         if st.tensor in private:            # a local array: each iteration's own
             continue
-        pinned = set().union(*(races._depends(ix, deps) for ix in st.index)) | guard
-        shared = any(v not in pinned for v in g.vars) or any(
+        # A guard does not make an update the iteration's own: `if x[i, j] > 0:
+        # out[i] += v` still adds from every j (and an atomic add is exact either way).
+        own = _own_point_vars(st.index)
+        shared = any(v not in own for v in g.vars) or any(
             isinstance(n, ir.Load) or isinstance(n, ir.Name) and n.id in from_data
             for ix in st.index for n in ir.walk(ix))
         term = _term(st)
@@ -55,6 +58,22 @@ def _in_grid(g: ir.Grid) -> dict:
             continue                        # read or written otherwise: a race after all
         for st, (op, term) in stores:
             out[id(st)] = ir.Atomic(st.loc, st.tensor, st.index, term, op=op, reduction=True)
+    return out
+
+
+def _own_point_vars(index: tuple) -> set:
+    """Grid variables that some index component is, give or take a constant (``i``,
+    ``i + 1``, ``-1 - i``): distinct iterations along them reach distinct elements.
+    Any other index (``(7 * i + j) % n``) may send two iterations to one element."""
+    out = set()
+    for ix in index:
+        e = ix.operand if isinstance(ix, ir.UnaryOp) and ix.op == "-" else ix
+        if isinstance(e, ir.BinOp) and e.op in ("+", "-"):
+            sides = [(e.left, e.right)] + ([(e.right, e.left)])
+            e = next((v for v, c in sides if isinstance(v, ir.Name) and isinstance(c, ir.Const)
+                      and type(c.value) is int), e)
+        if isinstance(e, ir.Name):
+            out.add(e.id)
     return out
 
 
