@@ -159,21 +159,9 @@ class NumbaBackend:
         return make_launcher(kernel, serial, parallel, options)
 
 
-_LAST_RENDER: tuple = (None, None, "")     # (kernel, its options, source): rendered last
-
-
 def _render(kernel: ir.Kernel, options: dict) -> str:
-    # A specialization shows its source and then compiles it: the same kernel object
-    # twice in a row, whose second lowering cost a millisecond of every first call.
-    global _LAST_RENDER
-    cached = cache.enabled(options)
-    last_kernel, last_options, source = _LAST_RENDER
-    if kernel is last_kernel and (options, cached) == last_options:
-        return source
     lowered = numba_lower.lower_module(kernel, options)
-    source = numba_render.render_module(lowered, options, cache=cached)
-    _LAST_RENDER = (kernel, (dict(options), cached), source)
-    return source
+    return numba_render.render_module(lowered, options, cache=cache.enabled(options))
 
 
 def module_key(kernel: ir.Kernel, options: dict) -> tuple[str, str]:
