@@ -109,9 +109,8 @@ class _Splitter:
         locals_ = []
         for n, t in self.k.locals:
             locals_ += [(m, t.real) for m in self.pair(n)] if _complex(t) else [(n, t)]
-        body = self.stmts(self.k.body)
-        made = tuple(m for m in self.k.made)      # the launcher allocates the whole tensor
-        return replace(self.k, params=tuple(params), body=body, made=made,
+        body = self.stmts(self.k.body)          # made stays: the launcher allocates whole
+        return replace(self.k, params=tuple(params), body=body,  # tensors, then split_args
                        locals=tuple(sorted(locals_ + self.new_locals)))
 
     # -- statements --------------------------------------------------------------------

@@ -239,8 +239,7 @@ class TypeInference:
     def complex_binop_type(self, e, lt, rt) -> Any:
         """Complex operands take ``+ - * /`` (what passes/lower_complex writes out)."""
         if e.op in ("+", "-", "*", "/"):
-            t = join(lt, rt)
-            return t
+            return join(lt, rt)
         what = {"//": "floor division", "%": "remainder", "**": "powers"}.get(e.op, "bit operations")
         raise self.err(e.loc, f"complex values support + - * / in kernels, not {what} "
                               f"(operator {e.op})",
